@@ -1,0 +1,83 @@
+"""Readers for image-classification data: each returns uint8 tensors ``(N, C, H, W)`` and labels.
+
+They use torchvision's own dataset classes, so a user with the internet (``download=true``) or
+with the standard files on disk gets exactly torchvision's data. Fashion-MNIST is installed
+offline from Debian's ``dataset-fashion-mnist`` by ``make data`` (``tools/install_data.sh``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.errors import DataMissingError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class ImageSplits:
+    train_x: torch.Tensor  # uint8 (N, C, H, W)
+    train_y: torch.Tensor  # int64 (N,)
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+
+
+def resolve_root(root: str | Path) -> Path:
+    """Relative data roots are relative to the repository, not to the caller's working directory."""
+    root = Path(root).expanduser()
+    return root if root.is_absolute() else REPO_ROOT / root
+
+
+def _as_nchw(data: torch.Tensor | np.ndarray) -> torch.Tensor:
+    x = torch.as_tensor(data)
+    if x.ndim == 3:  # (N, H, W) grey
+        return x.unsqueeze(1).contiguous()
+    return x.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C)
+
+
+def _read(cls, root: Path, name: str, install_hint: str, **kwargs) -> ImageSplits:
+    try:
+        train = cls(str(root), train=True, **kwargs)
+        test = cls(str(root), train=False, **kwargs)
+    except RuntimeError as e:
+        if "not found" in str(e).lower():
+            raise DataMissingError(f"{name} is not installed under {root}: {install_hint}") from None
+        raise DataMissingError(f"{name} under {root} could not be read ({e}): {install_hint}") from None
+    except (AssertionError, ValueError, OSError) as e:
+        raise DataMissingError(
+            f"{name} files under {root} are malformed ({type(e).__name__}: {e}); "
+            f"delete them and reinstall: {install_hint}"
+        ) from None
+    return ImageSplits(
+        _as_nchw(train.data), torch.as_tensor(train.targets, dtype=torch.int64),
+        _as_nchw(test.data), torch.as_tensor(test.targets, dtype=torch.int64), list(train.classes),
+    )
+
+
+def fashion_mnist(root: str | Path = "data") -> ImageSplits:
+    """Fashion-MNIST (Xiao et al. 2017): 60k/10k 28x28 grey images, 10 classes."""
+    from torchvision.datasets import FashionMNIST
+
+    return _read(FashionMNIST, resolve_root(root), "Fashion-MNIST",
+                 "run `make data` (installs Debian's dataset-fashion-mnist, see README)")
+
+
+def mnist(root: str | Path = "data", download: bool = False) -> ImageSplits:
+    """MNIST through torchvision (needs the internet for ``download=true``)."""
+    from torchvision.datasets import MNIST
+
+    return _read(MNIST, resolve_root(root), "MNIST",
+                 "put the IDX files in <root>/MNIST/raw or set data.reader.download=true", download=download)
+
+
+def cifar10(root: str | Path = "data", download: bool = False) -> ImageSplits:
+    """CIFAR-10 through torchvision (needs the internet for ``download=true``)."""
+    from torchvision.datasets import CIFAR10
+
+    return _read(CIFAR10, resolve_root(root), "CIFAR-10",
+                 "set data.reader.download=true on a machine with internet access", download=download)

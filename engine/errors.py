@@ -1,0 +1,25 @@
+"""Errors that reach the user as one line (`train.py` / `eval.py` print ``error: <message>``).
+
+Each message says what is wrong and how to fix it; nothing is lost when one is raised (the last
+good checkpoint stays on disk).
+"""
+
+
+class ProjectError(Exception):
+    """Base class: an error the user can fix, reported without a traceback."""
+
+
+class ConfigError(ProjectError):
+    """An unknown or invalid configuration value."""
+
+
+class DataMissingError(ProjectError):
+    """A dataset is not installed; the message names the command that installs it."""
+
+
+class CheckpointError(ProjectError):
+    """A checkpoint is missing, corrupted or incompatible with the config."""
+
+
+class NonFiniteLossError(ProjectError):
+    """A loss became NaN or infinite; training stopped before saving the bad state."""

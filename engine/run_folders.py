@@ -1,0 +1,55 @@
+"""Where runs live: ``runs/<name>/<date_time>/`` and ``runs/multirun/<name>/<date_time>/<overrides>/``.
+
+Registered as OmegaConf resolvers so that Hydra itself creates the right folder: with
+``resume=auto`` the run continues in the latest folder of the same experiment that holds a
+``last.pt`` (and a sweep in the latest sweep folder), with ``resume=<folder or .pt file>`` in that
+folder, otherwise in a new time-stamped one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
+
+
+def latest_run(base: str | Path, depth: int = 1) -> Path | None:
+    """The most recent folder ``depth`` levels under ``base`` that holds a ``last.pt``."""
+    base = Path(base)
+    if not base.is_dir():
+        return None
+    pattern = "/".join(["*"] * depth) + "/last.pt"
+    found = sorted(base.glob(pattern), key=lambda p: p.stat().st_mtime)
+    return found[-1].parents[depth - 1] if found else None
+
+
+def run_folder(base: str, resume: str | None) -> str:
+    """The folder of a single run under ``base`` (see module docstring)."""
+    if os.environ.get("RANK", "0") != "0":
+        # under torchrun only rank 0 writes; the others get rank 0's folder from the trainer
+        return tempfile.mkdtemp(prefix=f"hydra-rank{os.environ['RANK']}-")
+    if resume not in (None, "", "null", "auto"):
+        path = Path(str(resume))
+        return str(path.parent if path.suffix == ".pt" else path)
+    if resume == "auto" and (found := latest_run(base)) is not None:
+        return str(found)
+    return str(Path(base) / datetime.now().strftime(TIME_FORMAT))
+
+
+def sweep_folder(base: str, resume: str | None) -> str:
+    """The folder of a sweep: the latest one under ``base`` with ``resume=auto``, else a new one."""
+    if resume == "auto" and (found := latest_run(base, depth=2)) is not None:
+        return str(found.parent)
+    return str(Path(base) / datetime.now().strftime(TIME_FORMAT))
+
+
+def register_resolvers() -> None:
+    # use_cache: Hydra copies resolver caches into each job's config, so all jobs of a sweep agree
+    for name, fn in (("run_folder", run_folder), ("sweep_folder", sweep_folder)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn, use_cache=True)

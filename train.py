@@ -1,0 +1,102 @@
+"""Train any experiment: ``python train.py experiment=fmnist_resnet18 optim.lr=0.05``.
+
+Composes the config, instantiates data, model, loss, evaluator, optimiser and schedule from their
+config groups, and hands them to the one ``engine.Trainer``. Sweeps: ``python train.py -m ...``;
+several processes: ``torchrun --nproc_per_node=2 train.py ...``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig, OmegaConf
+
+from engine.errors import ConfigError, ProjectError
+from engine.run_folders import register_resolvers
+from engine.run_logger import flat_hparams
+from engine.seeding import seed_everything
+from engine.trainer import Trainer
+
+log = logging.getLogger("train")
+register_resolvers()
+
+
+def build(group: str, node: DictConfig) -> Any:
+    """``hydra.utils.instantiate`` with errors turned into one line naming the config group."""
+    try:
+        return hydra.utils.instantiate(node)
+    except InstantiationException as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, ProjectError):
+            raise cause from None
+        msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise ConfigError(f"{group}: {msg}") from None
+
+
+def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
+    """The checkpoint that ``resume`` points to, or None to start fresh."""
+    if resume in (None, ""):
+        return None
+    path = Path(str(resume))
+    if path.suffix == ".pt":
+        if not path.is_file():
+            raise ConfigError(f"resume={resume}: no such checkpoint")
+        return path
+    last = run_dir / "last.pt"
+    if last.is_file():
+        return last
+    if resume == "auto":
+        log.info("resume=auto: no earlier run with a last.pt, starting a new run in %s", run_dir)
+        return None
+    raise ConfigError(f"resume={resume}: {last} does not exist")
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    seed_everything(cfg.seed)  # before building the model: its initial weights depend on the seed
+    data = build("data", cfg.data)
+    model = build("model", cfg.model)
+    objective = build("loss", cfg.loss)
+    evaluator = build("evaluator", cfg.evaluator)
+    optimizer = build("optim", cfg.optim)
+    scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
+    trainer = Trainer(
+        model, objective, data, evaluator, optimizer, scheduler,
+        run_dir=HydraConfig.get().runtime.output_dir, seed=cfg.seed,
+        config_text=OmegaConf.to_yaml(cfg, resolve=True),
+        hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
+        **cfg.trainer,
+    )
+    if getattr(evaluator, "class_names", False) is None:
+        evaluator.class_names = getattr(data, "classes", None)
+    ckpt = resume_checkpoint(cfg.resume, trainer.run_dir)
+    if ckpt is not None:
+        trainer.resume(ckpt)
+    return trainer.fit()
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except ProjectError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    if metrics.get("status") == "interrupted":
+        sys.exit(130)
+    if metrics:
+        run_dir = HydraConfig.get().runtime.output_dir
+        root = Path(run_dir).parents[1] if HydraConfig.get().mode.name == "RUN" else Path(run_dir).parents[2]
+        print(f"metrics: {Path(run_dir) / 'metrics.json'}")
+        print(f"TensorBoard: tensorboard --logdir {root}")
+    # the return value is what a Hydra sweeper (e.g. Optuna) optimises
+    return next((v for k, v in metrics.items() if k.endswith("/acc") or k.endswith("/loss")), None)
+
+
+if __name__ == "__main__":
+    main()
