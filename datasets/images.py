@@ -8,7 +8,7 @@ copy per step on a GPU; on a CPU the same code runs unchanged.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F

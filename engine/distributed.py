@@ -9,8 +9,9 @@ the model, lets a loss call any sub-module (a GAN's generator, an encoder) direc
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist

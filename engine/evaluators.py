@@ -7,7 +7,7 @@ best checkpoint) and on the test split at the end; ``eval.py`` calls it on a sav
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn as nn

@@ -7,7 +7,7 @@ defined on fractions of the run so that one config serves any number of epochs.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR

@@ -19,9 +19,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -128,7 +129,8 @@ class Trainer:
             try:
                 self.optimizers[player] = optimizer(params, **overrides)
                 if scheduler is not None:
-                    self.schedulers[player] = scheduler(self.optimizers[player], total_steps=self.total_steps * self.repeat[player])
+                    steps = self.total_steps * self.repeat[player]
+                    self.schedulers[player] = scheduler(self.optimizers[player], total_steps=steps)
             except (ValueError, TypeError) as e:
                 raise ConfigError(f"optim/scheduler for player {player!r}: {e}") from None
             self.scalers[player] = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")

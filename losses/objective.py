@@ -11,8 +11,8 @@ embeddings) and never touch optimisers, devices, files or loggers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from itertools import chain
-from typing import Iterator
 
 import torch
 import torch.nn as nn
