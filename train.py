@@ -57,7 +57,8 @@ def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
     raise ConfigError(f"resume={resume}: {last} does not exist")
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:
+    """Everything ``cfg`` describes, built and handed to one ``Trainer`` (``extra``: e.g. callbacks)."""
     seed_everything(cfg.seed)  # before building the model: its initial weights depend on the seed
     data = build("data", cfg.data)
     model = build("model", cfg.model)
@@ -67,13 +68,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
     trainer = Trainer(
         model, objective, data, evaluator, optimizer, scheduler,
-        run_dir=HydraConfig.get().runtime.output_dir, seed=cfg.seed,
+        run_dir=run_dir, seed=cfg.seed,
         config_text=OmegaConf.to_yaml(cfg, resolve=True),
         hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
-        **cfg.trainer,
+        **cfg.trainer, **extra,
     )
     if getattr(evaluator, "class_names", False) is None:
         evaluator.class_names = getattr(data, "classes", None)
+    return trainer
+
+
+def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Train (or continue, per ``cfg.resume``) the run in ``run_dir``; returns the final metrics."""
+    trainer = make_trainer(cfg, run_dir)
     ckpt = resume_checkpoint(cfg.resume, trainer.run_dir)
     if ckpt is not None:
         trainer.resume(ckpt)
@@ -83,17 +90,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
-        metrics = train(cfg)
+        metrics = train(cfg, HydraConfig.get().runtime.output_dir)
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     if metrics.get("status") == "interrupted":
         sys.exit(130)
     if metrics:
-        run_dir = HydraConfig.get().runtime.output_dir
-        root = Path(run_dir).parents[1] if HydraConfig.get().mode.name == "RUN" else Path(run_dir).parents[2]
-        print(f"metrics: {Path(run_dir) / 'metrics.json'}")
-        print(f"TensorBoard: tensorboard --logdir {root}")
+        print(f"metrics: {Path(HydraConfig.get().runtime.output_dir) / 'metrics.json'}")
+        print(f"TensorBoard: tensorboard --logdir {Path(cfg.runs_root).resolve()}")
     # the return value is what a Hydra sweeper (e.g. Optuna) optimises
     return next((v for k, v in metrics.items() if k.endswith("/acc") or k.endswith("/loss")), None)
 

@@ -8,7 +8,9 @@ folder, otherwise in a new time-stamped one.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +34,9 @@ def run_folder(base: str, resume: str | None) -> str:
     """The folder of a single run under ``base`` (see module docstring)."""
     if os.environ.get("RANK", "0") != "0":
         # under torchrun only rank 0 writes; the others get rank 0's folder from the trainer
-        return tempfile.mkdtemp(prefix=f"hydra-rank{os.environ['RANK']}-")
+        scratch = tempfile.mkdtemp(prefix=f"hydra-rank{os.environ['RANK']}-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        return scratch
     if resume not in (None, "", "null", "auto"):
         path = Path(str(resume))
         return str(path.parent if path.suffix == ".pt" else path)

@@ -1,0 +1,30 @@
+# `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
+PY := .venv/bin/python
+
+.PHONY: run test data venv lint bench clean
+
+venv: .venv/.installed
+.venv/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte
+data/FashionMNIST/raw/t10k-labels-idx1-ubyte:
+	bash tools/install_data.sh data
+
+run: venv data
+	$(PY) train.py experiment=fmnist_cnn
+
+test: venv data
+	$(PY) -m pytest
+
+lint: venv
+	.venv/bin/ruff check .
+
+bench: venv data
+	$(PY) benchmarks/trainer_overhead.py
+
+clean:
+	rm -rf runs outputs multirun .pytest_cache

@@ -1,0 +1,45 @@
+"""Shared helpers: compose the real configs and make tiny runs of them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from engine.run_folders import register_resolvers  # noqa: E402
+from engine.run_logger import read_jsonl  # noqa: E402
+
+register_resolvers()
+
+# a few steps on a small subset: enough to exercise every part of the loop in seconds
+TINY = [
+    "data.train_subset=512", "data.eval_subset=256", "data.batch_size=32", "data.eval_batch_size=128",
+    "trainer.max_steps=6", "trainer.log_every_steps=1", "trainer.val_every_steps=3", "trainer.progress=false",
+]
+
+
+def compose_cfg(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+def losses(run_dir: Path, key: str = "train/loss") -> list[tuple[int, float]]:
+    return [(r["step"], r[key]) for r in read_jsonl(run_dir / "log.jsonl") if key in r]
+
+
+def run_script(*args: str, timeout: int = 300, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())

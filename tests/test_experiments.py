@@ -1,0 +1,66 @@
+"""Every experiment config composes and survives a tiny run; the CLI entry points work end to end."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TINY, compose_cfg, losses, read_metrics, run_script
+
+from train import train
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml"))
+
+
+def test_experiments_found():
+    assert {"fmnist_cnn", "fmnist_resnet18", "fmnist_resnet18_cpu"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_smoke(experiment: str, tmp_path: Path):
+    cfg = compose_cfg(f"experiment={experiment}", *TINY, "data.batch_size=16", "trainer.max_steps=4")
+    metrics = train(cfg, tmp_path)
+    assert metrics["checkpoint"] == "best.pt"
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+    assert math.isfinite(metrics["test/nll"]) and metrics["test/nll"] > 0
+    assert [s for s, _ in losses(tmp_path)] == [1, 2, 3, 4]
+    assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_default_config_is_the_quick_experiment():
+    cfg = compose_cfg()
+    assert cfg.model._target_.endswith("SmallCNN") and cfg.data._target_.endswith("ImageClassificationData")
+    assert cfg.seed == 0
+
+
+def test_train_and_eval_cli(tmp_path: Path):
+    out = run_script("train.py", "experiment=fmnist_cnn", *TINY, f"runs_root={tmp_path}", "optim.lr=0.03")
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run_dir,) = (tmp_path / "fmnist_cnn").iterdir()
+    assert f"metrics: {run_dir}" in out.stdout
+    assert f"tensorboard --logdir {tmp_path}" in out.stdout
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    trained = read_metrics(run_dir)
+    (run_dir / "metrics.json").unlink()
+
+    out = run_script("eval.py", f"run={run_dir}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    again = read_metrics(run_dir)
+    assert again["test/acc"] == trained["test/acc"]
+    assert again["test/nll"] == pytest.approx(trained["test/nll"], rel=1e-6)
+    assert again["checkpoint_step"] == trained["checkpoint_step"]
+
+
+def test_sweep_makes_one_folder_per_job(tmp_path: Path):
+    overrides = ["data.train_subset=256", "data.eval_subset=128", "trainer.max_steps=2", "trainer.progress=false"]
+    out = run_script("train.py", "-m", "experiment=fmnist_cnn", *overrides, f"runs_root={tmp_path}", "seed=0,1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    (sweep,) = (tmp_path / "multirun" / "fmnist_cnn").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    # named after the overrides, minus those that do not change the result (experiment, progress)
+    common = "data.eval_subset=128,data.train_subset=256"
+    assert jobs == [f"{common},seed=0,trainer.max_steps=2", f"{common},seed=1,trainer.max_steps=2"]
+    m0, m1 = (read_metrics(sweep / j) for j in jobs)
+    assert m0["test/acc"] != m1["test/acc"] or m0["test/nll"] != m1["test/nll"]

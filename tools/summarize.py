@@ -1,0 +1,213 @@
+"""Turn a Hydra sweep folder into a results table and validation curves.
+
+Usage::
+
+    python tools/summarize.py runs/multirun/<name>/<date_time> [--metric test/acc ...] [--curve val/acc] [--out DIR]
+
+A job folder is a direct sub-folder holding ``.hydra/overrides.yaml``; one without ``metrics.json``
+is unfinished and is listed as such (below the table and on stdout), never averaged. Jobs are grouped
+by their overrides with ``seed=...`` removed (the configuration); a row's label leaves out the
+overrides that every job shares (``(base)`` if nothing is left). For each configuration and metric
+the table gives mean ± sample std over seeds (ddof=1) and n, the number of finished seeds. With one
+seed the std is shown as "–" in ``summary.md`` and left empty in ``summary.csv``. Default metrics: every
+float in ``metrics.json`` except per-class ones (``*/acc_class/*``). Rows are sorted by the first
+metric, descending.
+
+Writes into ``--out`` (default: the sweep folder): ``summary.md``, ``summary.csv`` and
+``val_curves.png`` (mean over seeds of ``--curve`` from ``log.jsonl`` against step, ±std band).
+The markdown table is also printed. A folder without job folders: one ``error: ...`` line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.run_logger import read_jsonl  # noqa: E402
+
+SEED = re.compile(r"^[+~]*seed=")
+
+
+class SummaryError(Exception):
+    pass
+
+
+@dataclass
+class Job:
+    folder: Path
+    overrides: list[str]
+    metrics: dict[str, Any] | None  # None: unfinished
+
+
+@dataclass
+class Group:
+    label: str
+    jobs: list[Job] = field(default_factory=list)
+
+
+def load_jobs(sweep: Path) -> list[Job]:
+    if not sweep.is_dir():
+        raise SummaryError(f"{sweep} is not a folder")
+    jobs = []
+    for d in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
+        overrides = [str(o) for o in (yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text()) or [])]
+        metrics = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").is_file() else None
+        jobs.append(Job(d, overrides, metrics))
+    if not jobs:
+        raise SummaryError(f"no job folders (sub-folders with .hydra/overrides.yaml) in {sweep}")
+    return jobs
+
+
+def group_jobs(jobs: list[Job]) -> list[Group]:
+    keys = [tuple(sorted(o for o in j.overrides if not SEED.match(o))) for j in jobs]
+    shared = set(keys[0]).intersection(*keys[1:])
+    groups: dict[tuple[str, ...], Group] = {}
+    for key, job in zip(keys, jobs):
+        label = ",".join(o for o in key if o not in shared) or "(base)"
+        groups.setdefault(key, Group(label)).jobs.append(job)
+    return list(groups.values())
+
+
+def as_float(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str) and v.lower() in ("nan", "inf", "-inf"):
+        return float(v)
+    return None
+
+
+def default_metrics(jobs: list[Job]) -> list[str]:
+    names: dict[str, None] = {}
+    for j in jobs:
+        for k, v in (j.metrics or {}).items():
+            if isinstance(v, float) and "/acc_class/" not in k:
+                names[k] = None
+    return list(names)
+
+
+def stats(values: list[float]) -> tuple[float, float]:
+    """Mean and sample std (ddof=1); NaN where undefined (no value, or std of one value)."""
+    a = np.asarray(values, dtype=float)
+    mean = float(a.mean()) if a.size else math.nan
+    std = float(a.std(ddof=1)) if a.size > 1 else math.nan
+    return mean, std
+
+
+def summarize(groups: list[Group], metrics: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for g in groups:
+        done = [j.metrics for j in g.jobs if j.metrics is not None]
+        if not done:
+            continue
+        row: dict[str, Any] = {"configuration": g.label, "n": len(done)}
+        for m in metrics:
+            vals = [x for d in done if (x := as_float(d.get(m))) is not None]
+            row[f"{m}_mean"], row[f"{m}_std"] = stats(vals)
+        rows.append(row)
+    if metrics:
+        first = f"{metrics[0]}_mean"
+        rows.sort(key=lambda r: -math.inf if math.isnan(r[first]) else r[first], reverse=True)
+    return rows
+
+
+def fmt(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:.4f}"
+
+
+def markdown(rows: list[dict[str, Any]], metrics: list[str], unfinished: list[Job]) -> str:
+    lines = ["| configuration | n | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
+    for r in rows:
+        cells = [f"{fmt(r[f'{m}_mean'])} ± {fmt(r[f'{m}_std'])}" for m in metrics]
+        lines.append(f"| {r['configuration']} | {r['n']} | " + " | ".join(cells) + " |")
+    if unfinished:
+        lines += ["", f"Unfinished jobs (no metrics.json): {len(unfinished)}"] + [f"- {j.folder.name}" for j in unfinished]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], metrics: list[str]) -> None:
+    cols = ["configuration", "n"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+
+
+def curve(jobs: list[Job], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps, mean and std (ddof=1, NaN below two seeds) of ``key`` over the jobs' log.jsonl."""
+    per_step: dict[int, list[float]] = defaultdict(list)
+    for j in jobs:
+        log = j.folder / "log.jsonl"
+        seen = {int(r["step"]): v for r in (read_jsonl(log) if log.is_file() else []) if (v := as_float(r.get(key))) is not None}
+        for s, v in seen.items():  # a step logged twice (resume): the last row wins
+            per_step[s].append(v)
+    steps = sorted(per_step)
+    ms = [stats(per_step[s]) for s in steps]
+    return np.array(steps), np.array([m for m, _ in ms]), np.array([s for _, s in ms])
+
+
+def plot(path: Path, groups: list[Group], key: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for g in groups:
+        done = [j for j in g.jobs if j.metrics is not None]
+        steps, mean, std = curve(done, key)
+        if steps.size:
+            (line,) = ax.plot(steps, mean, label=f"{g.label} (n={len(done)})")
+            band = np.nan_to_num(std)
+            ax.fill_between(steps, mean - band, mean + band, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel(key)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sweep", type=Path, help="runs/multirun/<name>/<date_time>")
+    p.add_argument("--metric", action="append", help="metric of metrics.json (repeatable); default: all float metrics")
+    p.add_argument("--curve", default="val/acc", help="log.jsonl key to plot against step (default: val/acc)")
+    p.add_argument("--out", type=Path, help="output folder (default: the sweep folder)")
+    args = p.parse_args(argv)
+    try:
+        jobs = load_jobs(args.sweep)
+    except SummaryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    groups = group_jobs(jobs)
+    metrics = args.metric or default_metrics(jobs)
+    rows = summarize(groups, metrics)
+    out = args.out or args.sweep
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, metrics, [j for j in jobs if j.metrics is None])
+    (out / "summary.md").write_text(table)
+    write_csv(out / "summary.csv", rows, metrics)
+    plot(out / "val_curves.png", groups, args.curve)
+    print(table, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
