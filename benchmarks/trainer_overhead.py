@@ -13,10 +13,10 @@ How: a callback (the Trainer's own ``callbacks=[fn]``; called the same way by th
 takes ``time.perf_counter()`` after each step (after a ``cuda.synchronize()`` at the two ends of the
 timed window). The first ``WARMUP`` steps are discarded, and so is the last step, whose callback comes
 after the final validation and checkpoint; the window is steps WARMUP..N-1. The (trainer, handwritten)
-pair runs ``--repeats`` times alternately; each contender's median steps/s is reported, then the
+pair runs ``--repeats`` times alternately (swapping which goes first); each contender's median steps/s is reported, then the
 ratio trainer/handwritten last. Both runs must end with identical weights (checked, printed).
 
-    .venv/bin/python -m benchmarks.trainer_overhead [--steps 60 --repeats 3 --model small_cnn --device auto]
+    .venv/bin/python -m benchmarks.trainer_overhead [--steps 100 --repeats 5 --model small_cnn --device auto]
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def run_handwritten(data: ImageClassificationData, args: argparse.Namespace) -> 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=60, help=f"training steps per run (first {WARMUP} discarded)")
-    p.add_argument("--repeats", type=int, default=3, help="(trainer, handwritten) pairs, run alternately")
+    p.add_argument("--steps", type=int, default=100, help=f"training steps per run (first {WARMUP} discarded)")
+    p.add_argument("--repeats", type=int, default=5, help="(trainer, handwritten) pairs, run alternately")
     p.add_argument("--model", choices=["small_cnn", "preact_resnet18"], default="small_cnn")
     p.add_argument("--width", type=int, default=None, help="model width (default: the model's own)")
     p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu) | cpu | cuda")
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, Callable[..., tuple[float, nn.Module]]] = {"trainer": run_trainer, "handwritten": run_handwritten}
     for r in range(args.repeats):
         models = {}
-        for name, run in runs.items():
-            sps, models[name] = run(data, args)
+        for name in sorted(runs, reverse=r % 2 == 0):  # trainer first on odd repeats, handwritten on even
+            sps, models[name] = runs[name](data, args)
             results[name].append(sps)
             print(f"repeat {r + 1}: {name:<11} {sps:7.2f} steps/s")
         diff = max((a - b).abs().max().item() for a, b in zip(models["trainer"].parameters(),
