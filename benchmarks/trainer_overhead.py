@@ -9,12 +9,15 @@ side by side in one process on one device (``auto``: cuda if available, else cpu
 * handwritten: ``data.train_batch(epoch, i)``, zero_grad, forward + loss, backward, optimiser step,
   scheduler step -- the same work without the Trainer's bookkeeping.
 
-How: a callback (the Trainer's own ``callbacks=[fn]``; called the same way by the hand-written loop)
-takes ``time.perf_counter()`` after each step (after a ``cuda.synchronize()`` at the two ends of the
-timed window). The first ``WARMUP`` steps are discarded, and so is the last step, whose callback comes
-after the final validation and checkpoint; the window is steps WARMUP..N-1. The (trainer, handwritten)
-pair runs ``--repeats`` times alternately (swapping which goes first); each contender's median steps/s is reported, then the
-ratio trainer/handwritten last. Both runs must end with identical weights (checked, printed).
+How: the two contenders alternate step by step, so that both see the same load on a shared machine
+(alternating whole runs was dominated by other processes coming and going). A callback passed to the
+Trainer (``callbacks=[fn]``, called after each of its steps) takes ``time.perf_counter()``, runs one
+step of the hand-written loop and takes ``perf_counter()`` again: a hand-written step is the time inside
+the callback, a trainer step the time from the end of one callback to the start of the next (all of
+the Trainer's loop, logging included). On cuda the device is synchronised at each of these stamps (for
+both). Steps 1..WARMUP are discarded, and so is step N, whose trainer time holds the final validation
+and checkpoint. This runs ``--repeats`` times; per-repeat steps/s, each contender's median, and the
+ratio of the medians (last) are printed, and both must end with identical weights (checked).
 
     .venv/bin/python -m benchmarks.trainer_overhead [--steps 100 --repeats 5 --model small_cnn --device auto]
 """
@@ -23,11 +26,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -37,7 +39,6 @@ import datasets.readers
 from datasets.images import ImageClassificationData
 from engine.evaluators import ClassificationEvaluator
 from engine.schedules import cosine
-from engine.seeding import seed_everything, stream_seed
 from engine.trainer import Trainer, select_device
 from losses.classification import CrossEntropy
 from models.preact_resnet import PreActResNet18
@@ -49,8 +50,8 @@ BATCH = 128
 
 
 def make_model(name: str, width: int | None) -> nn.Module:
-    """The model under test, initialised from ``SEED``."""
-    seed_everything(SEED)
+    """The model under test, initialised from ``SEED`` (the same weights on every call)."""
+    torch.manual_seed(SEED)
     kw: dict[str, Any] = {} if width is None else {"width": width}
     if name == "small_cnn":
         return SmallCNN(num_classes=10, in_channels=1, image_size=28, **kw)
@@ -61,43 +62,11 @@ def sgd(params: Any) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=0.05, momentum=0.9)
 
 
-class Stamps:
-    """Callback recording ``perf_counter()`` after each step; syncs the device at the window's ends."""
-
-    def __init__(self, device: torch.device, steps: int) -> None:
-        self.device, self.ends = device, (WARMUP, steps - 1)
-        self.times: list[float] = []
-
-    def __call__(self, step: int) -> None:
-        if step in self.ends and self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.times.append(time.perf_counter())
-
-    def steps_per_s(self) -> float:
-        """Steps WARMUP+1 .. N-1 over the time between the callbacks of steps WARMUP and N-1."""
-        a, b = self.ends
-        return (b - a) / (self.times[b - 1] - self.times[a - 1])
-
-
-def run_trainer(data: ImageClassificationData, args: argparse.Namespace) -> tuple[float, nn.Module]:
-    stamps = Stamps(select_device(args.device), args.steps)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(make_model(args.model, args.width), CrossEntropy(), data, ClassificationEvaluator(), sgd,
-                          scheduler=cosine, run_dir=run_dir, seed=SEED, max_steps=args.steps, val_every_steps=10**9,
-                          log_every_steps=50, device=args.device, progress=False,
-                          callbacks=[lambda t: stamps(t.step)])
-        trainer.fit()
-    return stamps.steps_per_s(), trainer.model
-
-
-def run_handwritten(data: ImageClassificationData, args: argparse.Namespace) -> tuple[float, nn.Module]:
-    device = select_device(args.device)
-    stamps = Stamps(device, args.steps)
-    data.setup(device, seed=SEED)
+def handwritten(data: ImageClassificationData, args: argparse.Namespace, device: torch.device) -> Iterator[nn.Module]:
+    """The minimal loop; yields the model after each step."""
     model, loss_fn = make_model(args.model, args.width).to(device), CrossEntropy().to(device)
     opt = sgd(model.parameters())
     sched = cosine(opt, total_steps=args.steps)
-    seed_everything(stream_seed(SEED, 0))  # as Trainer.fit does
     model.train()
     for step in range(args.steps):
         batch = data.train_batch(*divmod(step, data.steps_per_epoch))
@@ -106,37 +75,73 @@ def run_handwritten(data: ImageClassificationData, args: argparse.Namespace) -> 
         loss.backward()
         opt.step()
         sched.step()
-        stamps(step + 1)
-    return stamps.steps_per_s(), model
+        yield model
+
+
+class Interleave:
+    """Trainer callback: stamps the end of the trainer's step, runs one hand-written step, stamps again."""
+
+    def __init__(self, steps: Iterator[nn.Module], device: torch.device) -> None:
+        self.steps, self.device = steps, device
+        self.durations: dict[str, dict[int, float]] = {"trainer": {}, "handwritten": {}}
+        self.end: float | None = None  # end of the previous callback
+        self.model: nn.Module | None = None
+
+    def stamp(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def __call__(self, trainer: Trainer) -> None:
+        start = self.stamp()
+        if self.end is not None:
+            self.durations["trainer"][trainer.step] = start - self.end
+        self.model = next(self.steps)
+        self.end = self.stamp()
+        self.durations["handwritten"][trainer.step] = self.end - start
+
+    def steps_per_s(self, name: str, last: int) -> float:
+        window = range(WARMUP + 1, last)
+        return len(window) / sum(self.durations[name][s] for s in window)
+
+
+def run_pair(data: ImageClassificationData, args: argparse.Namespace) -> tuple[dict[str, float], float]:
+    """One Trainer.fit() interleaved with one hand-written run: steps/s of each, max |weight difference|."""
+    device = select_device(args.device)
+    timer = Interleave(handwritten(data, args, device), device)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(make_model(args.model, args.width), CrossEntropy(), data, ClassificationEvaluator(), sgd,
+                          scheduler=cosine, run_dir=run_dir, seed=SEED, max_steps=args.steps, val_every_steps=10**9,
+                          log_every_steps=50, device=args.device, progress=False, callbacks=[timer])
+        trainer.fit()
+    assert timer.model is not None
+    diff = max((a - b).abs().max().item() for a, b in zip(trainer.model.parameters(), timer.model.parameters()))
+    return {name: timer.steps_per_s(name, args.steps) for name in timer.durations}, diff
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=100, help=f"training steps per run (first {WARMUP} discarded)")
-    p.add_argument("--repeats", type=int, default=5, help="(trainer, handwritten) pairs, run alternately")
+    p.add_argument("--steps", type=int, default=100, help=f"training steps per run (first {WARMUP} and last discarded)")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved (trainer, handwritten) runs")
     p.add_argument("--model", choices=["small_cnn", "preact_resnet18"], default="small_cnn")
     p.add_argument("--width", type=int, default=None, help="model width (default: the model's own)")
     p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu) | cpu | cuda")
     args = p.parse_args(argv)
     if args.steps < WARMUP + 3:
         p.error(f"--steps must be >= {WARMUP + 3}")
-    logging.basicConfig(level=logging.WARNING)
+    device = select_device(args.device)
     data = ImageClassificationData(functools.partial(datasets.readers.fashion_mnist, "data"), batch_size=BATCH,
                                    eval_subset=256, crop_padding=2, hflip=True)
-    data.setup(select_device(args.device), seed=SEED)  # load once, shared by both contenders
-    print(f"device {select_device(args.device)}, model {args.model} width {args.width or 'default'}, "
-          f"{args.steps} steps x {args.repeats} repeats, threads {torch.get_num_threads()}")
+    data.setup(device, seed=SEED)  # loaded once, shared by both contenders
+    print(f"device {device}, model {args.model} width {args.width or 'default'}, batch {BATCH}, "
+          f"{args.steps} steps x {args.repeats} repeats, torch threads {torch.get_num_threads()}")
     results: dict[str, list[float]] = {"trainer": [], "handwritten": []}
-    runs: dict[str, Callable[..., tuple[float, nn.Module]]] = {"trainer": run_trainer, "handwritten": run_handwritten}
     for r in range(args.repeats):
-        models = {}
-        for name in sorted(runs, reverse=r % 2 == 0):  # trainer first on odd repeats, handwritten on even
-            sps, models[name] = runs[name](data, args)
-            results[name].append(sps)
-            print(f"repeat {r + 1}: {name:<11} {sps:7.2f} steps/s")
-        diff = max((a - b).abs().max().item() for a, b in zip(models["trainer"].parameters(),
-                                                               models["handwritten"].parameters()))
-        print(f"repeat {r + 1}: max |weight difference| after {args.steps} steps: {diff:.3g}")
+        sps, diff = run_pair(data, args)
+        for name, v in sps.items():
+            results[name].append(v)
+        print(f"repeat {r + 1}: trainer {sps['trainer']:7.2f}  handwritten {sps['handwritten']:7.2f} steps/s  "
+              f"ratio {sps['trainer'] / sps['handwritten']:.3f}  max |weight diff| {diff:.3g}")
     med = {name: statistics.median(v) for name, v in results.items()}
     for name, v in med.items():
         print(f"median {name:<11} {v:7.2f} steps/s")

@@ -40,6 +40,18 @@ log = logging.getLogger(__name__)
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _check_number(key: str, value: Any, kind: type, minimum: float, optional: bool = False,
+                  strict: bool = False) -> None:
+    """One clear line for a trainer setting of the wrong type or range."""
+    if value is None and optional:
+        return
+    ok_type = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if not ok_type or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        what = "a number" if kind is float else "an integer"
+        raise ConfigError(f"trainer.{key} must be {what} {bound}{' or null' if optional else ''}, got {value!r}")
+
+
 def select_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto``: the GPU of this process if there is one, else the CPU."""
     if name == "auto":
@@ -78,15 +90,12 @@ class Trainer:
         precision = str(precision)
         if precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision={precision!r} is not one of {sorted(PRECISIONS)}")
-        for key, value in (("max_epochs", max_epochs), ("log_every_steps", log_every_steps)):
-            if value is None or value < 1:
-                raise ConfigError(f"trainer.{key} must be >= 1, got {value}")
+        _check_number("max_epochs", max_epochs, int, minimum=1)
+        _check_number("log_every_steps", log_every_steps, int, minimum=1)
         for key, value in (("max_steps", max_steps), ("val_every_steps", val_every_steps),
                            ("checkpoint_every_steps", checkpoint_every_steps)):
-            if value is not None and value < 1:
-                raise ConfigError(f"trainer.{key} must be >= 1 or null, got {value}")
-        if grad_clip is not None and grad_clip <= 0:
-            raise ConfigError(f"trainer.grad_clip must be > 0 or null, got {grad_clip}")
+            _check_number(key, value, int, minimum=1, optional=True)
+        _check_number("grad_clip", grad_clip, float, minimum=0, optional=True, strict=True)
         players = dict(players or {})
         unknown = set(players) - set(objective.players)
         if unknown:

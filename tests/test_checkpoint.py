@@ -1,0 +1,80 @@
+"""Checkpoints: atomic writes, clear errors for bad files, exact RNG round trip."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, compose_cfg
+
+from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.errors import CheckpointError
+from train import make_trainer, train
+
+
+def test_death_while_writing_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"step": 1, "w": torch.arange(5.0)}, path)
+
+    def dies_half_way(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise KeyboardInterrupt  # the process is killed mid-write
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"step": 2, "w": torch.zeros(5)}, path)
+    monkeypatch.undo()
+
+    state = load_checkpoint(path)
+    assert state["step"] == 1 and torch.equal(state["w"], torch.arange(5.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", None])
+def test_corrupted_checkpoint_is_one_clear_error(tmp_path: Path, content: bytes | None):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"step": 3, "w": torch.randn(100, 100)}, path)
+    data = path.read_bytes()
+    path.write_bytes(content if content is not None else data[: len(data) // 2])  # None: truncated
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg and "corrupted" in msg
+
+
+def test_missing_and_foreign_checkpoints(tmp_path: Path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+    torch.save({"model": {}}, tmp_path / "foreign.pt")  # a plain torch file, not ours
+    with pytest.raises(CheckpointError, match="unknown format"):
+        load_checkpoint(tmp_path / "foreign.pt")
+
+
+def test_rng_state_round_trip_through_a_file(tmp_path: Path):
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    np.random.randn()  # leaves a cached gaussian in numpy's state
+    save_checkpoint({"rng": rng_state()}, tmp_path / "rng.pt")
+    expected = (random.random(), np.random.randn(3), torch.rand(3))
+    random.seed(9), np.random.seed(9), torch.manual_seed(9)
+    set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
+    got = (random.random(), np.random.randn(3), torch.rand(3))
+    assert got[0] == expected[0] and np.array_equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
+
+
+def test_checkpoint_holds_the_full_state(tmp_path: Path):
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert {"step", "model", "objective", "optimizers", "schedulers", "scalers", "rng", "best", "seed", "config",
+            "code_version"} <= set(state)
+    assert state["step"] == 2 and "momentum_buffer" in str(state["optimizers"]["main"]["state"])
+    assert "fmnist_cnn" in state["config"]
+
+
+def test_resume_into_another_model_is_one_clear_error(tmp_path: Path):
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path)
+    other = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "model.width=8"), tmp_path / "other")
+    with pytest.raises(CheckpointError, match="does not match this model"):
+        other.resume(tmp_path / "last.pt")
