@@ -95,7 +95,7 @@ class Interleave:
 
     def __call__(self, trainer: Trainer) -> None:
         start = self.stamp()
-        if self.end is not None:
+        if self.end is not None:  # the first step (no previous stamp) is in the warm-up anyway
             self.durations["trainer"][trainer.step] = start - self.end
         self.model = next(self.steps)
         self.end = self.stamp()
@@ -140,14 +140,12 @@ def main(argv: list[str] | None = None) -> None:
     ratios: list[float] = []
     for r in range(args.repeats):
         sps, diff = run_pair(data, args)
-        for name, v in sps.items():
-            results[name].append(v)
+        results["trainer"].append(sps["trainer"]), results["handwritten"].append(sps["handwritten"])
         ratios.append(sps["trainer"] / sps["handwritten"])
         print(f"repeat {r + 1}: trainer {sps['trainer']:7.2f}  handwritten {sps['handwritten']:7.2f} steps/s  "
               f"ratio {sps['trainer'] / sps['handwritten']:.3f}  max |weight diff| {diff:.3g}")
     med = {name: statistics.median(v) for name, v in results.items()}
-    for name, v in med.items():
-        print(f"median {name:<11} {v:7.2f} steps/s")
+    print(f"median trainer {med['trainer']:.2f} steps/s, median handwritten {med['handwritten']:.2f} steps/s")
     print(f"ratio of the medians: {med['trainer'] / med['handwritten']:.3f}")
     print(f"ratio trainer/handwritten steps/s: {statistics.median(ratios):.3f} (median of the per-repeat ratios)")
 
