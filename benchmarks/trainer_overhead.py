@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     ratios: list[float] = []
     for r in range(args.repeats):
         sps, diff = run_pair(data, args)
-        results["trainer"].append(sps["trainer"]), results["handwritten"].append(sps["handwritten"])
+        for name in results:
+            results[name].append(sps[name])
         ratios.append(sps["trainer"] / sps["handwritten"])
         print(f"repeat {r + 1}: trainer {sps['trainer']:7.2f}  handwritten {sps['handwritten']:7.2f} steps/s  "
               f"ratio {sps['trainer'] / sps['handwritten']:.3f}  max |weight diff| {diff:.3g}")

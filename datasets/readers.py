@@ -40,7 +40,18 @@ def _as_nchw(data: torch.Tensor | np.ndarray) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C)
 
 
+_CACHE: dict[tuple, ImageSplits] = {}
+
+
 def _read(cls, root: Path, name: str, install_hint: str, **kwargs) -> ImageSplits:
+    # one parse per process: the jobs of a local sweep and the tests share it (nothing mutates it)
+    key = (cls.__name__, str(root), tuple(sorted(kwargs.items())))
+    if key not in _CACHE:
+        _CACHE[key] = _parse(cls, root, name, install_hint, **kwargs)
+    return _CACHE[key]
+
+
+def _parse(cls, root: Path, name: str, install_hint: str, **kwargs) -> ImageSplits:
     try:
         train = cls(str(root), train=True, **kwargs)
         test = cls(str(root), train=False, **kwargs)
