@@ -24,7 +24,7 @@ lint: venv
 	.venv/bin/ruff check .
 
 bench: venv data
-	$(PY) benchmarks/trainer_overhead.py
+	$(PY) -m benchmarks.trainer_overhead
 
 clean:
 	rm -rf runs outputs multirun .pytest_cache

@@ -99,8 +99,8 @@ def main(cfg: DictConfig) -> float | None:
     if metrics:
         print(f"metrics: {Path(HydraConfig.get().runtime.output_dir) / 'metrics.json'}")
         print(f"TensorBoard: tensorboard --logdir {Path(cfg.runs_root).resolve()}")
-    # the return value is what a Hydra sweeper (e.g. Optuna) optimises
-    return next((v for k, v in metrics.items() if k.endswith("/acc") or k.endswith("/loss")), None)
+    # what a Hydra sweeper (e.g. Optuna) optimises: the best validation score, never a test score
+    return next((v for k, v in metrics.items() if k.startswith("val/best_")), None)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -101,8 +102,10 @@ class Trainer:
         if unknown:
             raise ConfigError(f"trainer.players names {sorted(unknown)}, but the loss's players are {list(objective.players)}")
 
-        self.dist = D.init_distributed("cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else device)
-        self.device = select_device(device, self.dist.local_rank)
+        self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        self.dist = D.init_distributed(self.device.type)
         self.run_dir = Path(D.broadcast_object(str(run_dir), self.dist))  # rank 0's folder
         self.seed, self.grad_clip, self.progress = int(seed), grad_clip, progress
         self.val_every, self.log_every, self.ckpt_every = val_every_steps, log_every_steps, checkpoint_every_steps
