@@ -1,7 +1,9 @@
 """Re-evaluate a run's checkpoint: ``python eval.py run=runs/fmnist_cnn/<date_time> [ckpt=last split=val]``.
 
-Rebuilds data, model and evaluator from the config stored in the checkpoint, loads the weights,
-runs the evaluator on the split and writes ``<run>/metrics.json``.
+Rebuilds data, model, loss and evaluator from the config stored in the checkpoint, loads the
+weights and runs the evaluator on the split. The default (``best.pt`` on the test split) updates
+``<run>/metrics.json``; any other choice writes ``<run>/metrics_<ckpt>_<split>.json``, so the
+training run's own result is never overwritten by another kind of number.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from engine.checkpoint import load_checkpoint
-from engine.errors import CheckpointError, ConfigError, ProjectError
+from engine.errors import CheckpointError, ConfigError, ProjectError, one_line
+from engine.evaluators import attach_class_names
 from engine.trainer import evaluate_to_file, select_device
 from train import build
+
+
+def metrics_filename(checkpoint: Path, split: str) -> str:
+    return "metrics.json" if checkpoint.name == "best.pt" and split == "test" else f"metrics_{checkpoint.stem}_{split}.json"
 
 
 def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: str = "auto") -> dict:
@@ -29,17 +36,24 @@ def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: s
     if not state.get("config"):
         raise CheckpointError(f"{path} holds no config to rebuild the model from")
     cfg = OmegaConf.create(state["config"])
-    data, model, evaluator = build("data", cfg.data), build("model", cfg.model), build("evaluator", cfg.evaluator)
+    data, model, objective = build("data", cfg.data), build("model", cfg.model), build("loss", cfg.loss)
+    evaluator = build("evaluator", cfg.evaluator)
     try:
         model.load_state_dict(state["model"])
+        objective.load_state_dict(state["objective"])
     except RuntimeError as e:
-        raise CheckpointError(f"{path} does not match its own model config ({str(e).splitlines()[0]})") from None
-    model.to(dev)
+        raise CheckpointError(f"{path} does not match its own model config ({one_line(e)})") from None
+    model.to(dev), objective.to(dev)
     data.setup(dev, seed=int(cfg.seed))
-    if getattr(evaluator, "class_names", False) is None:
-        evaluator.class_names = getattr(data, "classes", None)
-    return evaluate_to_file(model, evaluator, data, run, split, checkpoint=path.name,
-                            checkpoint_step=int(state["step"]), extra={"steps": int(state["step"])})
+    attach_class_names(evaluator, data)
+    default = metrics_filename(path, split) == "metrics.json"
+    earlier = run / "metrics.json"
+    extra = json.loads(earlier.read_text()) if default and earlier.is_file() else {}
+    extra = {k: v for k, v in extra.items() if not k.startswith(f"{split}/")}  # keep e.g. val/best_acc
+    extra["steps"] = extra.get("steps", int(state["step"]))
+    return evaluate_to_file(model, objective, evaluator, data, run, split, checkpoint=path.name,
+                            checkpoint_step=int(state["step"]), extra=extra,
+                            filename=metrics_filename(path, split))
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="eval")
@@ -50,7 +64,7 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print(json.dumps({k: v for k, v in metrics.items() if "acc_class" not in k}, indent=2))
-    print(f"metrics: {Path(cfg.run) / 'metrics.json'}")
+    print(f"metrics: {Path(cfg.run) / metrics_filename(Path(metrics['checkpoint']), metrics['split'])}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ several processes: ``torchrun --nproc_per_node=2 train.py ...``.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import math
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
-from engine.errors import ConfigError, ProjectError
+from engine import distributed as D
+from engine.errors import ConfigError, ProjectError, one_line
+from engine.evaluators import attach_class_names
 from engine.run_folders import register_resolvers
 from engine.run_logger import flat_hparams
 from engine.seeding import seed_everything
@@ -28,19 +34,51 @@ register_resolvers()
 
 
 def build(group: str, node: DictConfig) -> Any:
-    """``hydra.utils.instantiate`` with errors turned into one line naming the config group."""
+    """``hydra.utils.instantiate``; a wrong class path or argument becomes one line naming the group.
+
+    Any other exception (a bug inside your own model, say) keeps its traceback.
+    """
     try:
         return hydra.utils.instantiate(node)
     except InstantiationException as e:
-        cause = e.__cause__ or e
+        cause = e.__cause__
         if isinstance(cause, ProjectError):
             raise cause from None
-        msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        raise ConfigError(f"{group}: {msg}") from None
+        if cause is None or isinstance(cause, (ImportError, TypeError, ValueError)):
+            raise ConfigError(f"{group}: {one_line(cause or e)}") from None
+        raise
+
+
+def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:
+    """Everything ``cfg`` describes, built and handed to one ``Trainer`` (``extra``: e.g. callbacks)."""
+    unknown = set(cfg.trainer) - set(inspect.signature(Trainer).parameters)
+    if unknown:
+        raise ConfigError(f"unknown trainer setting(s) {sorted(unknown)}: see configs/trainer/default.yaml")
+    seed_everything(cfg.seed)  # before building the model: its initial weights depend on the seed
+    data = build("data", cfg.data)
+    model = build("model", cfg.model)
+    objective = build("loss", cfg.loss)
+    evaluator = build("evaluator", cfg.evaluator)
+    optimizer = build("optim", cfg.optim)
+    scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
+    trainer = Trainer(
+        model, objective, data, evaluator, optimizer, scheduler,
+        run_dir=run_dir, seed=cfg.seed,
+        config_text=OmegaConf.to_yaml(cfg, resolve=True),
+        hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
+        **cfg.trainer, **extra,
+    )
+    attach_class_names(evaluator, data)
+    return trainer
 
 
 def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
-    """The checkpoint that ``resume`` points to, or None to start fresh."""
+    """The checkpoint that ``resume`` points to, or None to start fresh.
+
+    A job that Slurm requeued (``SLURM_RESTART_COUNT`` > 0) continues from its own ``last.pt``.
+    """
+    if resume in (None, "") and os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+        resume = "auto"
     if resume in (None, ""):
         return None
     path = Path(str(resume))
@@ -57,45 +95,32 @@ def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
     raise ConfigError(f"resume={resume}: {last} does not exist")
 
 
-def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:
-    """Everything ``cfg`` describes, built and handed to one ``Trainer`` (``extra``: e.g. callbacks)."""
-    seed_everything(cfg.seed)  # before building the model: its initial weights depend on the seed
-    data = build("data", cfg.data)
-    model = build("model", cfg.model)
-    objective = build("loss", cfg.loss)
-    evaluator = build("evaluator", cfg.evaluator)
-    optimizer = build("optim", cfg.optim)
-    scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
-    trainer = Trainer(
-        model, objective, data, evaluator, optimizer, scheduler,
-        run_dir=run_dir, seed=cfg.seed,
-        config_text=OmegaConf.to_yaml(cfg, resolve=True),
-        hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
-        **cfg.trainer, **extra,
-    )
-    if getattr(evaluator, "class_names", False) is None:
-        evaluator.class_names = getattr(data, "classes", None)
-    return trainer
-
-
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train (or continue, per ``cfg.resume``) the run in ``run_dir``; returns the final metrics."""
     trainer = make_trainer(cfg, run_dir)
     ckpt = resume_checkpoint(cfg.resume, trainer.run_dir)
     if ckpt is not None:
         trainer.resume(ckpt)
-    return trainer.fit()
+    metrics = trainer.fit()
+    D.shutdown(trainer.dist)
+    return metrics
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    sweep = HydraConfig.get().mode.name == "MULTIRUN"
     try:
         metrics = train(cfg, HydraConfig.get().runtime.output_dir)
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
+        if sweep:  # one failed job (a diverging lr, say) does not stop the others
+            return math.nan
         sys.exit(2)
     if metrics.get("status") == "interrupted":
-        sys.exit(130)
+        signum = metrics["signal"]
+        if signum == getattr(signal, "SIGUSR2", None) and callable(signal.getsignal(signum)):
+            signal.raise_signal(signum)  # hand over to submitit's handler, which requeues the job
+        sys.exit(128 + signum)
     if metrics:
         print(f"metrics: {Path(HydraConfig.get().runtime.output_dir) / 'metrics.json'}")
         print(f"TensorBoard: tensorboard --logdir {Path(cfg.runs_root).resolve()}")

@@ -5,7 +5,7 @@ momentum 0.9), cosine schedule and loss (``losses.classification.CrossEntropy``)
 side by side in one process on one device (``auto``: cuda if available, else cpu, for both):
 
 * trainer: the real ``Trainer.fit()`` with ``max_steps=N`` (logging every 50 steps, ``last.pt`` and
-  ``best.pt`` at the end, progress bar off, validation only at the end on a small ``eval_subset``);
+  ``best.pt`` at the end, progress bar off, validation only at the end on a small ``val_subset``);
 * handwritten: ``data.train_batch(epoch, i)``, zero_grad, forward + loss, backward, optimiser step,
   scheduler step -- the same work without the Trainer's bookkeeping.
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--steps must be >= {WARMUP + 3}")
     device = select_device(args.device)
     data = ImageClassificationData(functools.partial(datasets.readers.fashion_mnist, "data"), batch_size=BATCH,
-                                   eval_subset=256, crop_padding=2, hflip=True)
+                                   val_subset=256, crop_padding=2, hflip=True)
     data.setup(device, seed=SEED)  # loaded once, shared by both contenders
     print(f"device {device}, model {args.model} width {args.width or 'default'}, batch {BATCH}, "
           f"{args.steps} steps x {args.repeats} repeats, torch threads {torch.get_num_threads()}")

@@ -56,7 +56,8 @@ class ImageClassificationData:
         eval_batch_size: int = 1000,
         val_size: int = 5000,
         train_subset: int | None = None,
-        eval_subset: int | None = None,
+        val_subset: int | None = None,
+        test_subset: int | None = None,
         crop_padding: int = 0,
         hflip: bool = False,
         drop_last: bool = True,
@@ -64,8 +65,9 @@ class ImageClassificationData:
     ) -> None:
         if batch_size < 1 or eval_batch_size < 1:
             raise ConfigError(f"data.batch_size and data.eval_batch_size must be >= 1, got {batch_size}, {eval_batch_size}")
-        if val_size < 0 or crop_padding < 0:
-            raise ConfigError(f"data.val_size and data.crop_padding must be >= 0, got {val_size}, {crop_padding}")
+        if val_size < 1 or crop_padding < 0:
+            raise ConfigError(f"data.val_size must be >= 1 (validation picks best.pt) and data.crop_padding >= 0, "
+                              f"got {val_size}, {crop_padding}")
         self.reader = reader
         # declared in the config so that models can be sized from it; checked against the data
         self.declared = {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}
@@ -73,7 +75,8 @@ class ImageClassificationData:
         self.eval_batch_size = eval_batch_size
         self.val_size = val_size
         self.train_subset = train_subset
-        self.eval_subset = eval_subset
+        self.val_subset = val_subset
+        self.test_subset = test_subset
         self.crop_padding = crop_padding
         self.hflip = hflip
         self.drop_last = drop_last
@@ -96,9 +99,9 @@ class ImageClassificationData:
         val_idx, train_idx = perm[: self.val_size], perm[self.val_size :]
         if self.train_subset:
             train_idx = train_idx[: self.train_subset]
-        if self.eval_subset:
-            val_idx = val_idx[: self.eval_subset]
-        test_n = self.eval_subset or len(s.test_x)
+        if self.val_subset:
+            val_idx = val_idx[: self.val_subset]
+        test_n = self.test_subset or len(s.test_x)
         put = lambda t: t.to(self.device)  # noqa: E731
         self.splits = {
             "train": (put(s.train_x[train_idx]), put(s.train_y[train_idx])),

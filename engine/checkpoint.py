@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import CheckpointError
+from engine.errors import CheckpointError, one_line
 
 FORMAT_VERSION = 1
 
@@ -46,9 +46,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
-            f"checkpoint {path} is corrupted or not a checkpoint of this project ({reason}); "
+            f"checkpoint {path} is corrupted or not a checkpoint of this project ({one_line(e)}); "
             "delete it, or resume from another run with resume=<run folder>"
         ) from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:

@@ -22,7 +22,6 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 class DistInfo:
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -40,7 +39,7 @@ def init_distributed(device_type: str) -> DistInfo:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistInfo(dist.get_rank(), dist.get_world_size())
 
 
 def broadcast_module(module: torch.nn.Module) -> None:

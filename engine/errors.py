@@ -23,3 +23,10 @@ class CheckpointError(ProjectError):
 
 class NonFiniteLossError(ProjectError):
     """A loss became NaN or infinite; training stopped before saving the bad state."""
+
+
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """An exception as one line: its first non-empty lines joined (torch puts the reason on line 2)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines else type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

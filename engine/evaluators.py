@@ -1,8 +1,10 @@
 """Evaluators: a model and a stream of batches in, a dict of metrics out.
 
-The trainer calls ``evaluate`` on the validation split during training (``monitor`` picks the
-best checkpoint) and on the test split at the end; ``eval.py`` calls it on a saved checkpoint.
-``images`` is the hook for pictures worth looking at in TensorBoard.
+The trainer calls ``evaluate(model, batches, objective=...)`` on the validation split during
+training (``monitor`` and ``mode`` pick the best checkpoint) and on the test split at the end;
+``eval.py`` calls it on a saved checkpoint. The objective is passed for evaluators that need the
+loss's own parameters (class centres, an NCE head). ``images`` is the optional hook for pictures
+worth looking at in TensorBoard; ``class_names`` is filled from the data when left empty.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def attach_class_names(evaluator: object, data: object) -> None:
+    """Name per-class metrics after the data's classes when the config leaves ``class_names`` empty."""
+    if getattr(evaluator, "class_names", False) is None:
+        evaluator.class_names = getattr(data, "classes", None)
+
+
 class ClassificationEvaluator:
-    """Accuracy, mean negative log-likelihood (nats) and per-class accuracy.
+    """Accuracy, mean negative log-likelihood (nats), per-class accuracy and the number of examples n.
 
     ``acc = mean_i [argmax f(x_i) = y_i]``, ``nll = -mean_i log softmax(f(x_i))_{y_i}``.
     """
@@ -27,7 +35,8 @@ class ClassificationEvaluator:
         self.per_class = per_class
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[dict[str, torch.Tensor]],
+                 objective: nn.Module | None = None) -> dict[str, float]:
         was_training = model.training
         model.eval()
         nll_sum, correct_sum, n = 0.0, 0, 0
@@ -48,7 +57,7 @@ class ClassificationEvaluator:
         model.train(was_training)
         if n == 0:
             raise ValueError("the evaluation split is empty")
-        metrics = {"acc": correct_sum / n, "nll": nll_sum / n}
+        metrics: dict[str, float] = {"acc": correct_sum / n, "nll": nll_sum / n, "n": n}
         if self.per_class and per_class_total is not None:
             names = self.class_names or [str(i) for i in range(len(per_class_total))]
             for i, (c, t) in enumerate(zip(per_class_correct.tolist(), per_class_total.tolist())):

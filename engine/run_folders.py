@@ -39,7 +39,7 @@ def run_folder(base: str, resume: str | None) -> str:
         return scratch
     if resume not in (None, "", "null", "auto"):
         path = Path(str(resume))
-        return str(path.parent if path.suffix == ".pt" else path)
+        return existing_folder(str(path.parent if path.suffix == ".pt" else path))
     if resume == "auto" and (found := latest_run(base)) is not None:
         return str(found)
     return str(Path(base) / datetime.now().strftime(TIME_FORMAT))
@@ -48,12 +48,27 @@ def run_folder(base: str, resume: str | None) -> str:
 def sweep_folder(base: str, resume: str | None) -> str:
     """The folder of a sweep: the latest one under ``base`` with ``resume=auto``, else a new one."""
     if resume == "auto" and (found := latest_run(base, depth=2)) is not None:
-        return str(found.parent)
+        return str(found)
     return str(Path(base) / datetime.now().strftime(TIME_FORMAT))
+
+
+def config_subdir(run_dir: str) -> str:
+    """Hydra's record of the config: ``.hydra`` for a new run; a resumed run keeps its original one
+    and records the resuming command's config beside it."""
+    if (Path(run_dir) / "last.pt").is_file():
+        return str(Path(".hydra") / f"resume_{datetime.now().strftime(TIME_FORMAT)}")
+    return ".hydra"
+
+
+def existing_folder(path: str) -> str:
+    """``path`` if it is a folder, else a scratch folder, so that a mistyped ``run=`` or ``resume=``
+    creates nothing (``eval.py`` / ``train.py`` then report the missing run themselves)."""
+    return path if Path(path).is_dir() else tempfile.mkdtemp(prefix="eval-missing-run-")
 
 
 def register_resolvers() -> None:
     # use_cache: Hydra copies resolver caches into each job's config, so all jobs of a sweep agree
-    for name, fn in (("run_folder", run_folder), ("sweep_folder", sweep_folder)):
+    for name, fn, cache in (("run_folder", run_folder, True), ("sweep_folder", sweep_folder, True),
+                            ("config_subdir", config_subdir, False), ("existing_folder", existing_folder, True)):
         if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, fn, use_cache=True)
+            OmegaConf.register_new_resolver(name, fn, use_cache=cache)

@@ -23,7 +23,8 @@ class RunLogger:
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.writer = SummaryWriter(str(self.run_dir), purge_step=resume_step)
+        # TensorBoard drops events at steps >= purge_step: keep those of the checkpoint's own step
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=None if resume_step is None else resume_step + 1)
         self.jsonl_path = self.run_dir / "log.jsonl"
         if resume_step is not None and self.jsonl_path.exists():
             rows = [r for r in read_jsonl(self.jsonl_path) if r.get("step", 0) <= resume_step]
@@ -52,10 +53,6 @@ class RunLogger:
     def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
         if self.enabled:
             self.writer.add_hparams(hparams, metrics, run_name=".")
-
-    def flush(self) -> None:
-        if self.enabled:
-            self.writer.flush()
 
     def close(self) -> None:
         if self.enabled:

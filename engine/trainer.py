@@ -27,12 +27,13 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+import yaml
 from tqdm import tqdm
 
 from engine import distributed as D
 from engine.checkpoint import code_version, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from engine.errors import CheckpointError, ConfigError, NonFiniteLossError
-from engine.run_logger import RunLogger
+from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_line
+from engine.run_logger import RunLogger, flat_hparams
 from engine.seeding import seed_everything, stream_seed
 from losses.objective import Objective
 
@@ -178,8 +179,7 @@ class Trainer:
                 for player, obj in table.items():
                     obj.load_state_dict(state[name][player])
         except (KeyError, RuntimeError, ValueError) as e:
-            reason = str(e).strip().splitlines()[0]
-            raise CheckpointError(f"{source} does not match this model/loss/optimiser config ({reason})") from None
+            raise CheckpointError(f"{source} does not match this model/loss/optimiser config ({one_line(e)})") from None
         self.step, self.best = int(state["step"]), dict(state["best"])
         if self.dist.is_main:
             set_rng_state(state["rng"])
@@ -187,17 +187,32 @@ class Trainer:
             seed_everything(stream_seed(self.seed, self.dist.rank, self.step))
 
     def resume(self, path: str | Path) -> None:
-        """Continue from a checkpoint written by this trainer (``last.pt`` of a run)."""
-        self.load_state_dict(load_checkpoint(path, map_location=self.device), source=str(path))
+        """Continue from a checkpoint written by this trainer (``last.pt`` of a run).
+
+        The run must continue with the config it was started with (only the keys in
+        ``RESUME_MAY_CHANGE`` may differ): anything else would silently mix two experiments.
+        """
+        state = load_checkpoint(path, map_location=self.device)
+        changed = config_changes(state.get("config", ""), self.config_text)
+        if changed:
+            raise ConfigError(
+                f"resume: the config differs from the one {path} was trained with ({'; '.join(changed[:3])}); "
+                "resume with the original values, or start a new run without resume"
+            )
+        self.load_state_dict(state, source=str(path))
         log.info("resumed from %s at step %d / %d", path, self.step, self.total_steps)
 
     def save(self, name: str) -> None:
+        """Write a checkpoint (rank 0), unless a loss went NaN/inf since the last one."""
+        self._check_finite()
         if self.dist.is_main:
-            self._check_finite()
             save_checkpoint(self.state_dict(), self.run_dir / name)
 
     def _check_finite(self) -> None:
-        if bool(self._nonfinite):
+        bad = self._nonfinite.clone()
+        if self.dist.enabled:  # every rank stops together
+            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
+        if bool(bad):
             last = self.run_dir / "last.pt"
             kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
             raise NonFiniteLossError(
@@ -234,6 +249,10 @@ class Trainer:
     # ---------------------------------------------------------------- the loop
     def fit(self) -> dict[str, Any]:
         """Train to ``total_steps`` (or until SIGINT/SIGTERM), then evaluate ``best.pt`` on the test split."""
+        metrics_file = self.run_dir / "metrics.json"
+        if self.step >= self.total_steps and metrics_file.is_file():
+            log.info("%s already finished (step %d); its metrics are in %s", self.run_dir, self.step, metrics_file)
+            return json.loads(metrics_file.read_text())
         logger = RunLogger(self.run_dir, resume_step=self.step or None, enabled=self.dist.is_main)
         if self.step == 0:  # a resumed run has its config logged and its random streams restored
             logger.text("config", self.config_text)
@@ -283,14 +302,14 @@ class Trainer:
                 self.save("last.pt")
                 log.warning("stopped by signal %d at step %d; last.pt saved in %s: continue with resume=auto",
                             self._stop_signal, self.step, self.run_dir)
-                return {"status": "interrupted", "step": self.step}
+                return {"status": "interrupted", "step": self.step, "signal": self._stop_signal}
         metrics = self.final_evaluation(logger)
         D.barrier(self.dist)
         return metrics
 
     def _validate(self, logger: RunLogger) -> None:
         if self.dist.is_main:
-            metrics = self.evaluator.evaluate(self.model, self.data.eval_batches("val"))
+            metrics = self.evaluator.evaluate(self.model, self.data.eval_batches("val"), objective=self.objective)
             logger.scalars(self.step, {f"val/{k}": v for k, v in metrics.items()})
             if hasattr(self.evaluator, "images"):
                 batch = next(iter(self.data.eval_batches("val")))
@@ -314,23 +333,25 @@ class Trainer:
             state = load_checkpoint(best, map_location=self.device)
             self.model.load_state_dict(state["model"])
             ckpt_step = int(state["step"])
-        metrics = evaluate_to_file(self.model, self.evaluator, self.data, self.run_dir, split,
+        metrics = evaluate_to_file(self.model, self.objective, self.evaluator, self.data, self.run_dir, split,
                                    checkpoint=best.name if best.exists() else "final weights", checkpoint_step=ckpt_step,
                                    extra={f"val/best_{self.evaluator.monitor}": self.best["value"], "steps": self.step})
         if logger is not None:
-            scalar = {k: v for k, v in metrics.items() if isinstance(v, float) and not k.startswith(f"{split}/acc_class")}
+            scalar = {k: v for k, v in metrics.items() if isinstance(v, float)}
             logger.scalars(self.step, scalar)
             logger.hparams(self.hparams, {f"hparam/{k}": v for k, v in scalar.items()})
-        log.info("final %s metrics (%s): %s", split, metrics["checkpoint"],
-                 ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and "acc_class" not in k))
+        headline = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and k.count("/") == 1)
+        log.info("final %s metrics (%s): %s", split, metrics["checkpoint"], headline)
         return metrics
 
     # ---------------------------------------------------------------- signals
     def _catch_signals(self) -> Callable[[], None]:
-        """SIGINT/SIGTERM finish the current step, save ``last.pt`` and return; a second SIGINT aborts."""
+        """SIGINT/SIGTERM (and SIGUSR2, Slurm's pre-emption warning under submitit) finish the current
+        step, save ``last.pt`` and return; a second SIGINT aborts."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        catch = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGUSR2] if hasattr(signal, "SIGUSR2") else [])
+        previous = {s: signal.getsignal(s) for s in catch}
 
         def handler(signum: int, frame: Any) -> None:
             if self._stop_signal is not None and signum == signal.SIGINT:
@@ -355,14 +376,29 @@ class Trainer:
         return self._stop_signal is not None
 
 
-def evaluate_to_file(model: nn.Module, evaluator: Any, data: Any, run_dir: Path, split: str,
-                     checkpoint: str, checkpoint_step: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run ``evaluator`` on ``split`` and write ``run_dir/metrics.json`` (also used by ``eval.py``)."""
-    raw = evaluator.evaluate(model, data.eval_batches(split))
+def evaluate_to_file(model: nn.Module, objective: nn.Module | None, evaluator: Any, data: Any, run_dir: Path,
+                     split: str, checkpoint: str, checkpoint_step: int, extra: dict[str, Any] | None = None,
+                     filename: str = "metrics.json") -> dict[str, Any]:
+    """Run ``evaluator`` on ``split`` and write ``run_dir/filename`` (also used by ``eval.py``)."""
+    raw = evaluator.evaluate(model, data.eval_batches(split), objective=objective)
     metrics: dict[str, Any] = {"split": split, "checkpoint": checkpoint, "checkpoint_step": checkpoint_step}
     metrics.update({f"{split}/{k}": v for k, v in raw.items()})
     metrics.update(extra or {})
-    tmp = run_dir / ".metrics.json.tmp"
+    tmp = run_dir / f".{filename}.tmp"
     tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    tmp.replace(run_dir / "metrics.json")
+    tmp.replace(run_dir / filename)
     return metrics
+
+
+# settings that do not change what is computed, so a resumed run may change them
+RESUME_MAY_CHANGE = ("resume", "runs_root", "trainer.progress", "trainer.device", "trainer.log_every_steps")
+
+
+def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
+    """``key: old -> new`` for each scalar that differs between two resolved configs."""
+    if not old_yaml or not new_yaml:
+        return []
+    old, new = (flat_hparams(yaml.safe_load(text) or {}) for text in (old_yaml, new_yaml))
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
+            if old.get(k) != new.get(k) and not k.startswith(RESUME_MAY_CHANGE)]

@@ -21,7 +21,7 @@ register_resolvers()
 
 # a few steps on a small subset: enough to exercise every part of the loop in seconds
 TINY = [
-    "data.train_subset=512", "data.eval_subset=256", "data.batch_size=32", "data.eval_batch_size=128",
+    "data.train_subset=512", "data.val_subset=256", "data.test_subset=256", "data.batch_size=32", "data.eval_batch_size=128",
     "trainer.max_steps=6", "trainer.log_every_steps=1", "trainer.val_every_steps=3", "trainer.progress=false",
 ]
 

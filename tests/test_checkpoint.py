@@ -11,7 +11,7 @@ import torch
 from conftest import TINY, compose_cfg
 
 from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from engine.errors import CheckpointError
+from engine.errors import CheckpointError, ConfigError
 from train import make_trainer, train
 
 
@@ -73,8 +73,16 @@ def test_checkpoint_holds_the_full_state(tmp_path: Path):
     assert "fmnist_cnn" in state["config"]
 
 
-def test_resume_into_another_model_is_one_clear_error(tmp_path: Path):
+def test_resume_with_another_config_or_model_is_one_clear_error(tmp_path: Path):
     train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path)
-    other = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "model.width=8"), tmp_path / "other")
-    with pytest.raises(CheckpointError, match="does not match this model"):
+    other = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", "model.width=8"),
+                         tmp_path / "other")
+    with pytest.raises(ConfigError, match=r"config differs .*\(model.width: 32 -> 8\)"):
         other.resume(tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match="does not match this model.*size mismatch"):
+        other.load_state_dict(load_checkpoint(tmp_path / "last.pt"))
+    # settings that do not change the computation may differ
+    same = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", "trainer.log_every_steps=5",
+                                    "resume=auto"), tmp_path / "same")
+    same.resume(tmp_path / "last.pt")
+    assert same.step == 2

@@ -19,7 +19,7 @@ from conftest import REPO, compose_cfg, losses
 from engine.checkpoint import load_checkpoint
 from train import train
 
-OVERRIDES = ["experiment=fmnist_cnn", "data.train_subset=1024", "data.eval_subset=256", "data.batch_size=64",
+OVERRIDES = ["experiment=fmnist_cnn", "data.train_subset=1024", "data.val_subset=256", "data.batch_size=64",
              "trainer.max_steps=8", "trainer.log_every_steps=1", "trainer.val_every_steps=4", "trainer.progress=false"]
 
 

@@ -76,7 +76,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs_root = tmp_path_factory.mktemp("tb_server") / "runs"
     out = run_script(
         "train.py", "experiment=fmnist_cnn", "trainer.max_steps=20", "trainer.log_every_steps=5",
-        "trainer.val_every_steps=10", "data.train_subset=2048", "data.eval_subset=500", "trainer.progress=false",
+        "trainer.val_every_steps=10", "data.train_subset=2048", "data.val_subset=500", "trainer.progress=false",
         f"runs_root={runs_root}",
     )
     assert out.returncode == 0, out.stderr[-3000:]

@@ -73,7 +73,7 @@ class MomentEvaluator:
     monitor, mode = "w1", "min"
 
     @torch.no_grad()
-    def evaluate(self, model: ToyGAN, batches) -> dict[str, float]:
+    def evaluate(self, model: ToyGAN, batches, objective=None) -> dict[str, float]:
         real = next(iter(batches))["x"].flatten()
         fake = model.generator(torch.randn(len(real), 1, generator=torch.Generator().manual_seed(0))).flatten()
         w1 = (real.sort().values - fake.sort().values).abs().mean()
