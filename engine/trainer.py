@@ -203,7 +203,7 @@ class Trainer:
         log.info("resumed from %s at step %d / %d", path, self.step, self.total_steps)
 
     def save(self, name: str) -> None:
-        """Write a checkpoint (rank 0), unless a loss went NaN/inf since the last one."""
+        """Write a checkpoint (rank 0), unless a loss went NaN/inf since the last one (all ranks call this)."""
         self._check_finite()
         if self.dist.is_main:
             save_checkpoint(self.state_dict(), self.run_dir / name)
@@ -308,6 +308,7 @@ class Trainer:
         return metrics
 
     def _validate(self, logger: RunLogger) -> None:
+        self._check_finite()  # on every rank, before rank 0 may write best.pt
         if self.dist.is_main:
             metrics = self.evaluator.evaluate(self.model, self.data.eval_batches("val"), objective=self.objective)
             logger.scalars(self.step, {f"val/{k}": v for k, v in metrics.items()})
@@ -318,7 +319,7 @@ class Trainer:
             sign = 1 if self.evaluator.mode == "max" else -1
             if best is None or sign * (value - best) > 0:
                 self.best = {"value": value, "step": self.step}
-                self.save("best.pt")
+                save_checkpoint(self.state_dict(), self.run_dir / "best.pt")
             log.info("step %d: val %s %.4f (best %.4f at step %d)", self.step, self.evaluator.monitor,
                      value, self.best["value"], self.best["step"])
         self.best = D.broadcast_object(self.best, self.dist)
@@ -336,12 +337,13 @@ class Trainer:
         metrics = evaluate_to_file(self.model, self.objective, self.evaluator, self.data, self.run_dir, split,
                                    checkpoint=best.name if best.exists() else "final weights", checkpoint_step=ckpt_step,
                                    extra={f"val/best_{self.evaluator.monitor}": self.best["value"], "steps": self.step})
+        # headline metrics: "test/acc", not the per-class details "test/acc_class/3_Dress"
+        headline = {k: v for k, v in metrics.items() if isinstance(v, float) and k.count("/") == 1}
         if logger is not None:
-            scalar = {k: v for k, v in metrics.items() if isinstance(v, float)}
-            logger.scalars(self.step, scalar)
-            logger.hparams(self.hparams, {f"hparam/{k}": v for k, v in scalar.items()})
-        headline = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float) and k.count("/") == 1)
-        log.info("final %s metrics (%s): %s", split, metrics["checkpoint"], headline)
+            logger.scalars(self.step, {k: v for k, v in metrics.items() if isinstance(v, float)})
+            logger.hparams(self.hparams, {f"hparam/{k}": v for k, v in headline.items()})
+        log.info("final %s metrics (%s): %s", split, metrics["checkpoint"],
+                 ", ".join(f"{k}={v:.4f}" for k, v in headline.items()))
         return metrics
 
     # ---------------------------------------------------------------- signals
@@ -398,7 +400,9 @@ def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
     """``key: old -> new`` for each scalar that differs between two resolved configs."""
     if not old_yaml or not new_yaml:
         return []
-    old, new = (flat_hparams(yaml.safe_load(text) or {}) for text in (old_yaml, new_yaml))
+    # a key that is null on one side and absent on the other is no change (an optional setting added)
+    old, new = ({k: v for k, v in flat_hparams(yaml.safe_load(text) or {}).items() if v != "None"}
+                for text in (old_yaml, new_yaml))
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
             if old.get(k) != new.get(k) and not k.startswith(RESUME_MAY_CHANGE)]

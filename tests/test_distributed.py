@@ -7,7 +7,9 @@ up to float rounding (the halves are summed in another order).
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +29,16 @@ OVERRIDES = ["experiment=fmnist_cnn", "data.train_subset=1024", "data.val_subset
 def test_two_processes_match_one(tmp_path: Path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun, "torchrun is installed with torch"
-    out = subprocess.run([torchrun, "--nproc_per_node=2", "train.py", *OVERRIDES, f"runs_root={tmp_path}/ddp"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
+    # its own process group, so that a hang kills torchrun's workers too, not only torchrun
+    proc = subprocess.Popen([torchrun, "--nproc_per_node=2", "train.py", *OVERRIDES, f"runs_root={tmp_path}/ddp"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        pytest.fail(f"torchrun did not finish in 240 s (a collective that not every rank joined?): {err[-2000:]}")
+    assert proc.returncode == 0, err[-3000:]
     (ddp_dir,) = (tmp_path / "ddp" / "fmnist_cnn").iterdir()
     assert not list((tmp_path / "ddp").glob("*/*/rank*")), "only rank 0 writes"
 
