@@ -16,9 +16,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from engine.checkpoint import load_checkpoint
+from engine.distributed import select_device
 from engine.errors import CheckpointError, ConfigError, ProjectError, one_line
-from engine.evaluators import attach_class_names
-from engine.trainer import evaluate_to_file, select_device
+from engine.evaluators import attach_class_names, evaluate_to_file
 from train import build
 
 

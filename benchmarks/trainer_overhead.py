@@ -38,9 +38,10 @@ import torch.nn as nn
 
 import datasets.readers
 from datasets.images import ImageClassificationData
+from engine.distributed import select_device
 from engine.evaluators import ClassificationEvaluator
 from engine.schedules import cosine
-from engine.trainer import Trainer, select_device
+from engine.trainer import Trainer
 from losses.classification import CrossEntropy
 from models.preact_resnet import PreActResNet18
 from models.small_cnn import SmallCNN

@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from engine.errors import CheckpointError, one_line
+from engine.run_logger import flat_hparams
 
 FORMAT_VERSION = 1
 
@@ -103,3 +105,19 @@ def code_version() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+# settings that do not change what is computed, so a resumed run may change them
+RESUME_MAY_CHANGE = ("resume", "runs_root", "trainer.progress", "trainer.device", "trainer.log_every_steps")
+
+
+def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
+    """``key: old -> new`` for each scalar that differs between two resolved configs."""
+    if not old_yaml or not new_yaml:
+        return []
+    # a key that is null on one side and absent on the other is no change (an optional setting added)
+    old, new = ({k: v for k, v in flat_hparams(yaml.safe_load(text) or {}).items() if v != "None"}
+                for text in (old_yaml, new_yaml))
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
+            if old.get(k) != new.get(k) and not k.startswith(RESUME_MAY_CHANGE)]

@@ -17,6 +17,17 @@ import torch
 import torch.distributed as dist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
+from engine.errors import ConfigError
+
+
+def select_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: the GPU of this process if there is one, else the CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.device={name} but no CUDA device is available: use trainer.device=auto or cpu")
+    return torch.device(name)
+
 
 @dataclass(frozen=True)
 class DistInfo:

@@ -9,7 +9,10 @@ worth looking at in TensorBoard; ``class_names`` is filled from the data when le
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -78,3 +81,17 @@ class ClassificationEvaluator:
         lo = x.amin(dim=(1, 2, 3), keepdim=True)
         hi = x.amax(dim=(1, 2, 3), keepdim=True)
         return {"misclassified": (x - lo) / (hi - lo).clamp_min(1e-8)}
+
+
+def evaluate_to_file(model: nn.Module, objective: nn.Module | None, evaluator: Any, data: Any, run_dir: Path,
+                     split: str, checkpoint: str, checkpoint_step: int, extra: dict[str, Any] | None = None,
+                     filename: str = "metrics.json") -> dict[str, Any]:
+    """Run ``evaluator`` on ``split`` and write ``run_dir/filename`` (also used by ``eval.py``)."""
+    raw = evaluator.evaluate(model, data.eval_batches(split), objective=objective)
+    metrics: dict[str, Any] = {"split": split, "checkpoint": checkpoint, "checkpoint_step": checkpoint_step}
+    metrics.update({f"{split}/{k}": v for k, v in raw.items()})
+    metrics.update(extra or {})
+    tmp = run_dir / f".{filename}.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    tmp.replace(run_dir / filename)
+    return metrics

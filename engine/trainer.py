@@ -27,13 +27,13 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import yaml
 from tqdm import tqdm
 
 from engine import distributed as D
-from engine.checkpoint import code_version, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.checkpoint import code_version, config_changes, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_line
-from engine.run_logger import RunLogger, flat_hparams
+from engine.evaluators import evaluate_to_file
+from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
 from losses.objective import Objective
 
@@ -52,15 +52,6 @@ def _check_number(key: str, value: Any, kind: type, minimum: float, optional: bo
         bound = f"> {minimum}" if strict else f">= {minimum}"
         what = "a number" if kind is float else "an integer"
         raise ConfigError(f"trainer.{key} must be {what} {bound}{' or null' if optional else ''}, got {value!r}")
-
-
-def select_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: the GPU of this process if there is one, else the CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.device={name} but no CUDA device is available: use trainer.device=auto or cpu")
-    return torch.device(name)
 
 
 class Trainer:
@@ -103,7 +94,7 @@ class Trainer:
         if unknown:
             raise ConfigError(f"trainer.players names {sorted(unknown)}, but the loss's players are {list(objective.players)}")
 
-        self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = D.select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.dist = D.init_distributed(self.device.type)
@@ -376,33 +367,3 @@ class Trainer:
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         self._stop_signal = int(flag) or None
         return self._stop_signal is not None
-
-
-def evaluate_to_file(model: nn.Module, objective: nn.Module | None, evaluator: Any, data: Any, run_dir: Path,
-                     split: str, checkpoint: str, checkpoint_step: int, extra: dict[str, Any] | None = None,
-                     filename: str = "metrics.json") -> dict[str, Any]:
-    """Run ``evaluator`` on ``split`` and write ``run_dir/filename`` (also used by ``eval.py``)."""
-    raw = evaluator.evaluate(model, data.eval_batches(split), objective=objective)
-    metrics: dict[str, Any] = {"split": split, "checkpoint": checkpoint, "checkpoint_step": checkpoint_step}
-    metrics.update({f"{split}/{k}": v for k, v in raw.items()})
-    metrics.update(extra or {})
-    tmp = run_dir / f".{filename}.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    tmp.replace(run_dir / filename)
-    return metrics
-
-
-# settings that do not change what is computed, so a resumed run may change them
-RESUME_MAY_CHANGE = ("resume", "runs_root", "trainer.progress", "trainer.device", "trainer.log_every_steps")
-
-
-def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
-    """``key: old -> new`` for each scalar that differs between two resolved configs."""
-    if not old_yaml or not new_yaml:
-        return []
-    # a key that is null on one side and absent on the other is no change (an optional setting added)
-    old, new = ({k: v for k, v in flat_hparams(yaml.safe_load(text) or {}).items() if v != "None"}
-                for text in (old_yaml, new_yaml))
-    keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
-            if old.get(k) != new.get(k) and not k.startswith(RESUME_MAY_CHANGE)]
