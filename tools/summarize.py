@@ -6,7 +6,8 @@ Usage::
 
 A job folder is a direct sub-folder holding ``.hydra/overrides.yaml``; one without ``metrics.json``
 is unfinished and is listed as such (below the table and on stdout), never averaged. Jobs are grouped
-by their overrides with ``seed=...`` removed (the configuration); a row's label leaves out the
+by their overrides without ``seed``, ``resume``, ``runs_root``, ``trainer.progress`` and
+``trainer.device`` (the configuration); a row's label leaves out the
 overrides that every job shares (``(base)`` if nothing is left). For each configuration and metric
 the table gives mean ± sample std over seeds (ddof=1) and n, the number of finished seeds. With one
 seed the std is shown as "–" in ``summary.md`` and left empty in ``summary.csv``. Default metrics: every
@@ -37,7 +38,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.run_logger import read_jsonl  # noqa: E402
 
-SEED = re.compile(r"^[+~]*seed=")
+# overrides that do not define a configuration: the seed (averaged over) and those that do not change
+# the result (the same keys that configs/hydra/default.yaml leaves out of job folder names)
+NOT_CONFIG = re.compile(r"^[+~]*(seed|resume|runs_root|trainer\.progress|trainer\.device)=")
 
 
 class SummaryError(Exception):
@@ -71,7 +74,7 @@ def load_jobs(sweep: Path) -> list[Job]:
 
 
 def group_jobs(jobs: list[Job]) -> list[Group]:
-    keys = [tuple(sorted(o for o in j.overrides if not SEED.match(o))) for j in jobs]
+    keys = [tuple(sorted(o for o in j.overrides if not NOT_CONFIG.match(o))) for j in jobs]
     shared = set(keys[0]).intersection(*keys[1:])
     groups: dict[tuple[str, ...], Group] = {}
     for key, job in zip(keys, jobs):
