@@ -123,6 +123,16 @@ def test_metric_choice_single_seed_and_out(tmp_path: Path) -> None:
     assert math.isnan(summarize.stats([0.5])[1])
 
 
+def test_jobs_continued_with_resume_auto_stay_in_their_configuration(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    write_job(sweep, ["seed=0"], {"test/acc": 0.5}, [], broken=False)
+    write_job(sweep, ["seed=1", "resume=auto", "trainer.progress=false"], {"test/acc": 0.7}, [], broken=False)
+    assert summarize.main([str(sweep)]) == 0
+    rows = read_csv(sweep / "summary.csv")
+    assert list(rows) == ["(base)"] and rows["(base)"]["n"] == "2"
+    assert float(rows["(base)"]["test/acc_mean"]) == pytest.approx(0.6)
+
+
 def test_empty_or_missing_folder_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty" / "not_a_job").mkdir(parents=True)
     for folder in (tmp_path / "empty", tmp_path / "missing"):
