@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ def _as_tuple(x: Any) -> Any:
     return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
+@cache  # once per process, not at every checkpoint
 def code_version() -> str:
     """The git commit of the code that wrote a checkpoint (``-dirty`` when uncommitted edits exist)."""
     root = Path(__file__).resolve().parent.parent

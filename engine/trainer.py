@@ -55,6 +55,13 @@ def _check_number(key: str, value: Any, kind: type, minimum: float, optional: bo
 
 
 class Trainer:
+    """Trains ``model`` on ``objective`` over ``data``; the keyword settings are ``configs/trainer``'s.
+
+    ``optimizer`` and ``scheduler`` are partials, called once per player as
+    ``optimizer(params, **players[p].optim)`` and ``scheduler(opt, total_steps=N)``.
+    ``callbacks`` are called with the trainer after every step.
+    """
+
     def __init__(
         self,
         model: nn.Module,
@@ -65,7 +72,7 @@ class Trainer:
         scheduler: Callable[..., Any] | None = None,
         run_dir: str | Path = "runs/unnamed",
         seed: int = 0,
-        max_epochs: int = 1,
+        max_epochs: int = 10,
         max_steps: int | None = None,
         val_every_steps: int | None = None,
         log_every_steps: int = 50,
