@@ -83,3 +83,13 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path):
     assert state["step"] == 4  # written before the NaN at step 6; the save at step 6 was refused
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert all(math.isfinite(v) for _, v in losses(tmp_path))  # no NaN row was logged
+
+
+def test_a_failing_job_does_not_stop_its_sweep(tmp_path: Path):
+    out = run_script("train.py", "-m", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}",
+                     "optim.lr=-0.1,0.05")
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert "error: optim/scheduler for player 'main': Invalid learning rate: -0.1" in out.stderr
+    jobs = {p.name.split("optim.lr=")[1].split(",")[0]: p for p in (tmp_path / "multirun" / "fmnist_cnn").glob("*/*")
+            if p.is_dir()}
+    assert not (jobs["-0.1"] / "metrics.json").exists() and (jobs["0.05"] / "metrics.json").is_file()
