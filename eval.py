@@ -63,7 +63,7 @@ def main(cfg: DictConfig) -> None:
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    print(json.dumps({k: v for k, v in metrics.items() if "acc_class" not in k}, indent=2))
+    print(json.dumps({k: v for k, v in metrics.items() if k.count("/") <= 1}, indent=2))  # not per-class details
     print(f"metrics: {Path(cfg.run) / metrics_filename(Path(metrics['checkpoint']), metrics['split'])}")
 
 
