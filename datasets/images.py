@@ -149,7 +149,7 @@ class ImageClassificationData:
         x = random_crop(x, self.crop_padding, gen)
         if self.hflip:
             x = random_hflip(x, gen)
-        x = (x / 255 - self.mean) / self.std
+        x = self.normalize(x)
         if self.world_size > 1:
             x = x.tensor_split(self.world_size)[self.rank]
             y = y.tensor_split(self.world_size)[self.rank]
