@@ -1,0 +1,167 @@
+"""Simulate a reaction network: ``python tools/simulate.py network=gene_expression [num_trajectories=...]``.
+
+Writes to ``runs/simulate/<network>/<date_time>/``:
+
+- ``trajectories.npz``: ``times (K,)``, ``counts (N, K, S)``, ``events (N,)``, ``species``, ``seed``;
+- ``path.npz``: every event of trajectory 0 (``times``, ``counts``), the post's ``evolute(100000)``;
+- ``stats.json``: time-weighted mean / variance of each species after ``burn_in`` (with the
+  standard error over trajectories), the exact answers where known (Poisson, moments, the master
+  equation on a truncated box) and the total-variation distance to them, the post's
+  event-weighted moments of the long path, and the throughput;
+- ``sample_paths.png`` and ``distributions.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from scipy.stats import poisson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from datasets import master_equation as cme  # noqa: E402
+from datasets import ssa_stats  # noqa: E402
+from datasets.gillespie import simulate, simulate_events  # noqa: E402
+from datasets.reaction_network import network_from_config  # noqa: E402
+from engine.distributed import select_device  # noqa: E402
+from engine.errors import ConfigError, ProjectError  # noqa: E402
+from tools.ssa_plots import plot_distributions, plot_paths  # noqa: E402
+
+_DENSE_STATES = 3000  # exact transient distributions only for boxes this small
+
+
+def run(cfg: DictConfig, out: Path) -> dict:
+    spec = OmegaConf.to_container(cfg.network, resolve=True)
+    net = network_from_config(spec)
+    ref = spec.get("reference") or {}
+    t_end, burn_in = float(cfg.t_end), float(cfg.burn_in)
+    if not t_end > 0 or int(cfg.num_points) < 2:
+        raise ConfigError(f"need t_end > 0 and num_points >= 2, got t_end={cfg.t_end} num_points={cfg.num_points}")
+    if not 0 <= burn_in < t_end:
+        raise ConfigError(f"burn_in={burn_in} must lie in [0, t_end={t_end})")
+    grid = torch.linspace(0.0, t_end, int(cfg.num_points), dtype=torch.float64)
+    device = select_device(str(cfg.device))
+
+    start = time.perf_counter()
+    traj = simulate(net, grid, int(cfg.num_trajectories), seed=int(cfg.seed), device=device,
+                    chunk_size=int(cfg.chunk_size), progress=bool(cfg.progress))
+    wall = time.perf_counter() - start
+    np.savez_compressed(out / "trajectories.npz", times=traj.times.numpy(), counts=traj.counts.numpy(),
+                        events=traj.events.numpy(), species=np.array(net.species), seed=int(cfg.seed))
+    events = int(traj.events.sum())
+    stats: dict = {"network": net.name, "num_trajectories": int(cfg.num_trajectories), "t_end": t_end,
+                   "burn_in": burn_in, "device": str(device), "events": events, "wall_s": round(wall, 3),
+                   "events_per_s": events / wall, "species": {}}
+
+    path = None
+    if int(cfg.path_events) > 0:
+        path = simulate_events(net, max_events=int(cfg.path_events), seed=int(cfg.seed))
+        np.savez_compressed(out / "path.npz", times=path.times.numpy(), counts=path.counts.numpy(),
+                            species=np.array(net.species))
+        tw_mean, tw_var = ssa_stats.time_weighted_moments(path)
+        stats["path"] = {"events": len(path.times) - 1, "t_end": path.t_end}
+
+    stationary = final = None
+    box = ref.get("cme_max_counts")
+    if cfg.cme and box:
+        bounds = [int(box[s]) for s in net.species]
+        stationary = cme.stationary(net, bounds)
+        if len(stationary[0]) <= _DENSE_STATES:
+            final = cme.transient(net, bounds, [t_end])
+
+    curves = {}
+    for i, name in enumerate(net.species):
+        s = _moments(traj, i, burn_in)
+        values, p_sim = ssa_stats.grid_distribution(traj, name, burn_in)
+        curves[name] = {f"simulation, time-weighted, t >= {burn_in:g}": p_sim}
+        if name in (ref.get("moments") or {}):
+            s["theory_mean"], s["theory_var"] = map(float, ref["moments"][name])
+        if name in (ref.get("poisson") or {}):
+            lam = float(ref["poisson"][name])
+            p = poisson.pmf(np.arange(max(len(p_sim), int(lam + 10 * lam**0.5) + 10)), lam)
+            curves[name][f"Poisson({lam:g})"] = p
+            s["tv_poisson"] = ssa_stats.total_variation(p_sim, p)
+        if stationary is not None:
+            p = cme.marginal(net, *stationary, name)
+            curves[name]["master equation, stationary"] = p
+            s["cme_mean"], s["cme_var"] = _pmf_moments(p)
+            s["tv_cme_stationary"] = ssa_stats.total_variation(p_sim, p)
+        if final is not None:
+            p = cme.marginal(net, final[0], final[1][0], name)
+            _, p_end = _distribution_at(traj, i, -1)
+            s["tv_cme_at_t_end"] = ssa_stats.total_variation(p_end, p)
+        if path is not None:
+            ev_values, ev_p = ssa_stats.event_weighted_distribution(path, name)
+            ev_mean, ev_var = _pmf_moments(ev_p)
+            s["path_time_weighted"] = {"mean": float(tw_mean[i]), "var": float(tw_var[i])}
+            s["path_event_weighted_as_in_post"] = {"mean": ev_mean, "var": ev_var}
+            curves[name]["the post's histogram (over events, biased)"] = ev_p
+        stats["species"][name] = s
+
+    plot_paths(traj, path, out / "sample_paths.png")
+    title = (f"{net.name}: {traj.counts.shape[0]:,} trajectories sampled at t in [{burn_in:g}, {t_end:g}]"
+             + (f"\nthe post's histogram: one path of {len(path.times) - 1:,} events" if path is not None else ""))
+    plot_distributions(curves, title, out / "distributions.png")
+    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    return stats
+
+
+def _moments(traj, i: int, burn_in: float) -> dict:
+    """Mean (with its standard error over independent trajectories) and variance after ``burn_in``."""
+    x = traj.counts[:, traj.times >= burn_in, i].to(torch.float64)
+    per_traj = x.mean(1)
+    se = float(per_traj.std() / len(per_traj) ** 0.5) if len(per_traj) > 1 else float("nan")
+    return {"mean": float(x.mean()), "mean_se": se, "var": float(x.var())}
+
+
+def _distribution_at(traj, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    p = np.bincount(traj.counts[:, k, i].numpy()).astype(np.float64)
+    return np.arange(len(p)), p / p.sum()
+
+
+def _pmf_moments(p: np.ndarray) -> tuple[float, float]:
+    v = np.arange(len(p))
+    mean = float((v * p).sum() / p.sum())
+    return mean, float(((v - mean) ** 2 * p).sum() / p.sum())
+
+
+def summary(stats: dict) -> str:
+    lines = [f"{stats['network']}: {stats['num_trajectories']:,} trajectories to t = {stats['t_end']:g}, "
+             f"{stats['events']:,} events in {stats['wall_s']:.2f} s ({stats['events_per_s']:.3g} events/s, {stats['device']})"]
+    for name, s in stats["species"].items():
+        text = f"  {name}: mean {s['mean']:.3f} ± {s['mean_se']:.3f}, var {s['var']:.3f}"
+        if "theory_mean" in s:
+            text += f" (theory {s['theory_mean']:g}, {s['theory_var']:g})"
+        if "cme_mean" in s:
+            text += f" | master equation {s['cme_mean']:.3f}, {s['cme_var']:.3f}; TV {s['tv_cme_stationary']:.4f}"
+        if "tv_cme_at_t_end" in s:
+            text += f"; TV at t_end {s['tv_cme_at_t_end']:.4f}"
+        if "path_event_weighted_as_in_post" in s:
+            tw, ew = s["path_time_weighted"], s["path_event_weighted_as_in_post"]
+            text += f" | path: time-weighted {tw['mean']:.2f}/{tw['var']:.1f}, over events {ew['mean']:.2f}/{ew['var']:.1f}"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="simulate")
+def main(cfg: DictConfig) -> None:
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        stats = run(cfg, out)
+    except ProjectError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(summary(stats))
+    print(f"outputs: {out}/ (stats.json, trajectories.npz, path.npz, sample_paths.png, distributions.png)")
+
+
+if __name__ == "__main__":
+    main()
