@@ -1,0 +1,70 @@
+"""tools/simulate.py: a tiny run of every shipped network, its files, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, run_script
+
+from datasets.trajectories import SimulatedTrajectories
+from engine.errors import ConfigError
+
+NETWORKS = sorted(p.stem for p in (REPO / "configs" / "network").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_every_network_config_runs(network, tmp_path):
+    r = run_script("tools/simulate.py", f"network={network}", "num_trajectories=16", "num_points=11",
+                   "t_end=0.5", "burn_in=0.1", "path_events=300", "progress=false", f"runs_root={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (out,) = (tmp_path / "simulate" / network).iterdir()
+    stats = json.loads((out / "stats.json").read_text())
+    data = np.load(out / "trajectories.npz")
+    assert data["counts"].shape[:2] == (16, 11) and data["times"][-1] == 0.5
+    assert stats["events"] == int(data["events"].sum()) > 0
+    assert np.load(out / "path.npz")["times"].shape == (301,)
+    assert (out / "sample_paths.png").stat().st_size > 10_000 and (out / "distributions.png").stat().st_size > 10_000
+    assert f"{network}: 16 trajectories" in r.stdout
+
+
+def test_tool_reports_against_the_master_equation(tmp_path):
+    r = run_script("tools/simulate.py", "network=birth_death", "num_trajectories=2000", "t_end=30", "num_points=301",
+                   "path_events=0", "progress=false", f"runs_root={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (out,) = (tmp_path / "simulate" / "birth_death").iterdir()
+    x = json.loads((out / "stats.json").read_text())["species"]["X"]
+    assert abs(x["cme_mean"] - 10) < 1e-6 and abs(x["mean"] - 10) < 5 * x["mean_se"]
+    assert x["tv_cme_stationary"] < 0.02 and x["tv_poisson"] < 0.02
+
+
+@pytest.mark.parametrize("override, words", [
+    ("network=nope", "Could not find 'network/nope'"),
+    ("burn_in=100", "burn_in=100.0 must lie in [0, t_end=50.0)"),
+    ("num_trajectories=0", "num_trajectories must be >= 1"),
+    ("device=cuda:3", "no CUDA device"),
+])
+def test_tool_bad_input(override, words, tmp_path):
+    r = run_script("tools/simulate.py", override, "path_events=0", "progress=false", f"runs_root={tmp_path}")
+    assert r.returncode != 0 and words in r.stdout + r.stderr
+
+
+def test_dataset_items_noise_and_id_ranges():
+    kw = dict(network="birth_death", num_trajectories=6, t_end=2.0, num_points=21)
+    clean = SimulatedTrajectories(**kw, volume=10.0)
+    item = clean[2]
+    assert item["t"].shape == (21,) and item["y"].shape == (21, 1) and torch.equal(item["y"], item["x"])
+    assert torch.allclose(item["x"] * 10, (item["x"] * 10).round())  # counts / volume
+    noisy = SimulatedTrajectories(**kw, volume=10.0, noise="gaussian", noise_scale=0.5)
+    again = SimulatedTrajectories(**kw, volume=10.0, noise="gaussian", noise_scale=0.5)
+    assert torch.equal(noisy.x, clean.x) and torch.equal(noisy.y, again.y)
+    resid = (noisy.y - noisy.x).flatten()
+    assert 0.3 < resid.std() < 0.7
+    later = SimulatedTrajectories(**kw, first_id=3)
+    assert torch.equal(later.x[0], SimulatedTrajectories(**kw).x[3])  # ids, not positions, pick the streams
+    with pytest.raises(ConfigError, match="noise='laplace' is not one of"):
+        SimulatedTrajectories(**kw, noise="laplace")
+    with pytest.raises(ConfigError, match="unknown species"):
+        SimulatedTrajectories(**kw, observe=["Y"])
