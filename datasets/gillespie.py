@@ -66,14 +66,20 @@ class _Streams:
         self.s_lo, self.s_hi = _hash32(seed & _M32), _hash32(((seed >> 32) & _M32) ^ 0x5BD1E995)
         self.keys = _hash32(_hash32((ids & _M32) ^ self.s_lo) ^ self.s_hi)
 
-    def step_constants(self, j: int) -> tuple[int, int]:
-        base = _hash32(((2 * j) & _M32) ^ self.s_hi)
-        return _hash32(base ^ self.s_lo), _hash32(_hash32(((2 * j + 1) & _M32) ^ self.s_hi) ^ self.s_lo)
+    def uniforms(self, keys: torch.Tensor, j: int, steps: int, dtype: torch.dtype) -> torch.Tensor:
+        """``(steps, 2, B)``: the two uniforms of events ``j .. j + steps - 1`` of each trajectory.
 
-    def uniforms(self, keys: torch.Tensor, j: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        v = torch.tensor(self.step_constants(j), dtype=torch.int64).to(keys.device, non_blocking=True)
-        u = _hash32(keys ^ v[:, None]).to(dtype).add_(0.5).mul_(2.0**-32)
-        return u[0], u[1]
+        Drawn a block at a time because each tensor op costs microseconds of overhead, which
+        dominates for small batches.
+        """
+        c = torch.arange(2 * j, 2 * (j + steps), dtype=torch.int64, device=keys.device) & _M32
+        v = _hash32(_hash32(c ^ self.s_hi) ^ self.s_lo).view(steps, 2, 1)
+        return _hash32(keys ^ v).to(dtype).add_(0.5).mul_(2.0**-32)
+
+
+def _block(batch: int) -> int:
+    """Events per block of uniforms: a power of two dividing _CHECK_EVERY, about 2**16 numbers."""
+    return 1 << max(0, min(_CHECK_EVERY.bit_length() - 1, (2**16 // max(batch, 1)).bit_length() - 1))
 
 
 class _Kernel:
@@ -243,16 +249,17 @@ def _simulate_chunk(network, grid, x, seed, first_id, device, bar, max_events):
     out = torch.full((B, K + 1, S), -1.0, dtype=dtype, device=device)
     events = torch.zeros(B, dtype=torch.int64, device=device)
     n_events = torch.zeros(B, dtype=torch.int64, device=device)
-    j, finished = 0, 0
+    j, finished, block = 0, 0, _block(B)
     while True:
-        u1, u2 = streams.uniforms(keys, j, dtype)
-        t_new, change = kern.step(x, t, u1, u2)
+        if j % block == 0:  # compaction happens only at multiples of block, so keys match
+            u = streams.uniforms(keys, j, block, dtype)
+        t_new, change = kern.step(x, t, u[j % block, 0], u[j % block, 1])
         k_new = index(t_new)
         # the state before this event is the sample at every grid time in [t, t_new)
         crossed = k_new > k
-        if x.is_cuda:
+        if x.is_cuda or len(k) <= 4096:
             out[ids, torch.where(crossed, k, K)] = x[:S].T
-        else:  # on CPU few rows cross a grid time per step: write only those
+        else:  # on a large CPU batch few rows cross a grid time per step: write only those
             rows = torch.nonzero(crossed).squeeze(1)
             out[ids[rows], k[rows]] = x[:S, rows].T
         fired = t_new <= t_end
@@ -327,8 +334,9 @@ def simulate_events(network: Network, max_events: int | None = 100_000, t_max: f
     t = times[:1].clone()
     j = 0
     while True:
-        u1, u2 = streams.uniforms(streams.keys, j, dtype)
-        t, change = kern.step(x, t, u1, u2)
+        if j % _CHECK_EVERY == 0:
+            u = streams.uniforms(streams.keys, j, _CHECK_EVERY, dtype)
+        t, change = kern.step(x, t, u[j % _CHECK_EVERY, 0], u[j % _CHECK_EVERY, 1])
         x[:S] += change * torch.isfinite(t)
         j += 1
         times[j:j + 1], states[j] = t, x[:S, 0]

@@ -49,8 +49,10 @@ def test_hash_is_the_same_on_ints_and_tensors_and_a_bijection_sample():
 
 def test_uniform_streams_are_uniform_and_uncorrelated():
     streams = _Streams(7, torch.arange(20_000))
-    u1, u2 = streams.uniforms(streams.keys, 3, torch.float64)
-    v1, _ = streams.uniforms(streams.keys, 4, torch.float64)
+    u1, u2 = streams.uniforms(streams.keys, 3, 1, torch.float64)[0]
+    v1, _ = streams.uniforms(streams.keys, 4, 1, torch.float64)[0]
+    assert torch.equal(streams.uniforms(streams.keys, 2, 4, torch.float64)[1:3], torch.stack([torch.stack([u1, u2]),
+                       torch.stack([v1, _])]))  # a block is the same numbers as single steps
     for u in (u1, u2, v1):
         assert 0 < u.min() and u.max() < 1
         grid = np.linspace(0, 1, 1001)
