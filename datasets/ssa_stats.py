@@ -74,6 +74,12 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
     return 0.5 * float(np.abs(np.pad(p, (0, n - len(p))) - np.pad(q, (0, n - len(q)))).sum())
 
 
+def ks_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """``sup_n |F_p(n) - F_q(n)|``: the Kolmogorov-Smirnov distance of two distributions on 0, 1, 2, ..."""
+    n = max(len(p), len(q))
+    return float(np.abs(np.cumsum(np.pad(p, (0, n - len(p)))) - np.cumsum(np.pad(q, (0, n - len(q))))).max())
+
+
 def _species_index(network, species: str) -> int:
     if species not in network.species:
         raise ConfigError(f"unknown species {species!r}; the network has {list(network.species)}")

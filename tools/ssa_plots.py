@@ -49,17 +49,18 @@ def plot_distributions(curves: dict[str, dict[str, np.ndarray]], title: str, out
             v = np.arange(len(p))
             if j == 0:
                 ax.bar(v, p, width=1.0, color="C0", alpha=0.45, label=label)
+            elif label.startswith("Poisson"):  # usually under the master-equation line: dots
+                ax.plot(v, p, "o", ms=3, color="C1", label=label)
+            elif "event" in label:
+                ax.plot(v, p, "--", lw=1.2, color="C3", label=label)
             else:
-                if label.startswith("Poisson"):  # usually under the master-equation line: draw as dots
-                    ax.plot(v, p, "o", ms=3, color=f"C{j}", label=label)
-                else:
-                    ax.plot(v, p, "--" if "event" in label else "-", lw=1.4, color=f"C{j}", label=label)
+                ax.plot(v, p, "-", lw=1.4, color="k", label=label)
         support = np.nonzero(next(iter(by_label.values())) > 1e-4)[0]
         if len(support):
             ax.set_xlim(max(0, support[0] - 3), support[-1] + 3)
         ax.set_xlabel(f"{name} count")
         ax.set_ylabel("probability")
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=7, frameon=False, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
