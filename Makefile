@@ -1,7 +1,7 @@
 # `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
 PY := .venv/bin/python
 
-.PHONY: run test data venv lint bench clean
+.PHONY: run test data venv lint bench bench-gillespie clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -25,6 +25,11 @@ lint: venv
 
 bench: venv data
 	$(PY) -m benchmarks.trainer_overhead
+
+# the peer (gillespy2, GPL-3, ~445 MB) is a benchmark-only dependency: requirements-bench.txt
+bench-gillespie: venv
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m benchmarks.gillespie
 
 clean:
 	rm -rf runs outputs multirun .pytest_cache
