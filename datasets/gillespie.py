@@ -32,6 +32,7 @@ from engine.errors import ConfigError, ProjectError
 
 _M32 = 0xFFFFFFFF
 _CHECK_EVERY = 64  # steps between host-side checks (termination, compaction, event budget)
+_CHUNK_NUMBERS = 1 << 25  # float64 samples buffered per chunk by default (256 MB)
 
 
 class SimulationError(ProjectError):
@@ -190,7 +191,7 @@ class Trajectories:
 
 
 def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, initial=None,
-             device: str | torch.device = "cpu", first_id: int = 0, chunk_size: int = 1 << 17,
+             device: str | torch.device = "cpu", first_id: int = 0, chunk_size: int | None = None,
              max_events: int = 10**7, progress: bool = False) -> Trajectories:
     """Simulate ``num_trajectories`` independent trajectories from ``t = 0`` and sample them at ``times``.
 
@@ -199,7 +200,8 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     (up to the last bits of ``log`` on different hardware). ``initial``: one state ``(S,)``, one
     per trajectory ``(N, S)``, or the network's own when ``None``. A trajectory that needs more
     than ``max_events`` events to reach the last time (a network that explodes in finite time,
-    like ``2 X -> 3 X``) stops the run with :class:`SimulationError`.
+    like ``2 X -> 3 X``) stops the run with :class:`SimulationError`. ``chunk_size`` trajectories
+    are simulated at a time; by default as many as keep the chunk's sample buffer near 256 MB.
     """
     if int(num_trajectories) < 1:
         raise ConfigError(f"num_trajectories must be >= 1, got {num_trajectories}")
@@ -212,7 +214,11 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     counts = torch.empty(n, K, S, dtype=torch.int64)
     events = torch.empty(n, dtype=torch.int64)
     bar = tqdm(total=n * K, desc=f"simulate {network.name}", unit="samples", disable=not progress, leave=False)
-    for start in range(0, n, chunk_size):
+    if chunk_size is None:
+        chunk_size = max(1024, _CHUNK_NUMBERS // ((K + 1) * S))
+    elif int(chunk_size) < 1:
+        raise ConfigError(f"chunk_size must be >= 1 (or None for automatic), got {chunk_size}")
+    for start in range(0, n, int(chunk_size)):
         stop = min(n, start + chunk_size)
         times, counts[start:stop], events[start:stop] = _simulate_chunk(
             network, grid, x0[:, start:stop], seed, first_id + start, device, bar, int(max_events))

@@ -52,7 +52,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
 
     start = time.perf_counter()
     traj = simulate(net, grid, int(cfg.num_trajectories), seed=int(cfg.seed), device=device,
-                    chunk_size=int(cfg.chunk_size), progress=bool(cfg.progress))
+                    chunk_size=None if cfg.chunk_size is None else int(cfg.chunk_size), progress=bool(cfg.progress))
     wall = time.perf_counter() - start
     np.savez_compressed(out / "trajectories.npz", times=traj.times.numpy(), counts=traj.counts.numpy(),
                         events=traj.events.numpy(), species=np.array(net.species), seed=int(cfg.seed))
@@ -165,6 +165,10 @@ def main(cfg: DictConfig) -> None:
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"interrupted: {out} may hold only part of the outputs; the same command and seed "
+              "simulates the same trajectories again", file=sys.stderr)
+        sys.exit(130)
     print(summary(stats))
     print(f"outputs: {out}/ (stats.json, trajectories.npz, path.npz, sample_paths.png, distributions.png)")
 
