@@ -26,7 +26,11 @@ follows, for the last 10,000-trajectory run of each: protein (and mRNA) mean and
 over all trajectories and grid times t >= 10 (theory: protein 50 and 112.5, mRNA 20 and 20), so
 that a fast but wrong simulator would show. The last line is the headline ratio of events/s.
 
-    .venv/bin/python -m benchmarks.gillespie [--quick] [--short-repeats 3 --long-repeats 2]
+    .venv/bin/python -m benchmarks.gillespie [--quick] [--short-repeats 3 --long-repeats 2] [--threads N]
+
+On a shared machine, ours with torch's default threads (2 here) can be 20-100x slower than with
+``--threads 1`` while another multi-threaded torch process runs: every step's ``torch.log`` enters
+an OpenMP parallel region, and its barrier then waits for a descheduled thread. Compare both.
 
 ``--quick`` uses 1,000 trajectories in place of 10,000 (100,000 -> 10,000 on CUDA), 5 for
 NumPySSASolver and fewer repeats: a check that everything runs, not a figure to quote.
@@ -219,7 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="1,000 trajectories instead of 10,000, fewer repeats")
     p.add_argument("--short-repeats", type=int, default=None, help="rounds of the short runs (default 3; quick 2)")
     p.add_argument("--long-repeats", type=int, default=None, help="rounds of the long runs (default 2; quick 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for ours (default: torch's own)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     short_rep = args.short_repeats or (2 if args.quick else 3)
     long_rep = args.long_repeats or (1 if args.quick else 2)
     big = 1_000 if args.quick else 10_000
