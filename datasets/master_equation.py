@@ -35,7 +35,8 @@ def reachable_states(network: Network, max_counts: Sequence[int], initial: Seque
     if box.shape != (network.num_species,) or (box < 0).any():
         raise ConfigError(f"max_counts must give one non-negative bound per species {list(network.species)}")
     if any(s > b for s, b in zip(start, box)):
-        raise ConfigError(f"initial state {list(start)} lies outside the box max_counts={box.tolist()}")
+        raise ConfigError(f"initial state {list(start)} lies outside the box max_counts={box.tolist()}; raise the "
+                          "bounds (network.reference.cme_max_counts in tools/simulate.py), or set cme=false")
     _, _, change = network.matrices()
     seen, queue = {start: 0}, deque([start])
     while queue:
@@ -99,6 +100,12 @@ def stationary(network: Network, max_counts: Sequence[int],
         raise ConfigError(f"network {network.name!r} has no unique stationary distribution in this box "
                           "(an absorbing state, or a box too small)")
     return states, np.clip(p, 0, None) / np.clip(p, 0, None).sum()
+
+
+def boundary_mass(states: np.ndarray, p: np.ndarray, max_counts: Sequence[int]) -> float:
+    """Probability on states where some count sits at its bound: if it is not tiny, the box is too
+    small and the truncated answer is wrong near the boundary."""
+    return float(p[(states >= np.asarray(max_counts)).any(1)].sum())
 
 
 def marginal(network: Network, states: np.ndarray, p: np.ndarray, species: str) -> np.ndarray:

@@ -14,6 +14,7 @@ reaction changes the state by ``nu_mu = products - reactants``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ class Network:
         return out
 
     def with_rates(self, **rates: float) -> Network:
-        """A copy with some rate constants replaced, by reaction index or name: ``with_rates(r0=5.0)``."""
+        """A copy with some rate constants replaced, by reaction index: ``with_rates(r0=5.0)``."""
         new = list(self.reactions)
         for key, value in rates.items():
             m = int(key[1:]) if re.fullmatch(r"r\d+", key) else None
@@ -126,12 +127,17 @@ class Network:
 
 def check_counts(network: Network, counts: Sequence[int]) -> None:
     """Raise one line unless ``counts`` has one non-negative integer per species."""
-    arr = np.asarray(counts)
-    if arr.shape != (network.num_species,):
-        raise ConfigError(f"network {network.name!r}: initial state {list(arr.ravel())} must give one count per "
+    try:
+        arr = np.asarray(counts, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        arr = None
+    shown = [int(c) if isinstance(c, (int, float, np.number)) and float(c).is_integer() else c
+             for c in np.ravel(np.asarray(counts, dtype=object)).tolist()]
+    if arr is None or arr.shape != (network.num_species,):
+        raise ConfigError(f"network {network.name!r}: initial state {shown} must give one count per "
                           f"species {list(network.species)}")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)):
-        raise ConfigError(f"network {network.name!r}: initial counts {arr.tolist()} must be non-negative integers")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)) or np.any(arr >= 2.0**53):
+        raise ConfigError(f"network {network.name!r}: initial counts {shown} must be non-negative integers below 2**53")
 
 
 def parse_side(text: str, equation: str) -> dict[str, int]:
@@ -153,9 +159,14 @@ def parse_side(text: str, equation: str) -> dict[str, int]:
 
 def parse_reaction(equation: str, rate: float) -> Reaction:
     """A reaction from ``"A + B -> C"`` and its stochastic rate constant."""
+    if "<->" in equation or "<=>" in equation:
+        raise ConfigError(f"reaction {equation!r}: write a reversible reaction as two reactions, "
+                          "`A -> B` and `B -> A`, each with its own rate")
     if equation.count("->") != 1:
         raise ConfigError(f"reaction {equation!r} needs exactly one `->`, e.g. `A + B -> C`")
     try:
+        if isinstance(rate, bool):
+            raise TypeError
         rate = float(rate)
     except (TypeError, ValueError):
         raise ConfigError(f"reaction {equation!r}: rate {rate!r} is not a number") from None
@@ -180,26 +191,61 @@ def network_from_config(cfg: Mapping) -> Network:
     extra = set(cfg) - {"name", "species", "initial", "reactions", "description", "simulate", "reference"}
     if extra:
         raise ConfigError(f"network {name!r}: unknown keys {sorted(extra)}; expected name, species, initial, reactions")
-    species = tuple(str(s) for s in cfg.get("species") or ())
+    raw_species = cfg.get("species") or []
+    if not isinstance(raw_species, (list, tuple)) or not all(isinstance(x, str) for x in raw_species):
+        raise ConfigError(f"network {name!r}: `species:` must be a list of names, e.g. [A, B]; got {raw_species!r}")
+    species = tuple(raw_species)
     if not species:
         raise ConfigError(f"network {name!r}: `species:` is empty; list the species, e.g. [A, B]")
+    raw_reactions = cfg.get("reactions") or []
+    if not isinstance(raw_reactions, (list, tuple)):
+        raise ConfigError(f"network {name!r}: `reactions:` must be a list of {{eq: \"A -> B\", rate: 1.0}}")
     reactions = []
-    for i, r in enumerate(cfg.get("reactions") or ()):
-        r = dict(r)
-        if set(r) - {"eq", "rate"} or "eq" not in r or "rate" not in r:
-            raise ConfigError(f"network {name!r}: reaction {i} is {r}; write it as {{eq: \"A -> B\", rate: 1.0}}")
+    for i, r in enumerate(raw_reactions):
+        if not isinstance(r, Mapping) or set(r) - {"eq", "rate"} or "eq" not in r or "rate" not in r:
+            raise ConfigError(f"network {name!r}: reaction {i} is {r!r}; write it as {{eq: \"A -> B\", rate: 1.0}}")
         reactions.append(parse_reaction(str(r["eq"]), r["rate"]))
-    initial = dict(cfg.get("initial") or {})
+    initial = cfg.get("initial") or {}
+    if not isinstance(initial, Mapping):
+        raise ConfigError(f"network {name!r}: `initial:` must map species to counts, e.g. {{A: 10}}; got {initial!r}")
     unknown = sorted(set(initial) - set(species))
     if unknown:
         raise ConfigError(f"network {name!r}: initial counts for unknown species {unknown}; known: {list(species)}")
     counts = [initial.get(s, 0) for s in species]
-    try:
-        counts = [float(c) for c in counts]
-    except (TypeError, ValueError):
-        raise ConfigError(f"network {name!r}: initial counts {counts} must be non-negative integers") from None
-    net = Network(species, tuple(reactions), tuple(int(c) if c == int(c) else c for c in counts), name)
-    return net
+    if any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in counts):
+        raise ConfigError(f"network {name!r}: initial counts {counts} must be non-negative integers")
+    _check_extras(name, species, cfg)
+    counts = tuple(int(c) if math.isfinite(c) and c == int(c) else c for c in counts)
+    return Network(species, tuple(reactions), counts, name)
+
+
+_SIMULATE_KEYS = {"t_end", "num_points", "burn_in", "num_trajectories"}
+_REFERENCE_KEYS = {"cme_max_counts", "poisson", "moments"}
+
+
+def _check_extras(name: str, species: tuple[str, ...], cfg: Mapping) -> None:
+    """The optional ``simulate:`` defaults and ``reference:`` answers used by ``tools/simulate.py``."""
+    sim, ref = cfg.get("simulate") or {}, cfg.get("reference") or {}
+    for key, block, allowed in (("simulate", sim, _SIMULATE_KEYS), ("reference", ref, _REFERENCE_KEYS)):
+        if not isinstance(block, Mapping) or set(block) - allowed:
+            bad = sorted(set(block) - allowed) if isinstance(block, Mapping) else block
+            raise ConfigError(f"network {name!r}: unknown `{key}:` entries {bad}; allowed: {sorted(allowed)}")
+    for key, value in sim.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"network {name!r}: simulate.{key}={value!r} is not a number")
+    box = ref.get("cme_max_counts")
+    if box is not None and (not isinstance(box, Mapping) or set(box) != set(species)):
+        raise ConfigError(f"network {name!r}: reference.cme_max_counts must give a bound for every species "
+                          f"{list(species)}, e.g. {{{', '.join(f'{s}: 100' for s in species)}}}")
+    for key, shape in (("poisson", "a rate"), ("moments", "[mean, variance]")):
+        entries = ref.get(key) or {}
+        if not isinstance(entries, Mapping) or set(entries) - set(species):
+            raise ConfigError(f"network {name!r}: reference.{key} must map species {list(species)} to {shape}")
+        for s, v in entries.items():
+            ok = (isinstance(v, (int, float)) if key == "poisson" else
+                  isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v))
+            if not ok:
+                raise ConfigError(f"network {name!r}: reference.{key}.{s}={v!r}; expected {shape}")
 
 
 NETWORK_DIR = Path(__file__).resolve().parent.parent / "configs" / "network"

@@ -47,10 +47,11 @@ def time_weighted_distribution(path: EventPath, species: str, t_start: float = 0
     return np.arange(len(p)), p / p.sum()
 
 
-def event_weighted_distribution(path: EventPath, species: str) -> tuple[np.ndarray, np.ndarray]:
-    """The post's histogram: the fraction of *events* at each count (biased; for comparison only)."""
+def event_weighted_distribution(path: EventPath, species: str, t_start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The post's histogram: the fraction of *events* at each count, over states entered at
+    ``t >= t_start`` (biased; for comparison only)."""
     i = _species_index(path.network, species)
-    p = np.bincount(path.counts[:, i].numpy()).astype(np.float64)
+    p = np.bincount(path.counts[path.times >= t_start, i].numpy()).astype(np.float64)
     return np.arange(len(p)), p / p.sum()
 
 

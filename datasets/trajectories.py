@@ -11,7 +11,8 @@ optionally observed through noise:
 - ``poisson``: ``y = Poisson(x * noise_scale) / noise_scale`` (photon-counting style, ``noise_scale``
   = detected counts per unit), with ``eps ~ N(0, 1)``.
 
-The noise is drawn once, from its own seed, so a dataset is a fixed set of numbers.
+The noise is drawn once, from a seed of its own for each trajectory id, so a dataset is a fixed
+set of numbers and trajectory ``i`` is observed the same way in any id range that holds it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class SimulatedTrajectories(Dataset):
             raise ConfigError(f"volume must be > 0, got {volume}")
         if not (t_end > 0 and int(num_points) >= 2):
             raise ConfigError(f"need t_end > 0 and num_points >= 2, got {t_end} and {num_points}")
+        if isinstance(observe, str):
+            raise ConfigError(f"observe must be a list of species, e.g. [{observe!r}], not a string")
         observe = list(net.species if observe is None else observe)
         unknown = sorted(set(observe) - set(net.species))
         if unknown:
@@ -59,7 +62,8 @@ class SimulatedTrajectories(Dataset):
         self.events = traj.events
         x = traj.counts[..., cols].to(torch.float64) / volume
         self.x = x.to(torch.float32)
-        self.y = _observe(x, noise, noise_scale, stream_seed(seed, first_id, 0x6E6F697365)).to(torch.float32)
+        self.y = torch.stack([_observe(x[b], noise, noise_scale, stream_seed(seed, first_id + b, 0x6E6F697365))
+                              for b in range(len(x))]).to(torch.float32)
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -195,7 +195,7 @@ def test_bad_initial_and_sizes():
         simulate(birth_death(), [1.0], 2, initial=[-1])
     with pytest.raises(ConfigError, match="expected \\(1,\\) or \\(3, 1\\)"):
         simulate(birth_death(), [1.0], 3, initial=torch.zeros(2, 1))
-    with pytest.raises(ConfigError, match="num_trajectories must be >= 1"):
+    with pytest.raises(ConfigError, match="num_trajectories must be an integer >= 1"):
         simulate(birth_death(), [1.0], 0)
     with pytest.raises(ConfigError, match="max_events or a finite t_max"):
         simulate_events(birth_death(), max_events=None)
@@ -212,3 +212,14 @@ def test_explosion_is_reported():
                                "reactions": [{"eq": "2 X -> 3 X", "rate": 1.0}]})
     with pytest.raises(SimulationError, match="explode in finite time"):
         simulate(net, [0.0, 1.0], 4, max_events=2000)
+    with pytest.raises(SimulationError, match="explode in finite time"):
+        simulate_events(net, max_events=None, t_max=1.0, event_budget=2000)
+
+
+def test_uneven_grid_far_from_zero_is_kept():
+    grid = torch.tensor([1000.0, 1000.0002, 1000.001], dtype=torch.float64)
+    assert torch.equal(simulate(birth_death(), grid, 2).times, grid)
+    f32 = torch.linspace(0, 50, 501)  # float32 rounding: replaced by the exact even grid
+    times = simulate(birth_death(), f32, 2).times
+    assert torch.allclose(times, torch.linspace(0, 50, 501, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert not torch.allclose(times, f32.double(), rtol=0, atol=1e-7)

@@ -43,12 +43,27 @@ def test_tool_reports_against_the_master_equation(tmp_path):
 @pytest.mark.parametrize("override, words", [
     ("network=nope", "Could not find 'network/nope'"),
     ("burn_in=100", "burn_in=100.0 must lie in [0, t_end=50.0)"),
-    ("num_trajectories=0", "num_trajectories must be >= 1"),
-    ("device=cuda:3", "no CUDA device"),
+    ("num_trajectories=0", "num_trajectories must be an integer >= 1"),
+    ("device=cuda:3", "device=cuda:3 is not available here"),
+    ("device=tpu", "device=tpu is not available here"),
+    ("t_end=abc", "t_end='abc' is not a number"),
+    ("network_file=/no/such.yaml", "does not exist"),
 ])
 def test_tool_bad_input(override, words, tmp_path):
     r = run_script("tools/simulate.py", override, "path_events=0", "progress=false", f"runs_root={tmp_path}")
     assert r.returncode != 0 and words in r.stdout + r.stderr
+
+
+def test_own_network_file_absorbing_start_and_sweep_going_on(tmp_path):
+    """A YAML outside configs/ with no `simulate:` block; it starts in its absorbing state."""
+    net = tmp_path / "decay.yaml"
+    net.write_text("name: decay\nspecies: [X]\ninitial: {X: 0}\nreactions:\n  - {eq: \"X -> 0\", rate: 1.0}\n")
+    r = run_script("tools/simulate.py", "-m", f"network_file={net}", "num_trajectories=4,-1", "t_end=1", "num_points=3",
+                   "path_events=10", "progress=false", f"runs_root={tmp_path}")
+    assert "num_trajectories must be an integer >= 1" in r.stderr and r.returncode == 0, r.stderr[-2000:]
+    (found,) = (tmp_path / "multirun" / "simulate").rglob("stats.json")  # the job with -1 wrote nothing
+    stats = json.loads(found.read_text())
+    assert stats["network"] == "decay" and stats["events"] == 0 and stats["species"]["X"]["mean"] == 0
 
 
 def test_dataset_items_noise_and_id_ranges():
@@ -62,8 +77,8 @@ def test_dataset_items_noise_and_id_ranges():
     assert torch.equal(noisy.x, clean.x) and torch.equal(noisy.y, again.y)
     resid = (noisy.y - noisy.x).flatten()
     assert 0.3 < resid.std() < 0.7
-    later = SimulatedTrajectories(**kw, first_id=3)
-    assert torch.equal(later.x[0], SimulatedTrajectories(**kw).x[3])  # ids, not positions, pick the streams
+    later = SimulatedTrajectories(**kw, first_id=3, volume=10.0, noise="gaussian", noise_scale=0.5)
+    assert torch.equal(later.x[0], noisy.x[3]) and torch.equal(later.y[0], noisy.y[3])  # ids pick streams and noise
     with pytest.raises(ConfigError, match="noise='laplace' is not one of"):
         SimulatedTrajectories(**kw, noise="laplace")
     with pytest.raises(ConfigError, match="unknown species"):

@@ -22,7 +22,8 @@ import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
 from scipy.stats import poisson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,24 +39,56 @@ from tools.ssa_plots import plot_distributions, plot_paths  # noqa: E402
 _DENSE_STATES = 3000  # exact transient distributions only for boxes this small
 
 
+def _network_label(network_file, name) -> str:
+    return Path(str(network_file)).stem if network_file not in (None, "", "null") else str(name)
+
+
+OmegaConf.register_new_resolver("network_label", _network_label, replace=True)
+
+
+def _number(cfg: DictConfig, key: str, kind: type = float):
+    value = cfg[key]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if kind is int and number != float(value):
+        raise ConfigError(f"{key}={value!r} is not an integer")
+    return number
+
+
 def run(cfg: DictConfig, out: Path) -> dict:
+    if cfg.network_file:
+        path = Path(str(cfg.network_file))
+        if not path.is_file():
+            raise ConfigError(f"network_file={path} does not exist")
+        with open_dict(cfg):  # the file's own `simulate:` block then supplies the defaults
+            cfg.network = OmegaConf.create(OmegaConf.to_container(OmegaConf.load(path)))
     spec = OmegaConf.to_container(cfg.network, resolve=True)
     net = network_from_config(spec)
     ref = spec.get("reference") or {}
-    t_end, burn_in = float(cfg.t_end), float(cfg.burn_in)
-    if not t_end > 0 or int(cfg.num_points) < 2:
+    t_end, burn_in, num_points = _number(cfg, "t_end"), _number(cfg, "burn_in"), _number(cfg, "num_points", int)
+    if not t_end > 0 or num_points < 2:
         raise ConfigError(f"need t_end > 0 and num_points >= 2, got t_end={cfg.t_end} num_points={cfg.num_points}")
     if not 0 <= burn_in < t_end:
         raise ConfigError(f"burn_in={burn_in} must lie in [0, t_end={t_end})")
-    grid = torch.linspace(0.0, t_end, int(cfg.num_points), dtype=torch.float64)
-    device = select_device(str(cfg.device))
+    grid = torch.linspace(0.0, t_end, num_points, dtype=torch.float64)
+    try:
+        device = select_device(str(cfg.device))
+    except (ConfigError, RuntimeError):
+        raise ConfigError(f"device={cfg.device} is not available here: use device=auto or device=cpu") from None
 
     start = time.perf_counter()
-    traj = simulate(net, grid, int(cfg.num_trajectories), seed=int(cfg.seed), device=device,
-                    chunk_size=None if cfg.chunk_size is None else int(cfg.chunk_size), progress=bool(cfg.progress))
+    chunk = None if cfg.chunk_size is None else _number(cfg, "chunk_size", int)
+    traj = simulate(net, grid, _number(cfg, "num_trajectories", int), seed=_number(cfg, "seed", int), device=device,
+                    first_id=_number(cfg, "first_id", int), chunk_size=chunk, max_events=_number(cfg, "max_events", int),
+                    progress=bool(cfg.progress))
     wall = time.perf_counter() - start
     np.savez_compressed(out / "trajectories.npz", times=traj.times.numpy(), counts=traj.counts.numpy(),
-                        events=traj.events.numpy(), species=np.array(net.species), seed=int(cfg.seed))
+                        events=traj.events.numpy(), species=np.array(net.species), seed=int(cfg.seed),
+                        first_id=int(cfg.first_id))
     events = int(traj.events.sum())
     stats: dict = {"network": net.name, "num_trajectories": int(cfg.num_trajectories), "t_end": t_end,
                    "burn_in": burn_in, "device": str(device), "events": events, "wall_s": round(wall, 3),
@@ -63,17 +96,26 @@ def run(cfg: DictConfig, out: Path) -> dict:
 
     path = None
     if int(cfg.path_events) > 0:
-        path = simulate_events(net, max_events=int(cfg.path_events), seed=int(cfg.seed))
+        path = simulate_events(net, max_events=_number(cfg, "path_events", int), seed=int(cfg.seed),
+                               trajectory_id=int(cfg.first_id))
         np.savez_compressed(out / "path.npz", times=path.times.numpy(), counts=path.counts.numpy(),
                             species=np.array(net.species))
-        tw_mean, tw_var = ssa_stats.time_weighted_moments(path)
         stats["path"] = {"events": len(path.times) - 1, "t_end": path.t_end}
+        # the path's statistics skip its first burn_in time units, when the path runs past them
+        path_start = burn_in if burn_in < path.t_end else 0.0
+        if path.t_end > 0:
+            tw_mean, tw_var = ssa_stats.time_weighted_moments(path, path_start)
+            stats["path"]["t_start"] = path_start
+        else:  # no event fired: the initial state absorbs
+            path = None
 
     stationary = final = None
     box = ref.get("cme_max_counts")
     if cfg.cme and box:
         bounds = [int(box[s]) for s in net.species]
         stationary = cme.stationary(net, bounds)
+        stats["cme_states"] = len(stationary[0])
+        stats["cme_boundary_mass"] = cme.boundary_mass(*stationary, bounds)
         if len(stationary[0]) <= _DENSE_STATES:
             final = cme.transient(net, bounds, [t_end])
 
@@ -102,7 +144,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
             s["ks_dkw_bound_99"] = (np.log(2 / 0.01) / (2 * n)) ** 0.5  # exceeded with probability <= 1 %
             end_curves[name] = {f"simulation at t = {t_end:g}": p_end, f"master equation at t = {t_end:g}": p}
         if path is not None:
-            ev_values, ev_p = ssa_stats.event_weighted_distribution(path, name)
+            _, ev_p = ssa_stats.event_weighted_distribution(path, name, path_start)
             ev_mean, ev_var = _pmf_moments(ev_p)
             s["path_time_weighted"] = {"mean": float(tw_mean[i]), "var": float(tw_var[i])}
             s["path_event_weighted_as_in_post"] = {"mean": ev_mean, "var": ev_var}
@@ -124,7 +166,7 @@ def _moments(traj, i: int, burn_in: float) -> dict:
     """Mean (with its standard error over independent trajectories) and variance after ``burn_in``."""
     x = traj.counts[:, traj.times >= burn_in, i].to(torch.float64)
     per_traj = x.mean(1)
-    se = float(per_traj.std() / len(per_traj) ** 0.5) if len(per_traj) > 1 else float("nan")
+    se = float(per_traj.std() / len(per_traj) ** 0.5) if len(per_traj) > 1 else None  # JSON null, not NaN
     return {"mean": float(x.mean()), "mean_se": se, "var": float(x.var())}
 
 
@@ -143,7 +185,8 @@ def summary(stats: dict) -> str:
     lines = [f"{stats['network']}: {stats['num_trajectories']:,} trajectories to t = {stats['t_end']:g}, "
              f"{stats['events']:,} events in {stats['wall_s']:.2f} s ({stats['events_per_s']:.3g} events/s, {stats['device']})"]
     for name, s in stats["species"].items():
-        text = f"  {name}: mean {s['mean']:.3f} ± {s['mean_se']:.3f}, var {s['var']:.3f}"
+        se = f" ± {s['mean_se']:.3f}" if s["mean_se"] is not None else ""
+        text = f"  {name}: mean {s['mean']:.3f}{se}, var {s['var']:.3f}"
         if "theory_mean" in s:
             text += f" (theory {s['theory_mean']:g}, {s['theory_var']:g})"
         if "cme_mean" in s:
@@ -154,6 +197,9 @@ def summary(stats: dict) -> str:
             tw, ew = s["path_time_weighted"], s["path_event_weighted_as_in_post"]
             text += f" | path: time-weighted {tw['mean']:.2f}/{tw['var']:.1f}, over events {ew['mean']:.2f}/{ew['var']:.1f}"
         lines.append(text)
+    if stats.get("cme_boundary_mass", 0) > 1e-6:
+        lines.append(f"  warning: the master equation puts {stats['cme_boundary_mass']:.2g} of its probability on the "
+                     "edge of its box; raise network.reference.cme_max_counts")
     return "\n".join(lines)
 
 
@@ -164,6 +210,8 @@ def main(cfg: DictConfig) -> None:
         stats = run(cfg, out)
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return  # the sweep's other jobs go on
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"interrupted: {out} may hold only part of the outputs; the same command and seed "
