@@ -29,7 +29,8 @@ import torch
 from tqdm.auto import tqdm
 
 from datasets.reaction_network import Network, check_counts
-from engine.errors import ConfigError, ProjectError
+from engine.distributed import select_device
+from engine.errors import ConfigError, ProjectError, as_int
 
 _M32 = 0xFFFFFFFF
 _CHECK_EVERY = 64  # steps between host-side checks (termination, compaction, event budget)
@@ -38,27 +39,6 @@ _CHUNK_NUMBERS = 1 << 25  # float64 samples buffered per chunk by default (256 M
 
 class SimulationError(ProjectError):
     """The simulation cannot go on (a trajectory fired more events than allowed)."""
-
-
-def _integer(name: str, value, low: int = 0, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high)``, or one line saying what is wrong."""
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok and isinstance(value, (float, np.floating, torch.Tensor)):
-        ok = float(value) == int(value)
-    if not ok or int(value) < low or (high is not None and int(value) >= high):
-        where = f">= {low}" if high is None else f"in [{low}, {high})"
-        raise ConfigError(f"{name} must be an integer {where}, got {value!r}")
-    return int(value)
-
-
-def _device(device) -> torch.device:
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device={device!r} is not a torch device: use cpu, cuda or cuda:<index>") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device} but no CUDA device is available: use device=cpu")
-    return device
 
 
 @contextmanager
@@ -96,9 +76,6 @@ class _Streams:
     """
 
     def __init__(self, seed: int, ids: torch.Tensor):
-        seed = int(seed)
-        if seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {seed}")
         self.s_lo, self.s_hi = _hash32(seed & _M32), _hash32(((seed >> 32) & _M32) ^ 0x5BD1E995)
         self.keys = _hash32(_hash32((ids & _M32) ^ self.s_lo) ^ self.s_hi)
 
@@ -220,9 +197,7 @@ class Trajectories:
 
     def species(self, name: str) -> torch.Tensor:
         """``(N, K)`` counts of one species."""
-        if name not in self.network.species:
-            raise ConfigError(f"unknown species {name!r}; the network has {list(self.network.species)}")
-        return self.counts[..., self.network.species.index(name)]
+        return self.counts[..., self.network.index(name)]
 
 
 def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, initial=None,
@@ -238,12 +213,12 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     like ``2 X -> 3 X``) stops the run with :class:`SimulationError`. ``chunk_size`` trajectories
     are simulated at a time; by default as many as keep the chunk's sample buffer near 256 MB.
     """
-    n = _integer("num_trajectories", num_trajectories, 1)
-    first_id = _integer("first_id", first_id, 0, 2**32 - n + 1)
-    seed, max_events = _integer("seed", seed), _integer("max_events", max_events, 1)
+    n = as_int("num_trajectories", num_trajectories, 1)
+    first_id = as_int("first_id", first_id, 0, 2**32 - n + 1)
+    seed, max_events = as_int("seed", seed), as_int("max_events", max_events, 1)
     grid = check_grid(times)
     even_tol = (2.0**-22 if torch.as_tensor(times).dtype == torch.float32 else 1e-12) * grid.abs().max().item()
-    device = _device(device)
+    device = select_device(device, key="device")
     K, S = grid.numel(), network.num_species
     x0 = _initial_states(network, initial, n, "cpu", torch.float64)
     counts = torch.empty(n, K, S, dtype=torch.int64)
@@ -251,7 +226,7 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     bar = tqdm(total=n * K, desc=f"simulate {network.name}", unit="samples", disable=not progress, leave=False)
     if chunk_size is None:
         chunk_size = max(1024, _CHUNK_NUMBERS // ((K + 1) * S))
-    chunk_size = _integer("chunk_size (None for automatic)", chunk_size, 1)
+    chunk_size = as_int("chunk_size (None for automatic)", chunk_size, 1)
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         with _threads_for(device, stop - start):
@@ -363,11 +338,11 @@ def simulate_events(network: Network, max_events: int | None = 100_000, t_max: f
     if max_events is None and not math.isfinite(t_max):
         raise ConfigError("give max_events or a finite t_max, or the simulation may never stop")
     if max_events is not None:
-        max_events = _integer("max_events", max_events, 1)
+        max_events = as_int("max_events", max_events, 1)
     if not t_max > 0:
         raise ConfigError(f"t_max must be > 0, got {t_max}")
-    seed, trajectory_id = _integer("seed", seed), _integer("trajectory_id", trajectory_id, 0, 2**32)
-    device = _device(device)
+    seed, trajectory_id = as_int("seed", seed), as_int("trajectory_id", trajectory_id, 0, 2**32)
+    device = select_device(device, key="device")
     with _threads_for(device, 1):
         return _record_events(network, max_events, t_max, seed, initial, trajectory_id, device, event_budget)
 

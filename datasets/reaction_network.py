@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import yaml
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, as_number
 
 _TERM = re.compile(r"^\s*(\d+)?\s*\*?\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _EMPTY = {"0", "", "∅", "null", "nothing"}
@@ -83,6 +83,12 @@ class Network:
     @property
     def num_reactions(self) -> int:
         return len(self.reactions)
+
+    def index(self, species: str) -> int:
+        """The position of ``species`` in the state vector; one line if the network has no such species."""
+        if species not in self.species:
+            raise ConfigError(f"unknown species {species!r}; the network {self.name!r} has {list(self.species)}")
+        return self.species.index(species)
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rates (R,), reactant stoichiometry (R,S), change vectors nu (R,S))`` as numpy arrays."""
@@ -164,12 +170,7 @@ def parse_reaction(equation: str, rate: float) -> Reaction:
                           "`A -> B` and `B -> A`, each with its own rate")
     if equation.count("->") != 1:
         raise ConfigError(f"reaction {equation!r} needs exactly one `->`, e.g. `A + B -> C`")
-    try:
-        if isinstance(rate, bool):
-            raise TypeError
-        rate = float(rate)
-    except (TypeError, ValueError):
-        raise ConfigError(f"reaction {equation!r}: rate {rate!r} is not a number") from None
+    rate = as_number(f"reaction {equation!r}: rate", rate)
     left, right = equation.split("->")
     return Reaction(rate, parse_side(left, equation), parse_side(right, equation), equation.strip())
 

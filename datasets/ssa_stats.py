@@ -38,21 +38,28 @@ def time_weighted_moments(path: EventPath, t_start: float = 0.0) -> tuple[torch.
     return mean, w @ (x - mean) ** 2
 
 
-def time_weighted_distribution(path: EventPath, species: str, t_start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """``(values 0..max, probabilities)`` of one species: the fraction of time spent at each count."""
-    i = _species_index(path.network, species)
-    w = dwell_weights(path, t_start).numpy()
-    counts = path.counts[:, i].numpy()
-    p = np.bincount(counts, weights=w)
+def pmf(samples, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(values 0..max, probabilities)`` of non-negative integer samples, optionally weighted."""
+    p = np.bincount(np.asarray(samples), weights=None if weights is None else np.asarray(weights)).astype(np.float64)
     return np.arange(len(p)), p / p.sum()
+
+
+def pmf_moments(p: np.ndarray) -> tuple[float, float]:
+    """Mean and variance of a distribution on 0, 1, 2, ..."""
+    v = np.arange(len(p))
+    mean = float((v * p).sum() / p.sum())
+    return mean, float(((v - mean) ** 2 * p).sum() / p.sum())
+
+
+def time_weighted_distribution(path: EventPath, species: str, t_start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The fraction of time spent at each count of one species."""
+    return pmf(path.counts[:, path.network.index(species)], dwell_weights(path, t_start))
 
 
 def event_weighted_distribution(path: EventPath, species: str, t_start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The post's histogram: the fraction of *events* at each count, over states entered at
     ``t >= t_start`` (biased; for comparison only)."""
-    i = _species_index(path.network, species)
-    p = np.bincount(path.counts[path.times >= t_start, i].numpy()).astype(np.float64)
-    return np.arange(len(p)), p / p.sum()
+    return pmf(path.counts[path.times >= t_start, path.network.index(species)])
 
 
 def grid_samples(traj: Trajectories, species: str, t_start: float = 0.0) -> torch.Tensor:
@@ -65,8 +72,7 @@ def grid_samples(traj: Trajectories, species: str, t_start: float = 0.0) -> torc
 
 def grid_distribution(traj: Trajectories, species: str, t_start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``(values, probabilities)`` of one species over grid times ``>= t_start`` and all trajectories."""
-    p = np.bincount(grid_samples(traj, species, t_start).numpy()).astype(np.float64)
-    return np.arange(len(p)), p / p.sum()
+    return pmf(grid_samples(traj, species, t_start))
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
@@ -79,9 +85,3 @@ def ks_distance(p: np.ndarray, q: np.ndarray) -> float:
     """``sup_n |F_p(n) - F_q(n)|``: the Kolmogorov-Smirnov distance of two distributions on 0, 1, 2, ..."""
     n = max(len(p), len(q))
     return float(np.abs(np.cumsum(np.pad(p, (0, n - len(p)))) - np.cumsum(np.pad(q, (0, n - len(q))))).max())
-
-
-def _species_index(network, species: str) -> int:
-    if species not in network.species:
-        raise ConfigError(f"unknown species {species!r}; the network has {list(network.species)}")
-    return network.species.index(species)

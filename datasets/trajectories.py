@@ -51,13 +51,10 @@ class SimulatedTrajectories(Dataset):
         if isinstance(observe, str):
             raise ConfigError(f"observe must be a list of species, e.g. [{observe!r}], not a string")
         observe = list(net.species if observe is None else observe)
-        unknown = sorted(set(observe) - set(net.species))
-        if unknown:
-            raise ConfigError(f"observe names unknown species {unknown}; the network has {list(net.species)}")
+        cols = [net.index(s) for s in observe]
         self.network, self.species = net, observe
         times = torch.linspace(0.0, float(t_end), int(num_points), dtype=torch.float64)
         traj = simulate(net, times, int(num_trajectories), seed=seed, initial=initial, first_id=first_id, device=device)
-        cols = [net.species.index(s) for s in observe]
         self.t = traj.times.to(torch.float32)
         self.events = traj.events
         x = traj.counts[..., cols].to(torch.float64) / volume

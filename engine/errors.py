@@ -25,6 +25,30 @@ class NonFiniteLossError(ProjectError):
     """A loss became NaN or infinite; training stopped before saving the bad state."""
 
 
+def as_int(name: str, value, low: int = 0, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high)`` (``3.0`` passes, ``True``, ``3.5`` and ``"3"`` do not)."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok and not isinstance(value, bool):
+        try:
+            ok = float(value) == int(value) and not isinstance(value, str)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+    if not ok or int(value) < low or (high is not None and int(value) >= high):
+        where = f">= {low}" if high is None else f"in [{low}, {high})"
+        raise ConfigError(f"{name} must be an integer {where}, got {value!r}")
+    return int(value)
+
+
+def as_number(name: str, value) -> float:
+    """``value`` as a float (``True`` and strings are not numbers)."""
+    try:
+        if isinstance(value, (bool, str)):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+
+
 def one_line(e: BaseException, limit: int = 300) -> str:
     """An exception as one line: its first non-empty lines joined (torch puts the reason on line 2)."""
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]

@@ -30,9 +30,7 @@ def dkw(n: int) -> float:
 
 def ks_distance(samples: np.ndarray, pmf: np.ndarray) -> float:
     """``sup |F_n - F|`` of integer samples against a pmf on 0, 1, 2, ..."""
-    n = max(len(pmf), int(samples.max()) + 1)
-    emp = np.bincount(samples, minlength=n) / len(samples)
-    return float(np.abs(np.cumsum(emp) - np.cumsum(np.pad(pmf, (0, n - len(pmf))))).max())
+    return ssa_stats.ks_distance(ssa_stats.pmf(samples)[1], pmf)
 
 
 def birth_death(k=10.0, g=1.0, x0=0):

@@ -44,8 +44,8 @@ def test_tool_reports_against_the_master_equation(tmp_path):
     ("network=nope", "Could not find 'network/nope'"),
     ("burn_in=100", "burn_in=100.0 must lie in [0, t_end=50.0)"),
     ("num_trajectories=0", "num_trajectories must be an integer >= 1"),
-    ("device=cuda:3", "device=cuda:3 is not available here"),
-    ("device=tpu", "device=tpu is not available here"),
+    ("device=cuda:3", "device=cuda:3 but no CUDA device is available"),
+    ("device=tpu", "device='tpu' is not a torch device"),
     ("t_end=abc", "t_end='abc' is not a number"),
     ("network_file=/no/such.yaml", "does not exist"),
 ])

@@ -33,7 +33,7 @@ from datasets import ssa_stats  # noqa: E402
 from datasets.gillespie import simulate, simulate_events  # noqa: E402
 from datasets.reaction_network import network_from_config  # noqa: E402
 from engine.distributed import select_device  # noqa: E402
-from engine.errors import ConfigError, ProjectError  # noqa: E402
+from engine.errors import ConfigError, ProjectError, as_int, as_number  # noqa: E402
 from tools.ssa_plots import plot_distributions, plot_paths  # noqa: E402
 
 _DENSE_STATES = 3000  # exact transient distributions only for boxes this small
@@ -46,19 +46,6 @@ def _network_label(network_file, name) -> str:
 OmegaConf.register_new_resolver("network_label", _network_label, replace=True)
 
 
-def _number(cfg: DictConfig, key: str, kind: type = float):
-    value = cfg[key]
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
-    if kind is int and number != float(value):
-        raise ConfigError(f"{key}={value!r} is not an integer")
-    return number
-
-
 def run(cfg: DictConfig, out: Path) -> dict:
     if cfg.network_file:
         path = Path(str(cfg.network_file))
@@ -69,35 +56,30 @@ def run(cfg: DictConfig, out: Path) -> dict:
     spec = OmegaConf.to_container(cfg.network, resolve=True)
     net = network_from_config(spec)
     ref = spec.get("reference") or {}
-    t_end, burn_in, num_points = _number(cfg, "t_end"), _number(cfg, "burn_in"), _number(cfg, "num_points", int)
-    if not t_end > 0 or num_points < 2:
-        raise ConfigError(f"need t_end > 0 and num_points >= 2, got t_end={cfg.t_end} num_points={cfg.num_points}")
+    t_end, burn_in = as_number("t_end", cfg.t_end), as_number("burn_in", cfg.burn_in)
+    num_points = as_int("num_points", cfg.num_points, 2)
+    if not t_end > 0:
+        raise ConfigError(f"need t_end > 0, got t_end={cfg.t_end}")
     if not 0 <= burn_in < t_end:
         raise ConfigError(f"burn_in={burn_in} must lie in [0, t_end={t_end})")
     grid = torch.linspace(0.0, t_end, num_points, dtype=torch.float64)
-    try:
-        device = select_device(str(cfg.device))
-    except (ConfigError, RuntimeError):
-        raise ConfigError(f"device={cfg.device} is not available here: use device=auto or device=cpu") from None
+    device = select_device(str(cfg.device), key="device")
 
     start = time.perf_counter()
-    chunk = None if cfg.chunk_size is None else _number(cfg, "chunk_size", int)
-    traj = simulate(net, grid, _number(cfg, "num_trajectories", int), seed=_number(cfg, "seed", int), device=device,
-                    first_id=_number(cfg, "first_id", int), chunk_size=chunk, max_events=_number(cfg, "max_events", int),
-                    progress=bool(cfg.progress))
+    seed, first_id = as_int("seed", cfg.seed), as_int("first_id", cfg.first_id)
+    traj = simulate(net, grid, cfg.num_trajectories, seed=seed, device=device, first_id=first_id,
+                    chunk_size=cfg.chunk_size, max_events=cfg.max_events, progress=bool(cfg.progress))
     wall = time.perf_counter() - start
     np.savez_compressed(out / "trajectories.npz", times=traj.times.numpy(), counts=traj.counts.numpy(),
-                        events=traj.events.numpy(), species=np.array(net.species), seed=int(cfg.seed),
-                        first_id=int(cfg.first_id))
+                        events=traj.events.numpy(), species=np.array(net.species), seed=seed, first_id=first_id)
     events = int(traj.events.sum())
-    stats: dict = {"network": net.name, "num_trajectories": int(cfg.num_trajectories), "t_end": t_end,
+    stats: dict = {"network": net.name, "num_trajectories": len(traj.counts), "t_end": t_end,
                    "burn_in": burn_in, "device": str(device), "events": events, "wall_s": round(wall, 3),
                    "events_per_s": events / wall, "species": {}}
 
     path = None
-    if int(cfg.path_events) > 0:
-        path = simulate_events(net, max_events=_number(cfg, "path_events", int), seed=int(cfg.seed),
-                               trajectory_id=int(cfg.first_id))
+    if as_int("path_events", cfg.path_events) > 0:
+        path = simulate_events(net, max_events=cfg.path_events, seed=seed, trajectory_id=first_id)
         np.savez_compressed(out / "path.npz", times=path.times.numpy(), counts=path.counts.numpy(),
                             species=np.array(net.species))
         stats["path"] = {"events": len(path.times) - 1, "t_end": path.t_end}
@@ -134,18 +116,18 @@ def run(cfg: DictConfig, out: Path) -> dict:
         if stationary is not None:
             p = cme.marginal(net, *stationary, name)
             curves[name]["master equation, stationary"] = p
-            s["cme_mean"], s["cme_var"] = _pmf_moments(p)
+            s["cme_mean"], s["cme_var"] = ssa_stats.pmf_moments(p)
             s["tv_cme_stationary"] = ssa_stats.total_variation(p_sim, p)
         if final is not None:  # independent samples at t_end against the exact law at t_end
             p = cme.marginal(net, final[0], final[1][0], name)
-            _, p_end = _distribution_at(traj, i, -1)
+            _, p_end = ssa_stats.pmf(traj.counts[:, -1, i])
             n = traj.counts.shape[0]
             s["ks_cme_at_t_end"] = ssa_stats.ks_distance(p_end, p)
             s["ks_dkw_bound_99"] = (np.log(2 / 0.01) / (2 * n)) ** 0.5  # exceeded with probability <= 1 %
             end_curves[name] = {f"simulation at t = {t_end:g}": p_end, f"master equation at t = {t_end:g}": p}
         if path is not None:
             _, ev_p = ssa_stats.event_weighted_distribution(path, name, path_start)
-            ev_mean, ev_var = _pmf_moments(ev_p)
+            ev_mean, ev_var = ssa_stats.pmf_moments(ev_p)
             s["path_time_weighted"] = {"mean": float(tw_mean[i]), "var": float(tw_var[i])}
             s["path_event_weighted_as_in_post"] = {"mean": ev_mean, "var": ev_var}
             curves[name]["the post's histogram (over events, biased)"] = ev_p
@@ -168,17 +150,6 @@ def _moments(traj, i: int, burn_in: float) -> dict:
     per_traj = x.mean(1)
     se = float(per_traj.std() / len(per_traj) ** 0.5) if len(per_traj) > 1 else None  # JSON null, not NaN
     return {"mean": float(x.mean()), "mean_se": se, "var": float(x.var())}
-
-
-def _distribution_at(traj, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    p = np.bincount(traj.counts[:, k, i].numpy()).astype(np.float64)
-    return np.arange(len(p)), p / p.sum()
-
-
-def _pmf_moments(p: np.ndarray) -> tuple[float, float]:
-    v = np.arange(len(p))
-    mean = float((v * p).sum() / p.sum())
-    return mean, float(((v - mean) ** 2 * p).sum() / p.sum())
 
 
 def summary(stats: dict) -> str:
