@@ -10,9 +10,9 @@ venv: .venv/.installed
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte
-data/FashionMNIST/raw/t10k-labels-idx1-ubyte:
-	bash tools/install_data.sh data
+data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt
+data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt: | venv
+	PYTHON=$(PY) bash tools/install_data.sh data
 
 run: venv data
 	$(PY) train.py experiment=fmnist_cnn

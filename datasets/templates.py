@@ -1,0 +1,254 @@
+"""Sentence templates and nested-template parsing: "飞象过河"之句模版和语言结构 (Su Jianlin, kexue.fm/archives/5577).
+
+A template is a word sequence with placeholders ``[X]`` (``None`` here), e.g. ``[X]的[X]`` or
+``[X]是什么意思``. Templates generalise the adjacent merge of the lexicon post to words up to
+``window`` apart:
+
+1. count words and skip-grams ``(w1, w2)`` with ``w2`` among the next ``window`` words
+   (:func:`count_skip_grams`);
+2. a skip-gram is strong if ``p_12 > min_prob`` and ``ln(p_12 / (p_1 p_2)) > min_pmi``, with ``p_12``
+   over all skip-grams and ``p_w`` over all words (:func:`strong_skip_grams`);
+3. in each sentence, strong skip-grams are the edges of a DAG over word positions; every maximal
+   path (isolated words included) becomes a template, with one ``[X]`` for each gap and at an end the
+   path does not reach (:func:`sentence_templates`);
+4. templates whose frequency is above ``min_prob`` are kept.
+
+Parsing ("every sentence is nested templates"): cover the sentence with one main template whose
+placeholders are again blocks, recursively, maximising the total ``sum log p(template)``. A block no
+template matches scores ``null_score * (len - 1)`` (the companion code's -20 per extra word).
+Ties are broken as in the companion code: scores rounded to 4 decimals, then more template words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from engine.errors import ConfigError
+
+Template = tuple  # of words and None (a placeholder [X]); consecutive placeholders collapse to one
+_END = ""  # trie key of a complete template: no word is empty
+
+
+def make_template(tokens: Iterable[str | None]) -> Template:
+    """A template from words and ``None``s, consecutive ``None``s collapsed."""
+    out: list[str | None] = []
+    for t in tokens:
+        if t is not None or not out or out[-1] is not None:
+            out.append(t)
+    return tuple(out)
+
+
+def parse_template(text: str) -> Template:
+    """``"[X]的[X]"`` or ``"[X] 是 什么 意思"`` -> a template; words are split on spaces where there are any."""
+    parts = text.replace("[X]", " \0 ").split()
+    if not parts:
+        raise ConfigError(f"empty template {text!r}")
+    return make_template(None if p == "\0" else p for p in parts)
+
+
+def template_str(t: Template, sep: str = "") -> str:
+    """The post's notation: ``[X]的[X]``."""
+    return sep.join("[X]" if w is None else w for w in t)
+
+
+def is_trivial(t: Template) -> bool:
+    """``[X] w [X]``: one word with placeholders on both sides says nothing about structure."""
+    return len(t) == 3 and t[0] is None and t[2] is None
+
+
+def count_skip_grams(sentences: Iterable[list[str]], window: int, progress: bool = False) -> tuple[Counter, Counter]:
+    """Word counts and counts of ``(w_i, w_j)`` for ``0 < j - i <= window``."""
+    words: Counter = Counter()
+    grams: Counter = Counter()
+    for ws in tqdm(sentences, desc="skip-grams", unit=" sentences", disable=not progress, mininterval=1.0):
+        words.update(ws)
+        for k in range(1, window + 1):
+            grams.update(zip(ws, ws[k:]))
+    return words, grams
+
+
+def strong_skip_grams(words: Counter, grams: Counter, min_prob: float, min_pmi: float) -> set[tuple[str, str]]:
+    """Skip-grams with ``ln p_12 > ln min_prob`` and ``ln(p_12 / (p_1 p_2)) > min_pmi``."""
+    if not grams:
+        return set()
+    log_words, log_grams, log_min = math.log(sum(words.values())), math.log(sum(grams.values())), math.log(min_prob)
+    log_p = {w: math.log(n) - log_words for w, n in words.items()}
+    strong = set()
+    for (a, b), n in grams.items():
+        lp = math.log(n) - log_grams
+        if lp > log_min and lp - log_p[a] - log_p[b] > min_pmi:
+            strong.add((a, b))
+    return strong
+
+
+def _maximal_paths(edges: list[list[int]], n: int) -> Iterator[list[int]]:
+    """Every path from a node without incoming edges to a node without outgoing ones."""
+    has_in = {j for out in edges for j in out}
+    for s in range(n):
+        if s in has_in:
+            continue
+        stack = [(s, [s])]
+        while stack:
+            node, path = stack.pop()
+            if not edges[node]:
+                yield path
+            for j in reversed(edges[node]):
+                stack.append((j, path + [j]))
+
+
+def sentence_templates(ws: list[str], strong: set[tuple[str, str]], window: int) -> Iterator[Template]:
+    """The templates of one sentence: one per maximal path of its strong-skip-gram DAG."""
+    n = len(ws)
+    edges = [[j for j in range(i + 1, min(n, i + 1 + window)) if (ws[i], ws[j]) in strong] for i in range(n)]
+    for path in _maximal_paths(edges, n):
+        tokens: list[str | None] = [None] if path[0] > 0 else []
+        for prev, j in zip([path[0] - 1] + path[:-1], path):
+            if j - prev > 1 and tokens:
+                tokens.append(None)
+            tokens.append(ws[j])
+        if path[-1] < n - 1:
+            tokens.append(None)
+        yield make_template(tokens)
+
+
+@dataclass
+class TemplateStats:
+    """Templates with their counts, and what each pass found."""
+
+    templates: dict[Template, int]
+    num_words: int
+    num_skip_grams: int
+    num_strong: int
+    num_templates_before_cut: int
+    word_counts: Counter = field(repr=False, default_factory=Counter)
+
+
+def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: float = 1e-5, min_pmi: float = 2.0,
+                   progress: bool = False) -> TemplateStats:
+    """Steps 1-4 over tokenised sentences (an iterable that can be iterated twice)."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ConfigError(f"templates.window must be a positive integer, got {window!r}")
+    if not 0 < min_prob < 1:
+        raise ConfigError(f"templates.min_prob must be a probability in (0, 1), got {min_prob!r}")
+    words, grams = count_skip_grams(sentences, window, progress)
+    strong = strong_skip_grams(words, grams, min_prob, min_pmi)
+    counts: Counter = Counter()
+    for ws in tqdm(sentences, desc="templates", unit=" sentences", disable=not progress, mininterval=1.0):
+        counts.update(sentence_templates(ws, strong, window))
+    total = sum(counts.values())
+    kept = {t: c for t, c in counts.items() if c > min_prob * total}
+    return TemplateStats(kept, len(words), len(grams), len(strong), len(counts), words)
+
+
+class TemplateTrie:
+    """Templates in a trie whose placeholders match one or more consecutive words."""
+
+    def __init__(self, templates: Mapping[Template, int]) -> None:
+        self.root: dict = {}
+        self.total = sum(templates.values())
+        if not self.total:
+            raise ConfigError("no templates to parse with: the template table is empty")
+        for t, c in templates.items():
+            node = self.root
+            for w in t:
+                node = node.setdefault(w, {})
+            node[_END] = c
+
+    def matches(self, ws: list[str]) -> dict[tuple[int, int], list[tuple[tuple[int, ...], int]]]:
+        """``{(start, end): [(positions of the template's words, count), ...]}`` for every span a template covers."""
+        out: dict[tuple[int, int], list] = {}
+        n = len(ws)
+        for start in range(n):
+            # state: trie node, next position, positions matched by words, last token was a placeholder
+            stack = [(self.root, start, (), False)]
+            while stack:
+                node, pos, hits, in_x = stack.pop()
+                if pos > start and _END in node:
+                    out.setdefault((start, pos), []).append((hits, node[_END]))
+                if pos == n:
+                    continue
+                if ws[pos] in node:
+                    stack.append((node[ws[pos]], pos + 1, hits + (pos,), False))
+                if None in node:
+                    stack.append((node[None], pos + 1, hits, True))
+                if in_x:  # the same placeholder absorbs one more word
+                    stack.append((node, pos + 1, hits, True))
+        return out
+
+
+@dataclass
+class Tree:
+    """A parsed block: its main template, the words it covers, and one subtree per placeholder."""
+
+    template: Template
+    words: list[str]
+    children: list[Tree]
+    score: float
+
+    def render(self, indent: str = "") -> str:
+        """Text drawing, one block per line: its words, then its main template."""
+        label = "".join(self.words)
+        head = f"{label}    {template_str(self.template)}" if len(self.words) > 1 else label
+        lines = [head]
+        for k, child in enumerate(self.children):
+            last = k == len(self.children) - 1
+            sub = child.render(indent + ("    " if last else "│   ")).split("\n")
+            lines.append(indent + ("└── " if last else "├── ") + sub[0])
+            lines.extend(sub[1:])
+        return "\n".join(lines)
+
+    def bracketed(self) -> str:
+        """``[[苹果]的[颜色]]是什么呢`` style: each placeholder's block in brackets."""
+        out, k = [], 0
+        for w in self.template:
+            if w is None:
+                out.append(f"[{self.children[k].bracketed()}]")
+                k += 1
+            else:
+                out.append(w)
+        return "".join(out)
+
+
+class Parser:
+    """Cover a tokenised sentence with nested templates of maximum total log-probability."""
+
+    def __init__(self, templates: Mapping[Template, int], null_score: float = -20.0) -> None:
+        self.trie = TemplateTrie(templates)
+        self.log_total = math.log(self.trie.total)
+        self.null_score = float(null_score)
+
+    def parse(self, ws: list[str]) -> Tree:
+        if not ws:
+            raise ValueError("cannot parse an empty sentence")
+        matches = self.trie.matches(ws)
+        memo: dict[tuple[int, int], Tree] = {}
+
+        def best(s: int, e: int) -> Tree:
+            if (s, e) in memo:
+                return memo[s, e]
+            options = []
+            for hits, count in matches.get((s, e), ()):
+                score = math.log(count) - self.log_total
+                children, tokens, marks = [], [], (s - 1, *hits, e)
+                for a, b in zip(marks, marks[1:]):
+                    if b - a > 1:
+                        child = best(a + 1, b)
+                        children.append(child)
+                        score += child.score
+                        tokens.append(None)
+                    if b < e:
+                        tokens.append(ws[b])
+                options.append(Tree(tuple(tokens), ws[s:e], children, score))
+            if options:
+                tree = max(options, key=lambda t: (round(t.score, 4), sum(w is not None for w in t.template)))
+            else:
+                tree = Tree(tuple(ws[s:e]), ws[s:e], [], self.null_score * (e - s - 1))
+            memo[s, e] = tree
+            return tree
+
+        return best(0, len(ws))
