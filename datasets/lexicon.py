@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import operator
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -170,20 +171,28 @@ class Discovery:
     num_strong_pairs: int
     num_candidates: int
     num_truncated: int
+    char_counts: Counter = field(repr=False, default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each pass
 
 
 def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0, rule: str = "constant",
              null_score: float = -100.0, progress: bool = False) -> Discovery:
     """All four passes over ``corpus`` (an iterable of lines that can be iterated twice)."""
     check_thresholds(min_prob, min_pmi)
+    t0 = time.perf_counter()
     counts = count_ngrams(corpus, progress)
     if not counts.chars:
         raise ProjectError("the corpus has no Chinese characters, letters or digits to count")
+    t1 = time.perf_counter()
     strong = strong_pairs(counts, min_prob, min_pmi)
     candidates = cut_candidates(corpus, strong, progress)
+    t2 = time.perf_counter()
     kept = truncate(candidates, min_prob)
     words, gains, removed = remove_redundant(kept, rule, null_score, progress)
-    return Discovery(words, gains, removed, len(counts.pairs), len(strong), len(candidates), len(kept))
+    t3 = time.perf_counter()
+    seconds = {"count": t1 - t0, "cut": t2 - t1, "truncate_deredundancy": t3 - t2, "total": t3 - t0}
+    return Discovery(words, gains, removed, len(counts.pairs), len(strong), len(candidates), len(kept),
+                     counts.chars, seconds)
 
 
 def check_thresholds(min_prob: float, min_pmi: float) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 
 from datasets.chinese_text import pieces
 
-
 _MISSING = object()
 
 

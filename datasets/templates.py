@@ -22,13 +22,15 @@ Ties are broken as in the companion code: scores rounded to 4 decimals, then mor
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from engine.errors import ConfigError
+from datasets.chinese_text import chunks
+from engine.errors import ConfigError, ProjectError
 
 Template = tuple  # of words and None (a placeholder [X]); consecutive placeholders collapse to one
 _END = ""  # trie key of a complete template: no word is empty
@@ -59,6 +61,49 @@ def template_str(t: Template, sep: str = "") -> str:
 def is_trivial(t: Template) -> bool:
     """``[X] w [X]``: one word with placeholders on both sides says nothing about structure."""
     return len(t) == 3 and t[0] is None and t[2] is None
+
+
+def split_clauses(tokens: Iterable[str]) -> Iterator[list[str]]:
+    """Runs of tokens between punctuation: tokens holding no character, letter or digit end a clause."""
+    clause: list[str] = []
+    for t in tokens:
+        if chunks(t):
+            clause.append(t)
+        elif clause:
+            yield clause
+            clause = []
+    if clause:
+        yield clause
+
+
+def save_templates(path, templates: Mapping[Template, int]) -> None:
+    """``template<TAB>count<TAB>log_prob<TAB>trivial``, words of a template separated by spaces."""
+    total = sum(templates.values())
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("template\tcount\tlog_prob\ttrivial\n")
+        for t, c in sorted(templates.items(), key=lambda kv: (-kv[1], template_str(kv[0], " "))):
+            f.write(f"{template_str(t, ' ')}\t{c}\t{math.log(c / total):.4f}\t{int(is_trivial(t))}\n")
+    os.replace(tmp, path)
+
+
+def load_templates(path) -> dict[Template, int]:
+    """``{template: count}`` from :func:`save_templates`'s TSV."""
+    if not os.path.isfile(path):
+        raise ProjectError(f"template file {path} does not exist: make one with `python tools/find_templates.py`")
+    out: dict[Template, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.rstrip("\n").split("\t")
+            if lineno == 1 and fields[0] == "template":
+                continue
+            try:
+                out[parse_template(fields[0])] = int(fields[1])
+            except (IndexError, ValueError, ConfigError):
+                raise ProjectError(f"{path}:{lineno}: expected 'template<TAB>count', got {line.strip()[:60]!r}") from None
+    if not out:
+        raise ProjectError(f"template file {path} has no templates")
+    return out
 
 
 def count_skip_grams(sentences: Iterable[list[str]], window: int, progress: bool = False) -> tuple[Counter, Counter]:

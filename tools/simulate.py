@@ -21,8 +21,6 @@ from pathlib import Path
 import hydra
 import numpy as np
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from scipy.stats import poisson
 
@@ -33,7 +31,8 @@ from datasets import ssa_stats  # noqa: E402
 from datasets.gillespie import simulate, simulate_events  # noqa: E402
 from datasets.reaction_network import network_from_config  # noqa: E402
 from engine.distributed import select_device  # noqa: E402
-from engine.errors import ConfigError, ProjectError, as_int, as_number  # noqa: E402
+from engine.errors import ConfigError, as_int, as_number  # noqa: E402
+from tools.hydra_app import run_guarded  # noqa: E402
 from tools.ssa_plots import plot_distributions, plot_paths  # noqa: E402
 
 _DENSE_STATES = 3000  # exact transient distributions only for boxes this small
@@ -174,22 +173,15 @@ def summary(stats: dict) -> str:
     return "\n".join(lines)
 
 
+def _work(cfg: DictConfig, out: Path) -> str:
+    stats = run(cfg, out)
+    return (summary(stats) + f"\noutputs: {out}/ (stats.json, trajectories.npz, path.npz, sample_paths.png, "
+            "distributions.png)")
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="simulate")
 def main(cfg: DictConfig) -> None:
-    out = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        stats = run(cfg, out)
-    except ProjectError as e:
-        print(f"error: {e}", file=sys.stderr)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            return  # the sweep's other jobs go on
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print(f"interrupted: {out} may hold only part of the outputs; the same command and seed "
-              "simulates the same trajectories again", file=sys.stderr)
-        sys.exit(130)
-    print(summary(stats))
-    print(f"outputs: {out}/ (stats.json, trajectories.npz, path.npz, sample_paths.png, distributions.png)")
+    run_guarded(_work, cfg, "the same command and seed simulates the same trajectories again")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Find sentence templates: ``python tools/find_templates.py [corpus=...] [tokenizer=gold|lexicon|chars]``.
+
+Lines are tokenised (the corpus's gold words, a discovered lexicon, or characters), cut into
+clauses at punctuation, and mined for templates (``datasets.templates``). Writes to
+``runs/find_templates/<corpus>/<date_time>/``:
+
+- ``templates.tsv``: ``template, count, log_prob, trivial`` (words separated by spaces, ``[X]`` placeholders);
+- ``words.tsv``: the token counts, a lexicon that segments new sentences the same way;
+- ``parses.txt``: parse trees of ``examples``;
+- ``metrics.json``: counts after each step, wall time, peak memory, the top templates.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from datasets.chinese_text import Corpus, pieces  # noqa: E402
+from datasets.lexicon import load_lexicon, save_lexicon  # noqa: E402
+from datasets.segmenter import Segmenter  # noqa: E402
+from datasets.templates import (  # noqa: E402
+    Parser,
+    find_templates,
+    is_trivial,
+    save_templates,
+    split_clauses,
+    template_str,
+)
+from engine.errors import ConfigError, as_int, as_number  # noqa: E402
+from tools.discover_words import load_corpus, peak_rss_mb  # noqa: E402
+from tools.hydra_app import run_guarded  # noqa: E402
+
+TOKENIZERS = ("gold", "lexicon", "chars")
+
+
+def char_tokens(text: str) -> list[str]:
+    """One token per character of each chunk; other pieces as they are."""
+    return [t for piece, is_chunk in pieces(text) for t in (piece if is_chunk else [piece])]
+
+
+def text_tokenizer(kind: str, lexicon_path) -> Callable[[str], list[str]]:
+    """Raw text -> tokens, for ``tokenizer=lexicon`` (a lexicon TSV) or ``tokenizer=chars``."""
+    if kind == "chars":
+        return char_tokens
+    if kind == "lexicon":
+        if not lexicon_path:
+            raise ConfigError("tokenizer=lexicon needs lexicon_path=<lexicon.tsv> (python tools/discover_words.py writes one)")
+        return Segmenter(load_lexicon(lexicon_path)).tokenize
+    raise ConfigError(f"tokenizer={kind!r} is not one of {', '.join(TOKENIZERS)}")
+
+
+class Clauses:
+    """The clauses of a corpus, tokenised anew on every pass (memory stays flat)."""
+
+    def __init__(self, corpus: Corpus, kind: str, lexicon_path) -> None:
+        if kind == "gold" and not corpus.has_gold:
+            raise ConfigError(f"tokenizer=gold needs a segmented corpus; {corpus.path} has format=text "
+                              "(use tokenizer=lexicon lexicon_path=... or tokenizer=chars)")
+        self.corpus, self.kind = corpus, kind
+        self.tokenize = None if kind == "gold" else text_tokenizer(kind, lexicon_path)
+
+    def __iter__(self) -> Iterator[list[str]]:
+        lines = self.corpus.gold() if self.tokenize is None else map(self.tokenize, self.corpus.lines())
+        for tokens in lines:
+            yield from split_clauses(tokens)
+
+
+def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
+    corpus = load_corpus(cfg.corpus)
+    clauses = Clauses(corpus, str(cfg.tokenizer), cfg.lexicon_path)
+    t = cfg.templates
+    start = time.perf_counter()
+    found = find_templates(clauses, as_int("templates.window", t.window, 1), as_number("templates.min_prob", t.min_prob),
+                           as_number("templates.min_pmi", t.min_pmi), bool(cfg.progress))
+    seconds = time.perf_counter() - start
+    save_templates(out / "templates.tsv", found.templates)
+    save_lexicon(out / "words.tsv", found.word_counts)
+    ranked = sorted(found.templates.items(), key=lambda kv: (-kv[1], template_str(kv[0], " ")))
+    top = as_int("top", cfg.top)
+    m = {"corpus": corpus.name or corpus.path, "tokenizer": str(cfg.tokenizer), **{k: t[k] for k in t},
+         "word_types": found.num_words, "distinct_skip_grams": found.num_skip_grams,
+         "strong_skip_grams": found.num_strong, "templates_before_cut": found.num_templates_before_cut,
+         "templates": len(found.templates), "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+         "top": [[template_str(k), c] for k, c in ranked[:top]],
+         "top_nontrivial": [[template_str(k), c] for k, c in ranked if not is_trivial(k)][:top]}
+    (out / "metrics.json").write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    parser = Parser(found.templates, as_number("null_score", cfg.null_score))
+    segment = Segmenter(found.word_counts).tokenize if cfg.tokenizer == "gold" else clauses.tokenize
+    trees = [parser.parse(clause).render() for s in cfg.examples or [] for clause in split_clauses(segment(s))]
+    (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
+    return m, "\n\n".join(trees)
+
+
+def summary(m: dict, trees: str, out: Path) -> str:
+    lines = [f"{m['corpus']} ({m['tokenizer']} tokens): {m['word_types']:,} word types, "
+             f"{m['distinct_skip_grams']:,} skip-grams, {m['strong_skip_grams']:,} strong -> "
+             f"{m['templates']:,} templates (of {m['templates_before_cut']:,}) in {m['seconds']:.2f} s, "
+             f"peak memory {m['peak_rss_mb']:.0f} MB",
+             "  top: " + "  ".join(f"{t} {c}" for t, c in m["top"]),
+             "  top without [X] w [X]: " + "  ".join(f"{t} {c}" for t, c in m["top_nontrivial"]),
+             trees, f"outputs: {out}/ (templates.tsv, words.tsv, parses.txt, metrics.json)"]
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="find_templates")
+def main(cfg: DictConfig) -> None:
+    run_guarded(lambda c, out: summary(*run(c, out), out), cfg, "rerun the same command: template mining is deterministic")
+
+
+if __name__ == "__main__":
+    main()

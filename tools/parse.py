@@ -1,0 +1,63 @@
+"""Parse sentences into nested templates: ``python tools/parse.py templates=<find_templates run folder>``.
+
+Each sentence is tokenised (by ``words.tsv`` beside the templates, another lexicon, or characters),
+cut into clauses at punctuation, and each clause is parsed (``datasets.templates.Parser``). The trees
+are printed and written to ``runs/parse/<date_time>/parses.txt``, with one bracketed line per clause
+in ``parses.tsv`` (``sentence, clause, bracketed, score``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from datasets.templates import Parser, load_templates, split_clauses  # noqa: E402
+from engine.errors import ConfigError, ProjectError, as_number  # noqa: E402
+from tools.find_templates import text_tokenizer  # noqa: E402
+from tools.hydra_app import run_guarded  # noqa: E402
+
+
+def read_sentences(cfg: DictConfig) -> list[str]:
+    if cfg.file:
+        path = Path(str(cfg.file))
+        if not path.is_file():
+            raise ConfigError(f"file={path} does not exist")
+        try:
+            return [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
+        except UnicodeDecodeError:
+            raise ProjectError(f"{path} is not UTF-8 text") from None
+    sentences = [str(s) for s in cfg.sentences or [] if str(s).strip()]
+    if not sentences:
+        raise ConfigError("nothing to parse: give sentences='[...]' or file=<one sentence per line>")
+    return sentences
+
+
+def run(cfg: DictConfig, out: Path) -> str:
+    source = Path(str(cfg.templates))
+    table = source / "templates.tsv" if source.is_dir() else source
+    lexicon = cfg.lexicon_path or table.parent / "words.tsv"
+    parser = Parser(load_templates(table), as_number("null_score", cfg.null_score))
+    tokenize = text_tokenizer(str(cfg.tokenizer), lexicon)
+    trees, rows = [], ["sentence\tclause\tbracketed\tscore"]
+    for sentence in read_sentences(cfg):
+        for k, clause in enumerate(split_clauses(tokenize(sentence))):
+            tree = parser.parse(clause)
+            trees.append(tree.render())
+            rows.append(f"{sentence}\t{k}\t{tree.bracketed()}\t{tree.score:.4f}")
+    (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
+    (out / "parses.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return "\n\n".join(trees) + f"\noutputs: {out}/ (parses.txt, parses.tsv)"
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="parse")
+def main(cfg: DictConfig) -> None:
+    run_guarded(run, cfg, "rerun the same command")
+
+
+if __name__ == "__main__":
+    main()
