@@ -19,7 +19,7 @@ from engine.checkpoint import load_checkpoint
 from engine.distributed import select_device
 from engine.errors import CheckpointError, ConfigError, ProjectError, one_line
 from engine.evaluators import attach_class_names, evaluate_to_file
-from train import build
+from engine.instantiate import build
 
 
 def metrics_filename(checkpoint: Path, split: str) -> str:

@@ -18,12 +18,12 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from engine import distributed as D
-from engine.errors import ConfigError, ProjectError, one_line
+from engine.errors import ConfigError, ProjectError
 from engine.evaluators import attach_class_names
+from engine.instantiate import build
 from engine.run_folders import register_resolvers
 from engine.run_logger import flat_hparams
 from engine.seeding import seed_everything
@@ -31,22 +31,6 @@ from engine.trainer import Trainer
 
 log = logging.getLogger("train")
 register_resolvers()
-
-
-def build(group: str, node: DictConfig) -> Any:
-    """``hydra.utils.instantiate``; a wrong class path or argument becomes one line naming the group.
-
-    Any other exception (a bug inside your own model, say) keeps its traceback.
-    """
-    try:
-        return hydra.utils.instantiate(node)
-    except InstantiationException as e:
-        cause = e.__cause__
-        if isinstance(cause, ProjectError):
-            raise cause from None
-        if cause is None or isinstance(cause, (ImportError, TypeError, ValueError)):
-            raise ConfigError(f"{group}: {one_line(cause or e)}") from None
-        raise
 
 
 def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:

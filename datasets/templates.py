@@ -16,7 +16,9 @@ A template is a word sequence with placeholders ``[X]`` (``None`` here), e.g. ``
 Parsing ("every sentence is nested templates"): cover the sentence with one main template whose
 placeholders are again blocks, recursively, maximising the total ``sum log p(template)``. A block no
 template matches scores ``null_score * (len - 1)`` (the companion code's -20 per extra word).
-Ties are broken as in the companion code: scores rounded to 4 decimals, then more template words.
+Ties are broken as in the companion code, scores rounded to 4 decimals and then more template words,
+and then (where the companion code takes whichever it found first) the main template whose words
+lie further right, so ``A和B和C`` reads ``[[A]和[B]]和[C]``.
 """
 
 from __future__ import annotations
@@ -146,10 +148,27 @@ def _maximal_paths(edges: list[list[int]], n: int) -> Iterator[list[int]]:
                 stack.append((j, path + [j]))
 
 
-def sentence_templates(ws: list[str], strong: set[tuple[str, str]], window: int) -> Iterator[Template]:
+def count_paths(edges: list[list[int]]) -> int:
+    """The number of maximal paths, by dynamic programming from the right (no enumeration)."""
+    n = len(edges)
+    ways = [0] * n
+    for i in range(n - 1, -1, -1):
+        ways[i] = sum(ways[j] for j in edges[i]) if edges[i] else 1
+    has_in = {j for out in edges for j in out}
+    return sum(ways[i] for i in range(n) if i not in has_in)
+
+
+def skip_gram_dag(ws: list[str], strong: set[tuple[str, str]], window: int) -> list[list[int]]:
+    """``edges[i]``: the positions ``j`` in ``i + 1 .. i + window`` with ``(ws[i], ws[j])`` strong."""
+    n = len(ws)
+    return [[j for j in range(i + 1, min(n, i + 1 + window)) if (ws[i], ws[j]) in strong] for i in range(n)]
+
+
+def sentence_templates(ws: list[str], strong: set[tuple[str, str]], window: int,
+                       edges: list[list[int]] | None = None) -> Iterator[Template]:
     """The templates of one sentence: one per maximal path of its strong-skip-gram DAG."""
     n = len(ws)
-    edges = [[j for j in range(i + 1, min(n, i + 1 + window)) if (ws[i], ws[j]) in strong] for i in range(n)]
+    edges = skip_gram_dag(ws, strong, window) if edges is None else edges
     for path in _maximal_paths(edges, n):
         tokens: list[str | None] = [None] if path[0] > 0 else []
         for prev, j in zip([path[0] - 1] + path[:-1], path):
@@ -170,12 +189,19 @@ class TemplateStats:
     num_skip_grams: int
     num_strong: int
     num_templates_before_cut: int
+    num_clauses: int
+    num_skipped: int  # clauses with more than max_paths maximal paths
     word_counts: Counter = field(repr=False, default_factory=Counter)
 
 
 def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: float = 1e-5, min_pmi: float = 2.0,
-                   progress: bool = False) -> TemplateStats:
-    """Steps 1-4 over tokenised sentences (an iterable that can be iterated twice)."""
+                   max_paths: int = 10_000, progress: bool = False) -> TemplateStats:
+    """Steps 1-4 over tokenised sentences (an iterable that can be iterated twice).
+
+    The number of maximal paths can grow exponentially with a clause's length when most of its
+    skip-grams are strong (a small corpus, where rare pairs all have a high PMI). A clause with more
+    than ``max_paths`` paths is skipped, and counted in ``num_skipped``, rather than enumerated.
+    """
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise ConfigError(f"templates.window must be a positive integer, got {window!r}")
     if not 0 < min_prob < 1:
@@ -183,11 +209,17 @@ def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: fl
     words, grams = count_skip_grams(sentences, window, progress)
     strong = strong_skip_grams(words, grams, min_prob, min_pmi)
     counts: Counter = Counter()
+    clauses = skipped = 0
     for ws in tqdm(sentences, desc="templates", unit=" sentences", disable=not progress, mininterval=1.0):
-        counts.update(sentence_templates(ws, strong, window))
+        clauses += 1
+        edges = skip_gram_dag(ws, strong, window)
+        if count_paths(edges) > max_paths:
+            skipped += 1
+            continue
+        counts.update(sentence_templates(ws, strong, window, edges))
     total = sum(counts.values())
     kept = {t: c for t, c in counts.items() if c > min_prob * total}
-    return TemplateStats(kept, len(words), len(grams), len(strong), len(counts), words)
+    return TemplateStats(kept, len(words), len(grams), len(strong), len(counts), clauses, skipped, words)
 
 
 class TemplateTrie:
@@ -288,9 +320,9 @@ class Parser:
                         tokens.append(None)
                     if b < e:
                         tokens.append(ws[b])
-                options.append(Tree(tuple(tokens), ws[s:e], children, score))
+                options.append((round(score, 4), len(hits), hits, Tree(tuple(tokens), ws[s:e], children, score)))
             if options:
-                tree = max(options, key=lambda t: (round(t.score, 4), sum(w is not None for w in t.template)))
+                tree = max(options, key=lambda o: o[:3])[3]
             else:
                 tree = Tree(tuple(ws[s:e]), ws[s:e], [], self.null_score * (e - s - 1))
             memo[s, e] = tree

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,14 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.chinese_text import Corpus, pieces  # noqa: E402
 from datasets.lexicon import discover, information_per_char, save_lexicon  # noqa: E402
 from datasets.segmenter import Segmenter, segmentation_scores  # noqa: E402
-from engine.errors import ConfigError, as_int, as_number  # noqa: E402
+from engine.errors import as_int, as_number  # noqa: E402
+from engine.instantiate import build  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
 
 def load_corpus(cfg: DictConfig) -> Corpus:
-    if "_target_" not in cfg:
-        raise ConfigError("corpus needs a _target_: pick one of configs/corpus/ (corpus=peoples_daily)")
-    return instantiate(cfg)
+    return build("corpus", cfg)
 
 
 def peak_rss_mb() -> float:

@@ -79,7 +79,8 @@ def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
     t = cfg.templates
     start = time.perf_counter()
     found = find_templates(clauses, as_int("templates.window", t.window, 1), as_number("templates.min_prob", t.min_prob),
-                           as_number("templates.min_pmi", t.min_pmi), bool(cfg.progress))
+                           as_number("templates.min_pmi", t.min_pmi), as_int("templates.max_paths", t.max_paths, 1),
+                           bool(cfg.progress))
     seconds = time.perf_counter() - start
     save_templates(out / "templates.tsv", found.templates)
     save_lexicon(out / "words.tsv", found.word_counts)
@@ -88,7 +89,8 @@ def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
     m = {"corpus": corpus.name or corpus.path, "tokenizer": str(cfg.tokenizer), **{k: t[k] for k in t},
          "word_types": found.num_words, "distinct_skip_grams": found.num_skip_grams,
          "strong_skip_grams": found.num_strong, "templates_before_cut": found.num_templates_before_cut,
-         "templates": len(found.templates), "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+         "templates": len(found.templates), "clauses": found.num_clauses, "clauses_skipped": found.num_skipped,
+         "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
          "top": [[template_str(k), c] for k, c in ranked[:top]],
          "top_nontrivial": [[template_str(k), c] for k, c in ranked if not is_trivial(k)][:top]}
     (out / "metrics.json").write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -104,7 +106,8 @@ def summary(m: dict, trees: str, out: Path) -> str:
     lines = [f"{m['corpus']} ({m['tokenizer']} tokens): {m['word_types']:,} word types, "
              f"{m['distinct_skip_grams']:,} skip-grams, {m['strong_skip_grams']:,} strong -> "
              f"{m['templates']:,} templates (of {m['templates_before_cut']:,}) in {m['seconds']:.2f} s, "
-             f"peak memory {m['peak_rss_mb']:.0f} MB",
+             f"peak memory {m['peak_rss_mb']:.0f} MB; {m['clauses_skipped']:,} of {m['clauses']:,} clauses skipped "
+             f"(more than templates.max_paths paths)",
              "  top: " + "  ".join(f"{t} {c}" for t, c in m["top"]),
              "  top without [X] w [X]: " + "  ".join(f"{t} {c}" for t, c in m["top_nontrivial"]),
              trees, f"outputs: {out}/ (templates.tsv, words.tsv, parses.txt, metrics.json)"]
