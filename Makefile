@@ -1,7 +1,7 @@
 # `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
 PY := .venv/bin/python
 
-.PHONY: run test data venv lint bench bench-gillespie clean
+.PHONY: run test data venv lint bench bench-gillespie bench-lexicon clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -30,6 +30,11 @@ bench: venv data
 bench-gillespie: venv
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.gillespie
+
+# peers nlp-zero (the posts' own code) and jieba: benchmark-only dependencies, requirements-bench.txt
+bench-lexicon: venv data
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m benchmarks.lexicon
 
 clean:
 	rm -rf runs outputs multirun .pytest_cache

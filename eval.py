@@ -20,6 +20,9 @@ from engine.distributed import select_device
 from engine.errors import CheckpointError, ConfigError, ProjectError, one_line
 from engine.evaluators import attach_class_names, evaluate_to_file
 from engine.instantiate import build
+from engine.run_folders import register_resolvers
+
+register_resolvers()  # eval.yaml uses the run-folder resolvers
 
 
 def metrics_filename(checkpoint: Path, split: str) -> str:

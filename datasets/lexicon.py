@@ -179,6 +179,8 @@ def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0
              null_score: float = -100.0, progress: bool = False) -> Discovery:
     """All four passes over ``corpus`` (an iterable of lines that can be iterated twice)."""
     check_thresholds(min_prob, min_pmi)
+    if iter(corpus) is corpus:
+        raise TypeError("discover reads the corpus twice: pass a list or a Corpus, not an iterator")
     t0 = time.perf_counter()
     counts = count_ngrams(corpus, progress)
     if not counts.chars:

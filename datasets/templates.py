@@ -206,6 +206,8 @@ def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: fl
         raise ConfigError(f"templates.window must be a positive integer, got {window!r}")
     if not 0 < min_prob < 1:
         raise ConfigError(f"templates.min_prob must be a probability in (0, 1), got {min_prob!r}")
+    if iter(sentences) is sentences:
+        raise TypeError("find_templates reads the sentences twice: pass a list, not an iterator")
     words, grams = count_skip_grams(sentences, window, progress)
     strong = strong_skip_grams(words, grams, min_prob, min_pmi)
     counts: Counter = Counter()

@@ -176,6 +176,8 @@ def test_discover_end_to_end_on_a_repetitive_text():
     assert found.words == expected and found.seconds["total"] > 0
     assert Segmenter(found.words).tokenize(lines[0]) == ["我", "们", "去", "公园散步", "，", "我", "们", "去", "商店买菜", "。"]
     assert len(discover(lines, min_prob=1e-7, min_pmi=2.0).words) == 5  # every pair strong: whole clauses
+    with pytest.raises(TypeError, match="not an iterator"):
+        discover(iter(lines))
 
 
 def test_lexicon_files_round_trip_and_malformed_lines(tmp_path):
