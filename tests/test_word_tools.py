@@ -44,11 +44,11 @@ def test_templates_from_a_discovered_lexicon_then_parse(tmp_path):
     lexicon_dir, _ = only_run(tmp_path / "d")
     segmented = (lexicon_dir / "segmented.txt").read_text(encoding="utf-8").splitlines()
     assert len(segmented) == 500 and " " in segmented[0]
-    r = run_script("tools/find_templates.py", "corpus.max_lines=500", "tokenizer=lexicon", "progress=false",
+    r = run_script("tools/find_templates.py", "corpus.max_lines=500", "tokens=lexicon", "progress=false",
                    f"lexicon_path={lexicon_dir / 'lexicon.tsv'}", "templates.min_pmi=1", f"runs_root={tmp_path / 't'}")
     assert r.returncode == 0, r.stderr[-2000:]
     tdir, m = only_run(tmp_path / "t")
-    assert len(load_templates(tdir / "templates.tsv")) == m["templates"] > 10 and m["tokenizer"] == "lexicon"
+    assert len(load_templates(tdir / "templates.tsv")) == m["templates"] > 10 and m["tokens"] == "lexicon"
     r = run_script("tools/parse.py", f"templates={tdir}", 'sentences=["中国人民的生活水平，不断提高"]',
                    f"runs_root={tmp_path / 'p'}")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -59,7 +59,7 @@ def test_templates_from_a_discovered_lexicon_then_parse(tmp_path):
 
 @pytest.mark.parametrize("tokenizer", ["gold", "chars"])
 def test_find_templates_gold_and_chars(tokenizer, tmp_path):
-    r = run_script("tools/find_templates.py", "corpus.max_lines=2000", f"tokenizer={tokenizer}", "progress=false",
+    r = run_script("tools/find_templates.py", "corpus.max_lines=2000", f"tokens={tokenizer}", "progress=false",
                    "top=5", f"runs_root={tmp_path}")
     assert r.returncode == 0, r.stderr[-2000:]
     out, m = only_run(tmp_path)
@@ -87,8 +87,8 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     ("discover_words", "corpus=text_file", "corpus.path has no value"),
     ("discover_words", "corpus.path=/no/such.txt", "corpus file /no/such.txt does not exist"),
     ("discover_words", "corpus.format=csv", "corpus.format='csv' is not one of"),
-    ("find_templates", "corpus=sanguo", "tokenizer=gold needs a segmented corpus"),
-    ("find_templates", "tokenizer=lexicon", "tokenizer=lexicon needs lexicon_path"),
+    ("find_templates", "corpus=sanguo", "tokens=gold needs a segmented corpus"),
+    ("find_templates", "tokens=lexicon", "tokens=lexicon needs lexicon_path"),
     ("find_templates", "templates.window=0", "templates.window must be an integer >= 1"),
     ("parse", "templates=/no/such", "template file /no/such does not exist"),
 ])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,11 +52,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | None) -> Iterator[list[str]]:
+def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | None,
+                   progress: bool = False) -> Iterator[list[str]]:
     """Yield the segmentation of each line; count the words of chunks into ``tally``."""
     f = open(out, "w", encoding="utf-8") if out else None
     try:
-        for line in corpus.lines():
+        for line in tqdm(corpus.lines(), desc="segmenting", unit=" lines", disable=not progress, mininterval=1.0):
             words: list[str] = []
             for piece, is_chunk in pieces(line):
                 if is_chunk:
@@ -91,7 +93,8 @@ def run(cfg: DictConfig, out: Path) -> dict:
     if cfg.evaluate:
         seg, tally = Segmenter(found.words, lx.null_score), Counter()
         start = time.perf_counter()
-        lines = segment_corpus(corpus, seg, tally, out / "segmented.txt" if cfg.write_segmented else None)
+        lines = segment_corpus(corpus, seg, tally, out / "segmented.txt" if cfg.write_segmented else None,
+                               bool(cfg.progress))
         if corpus.has_gold:
             m.update(segmentation_scores(corpus.gold(), lines))
         else:

@@ -1,4 +1,4 @@
-"""Find sentence templates: ``python tools/find_templates.py [corpus=...] [tokenizer=gold|lexicon|chars]``.
+"""Find sentence templates: ``python tools/find_templates.py [corpus=...] [tokens=gold|lexicon|chars]``.
 
 Lines are tokenised (the corpus's gold words, a discovered lexicon, or characters), cut into
 clauses at punctuation, and mined for templates (``datasets.templates``). Writes to
@@ -47,14 +47,14 @@ def char_tokens(text: str) -> list[str]:
 
 
 def text_tokenizer(kind: str, lexicon_path) -> Callable[[str], list[str]]:
-    """Raw text -> tokens, for ``tokenizer=lexicon`` (a lexicon TSV) or ``tokenizer=chars``."""
+    """Raw text -> tokens, for ``tokens=lexicon`` (a lexicon TSV) or ``tokens=chars``."""
     if kind == "chars":
         return char_tokens
     if kind == "lexicon":
         if not lexicon_path:
-            raise ConfigError("tokenizer=lexicon needs lexicon_path=<lexicon.tsv> (python tools/discover_words.py writes one)")
+            raise ConfigError("tokens=lexicon needs lexicon_path=<lexicon.tsv> (python tools/discover_words.py writes one)")
         return Segmenter(load_lexicon(lexicon_path)).tokenize
-    raise ConfigError(f"tokenizer={kind!r} is not one of {', '.join(TOKENIZERS)}")
+    raise ConfigError(f"tokens={kind!r} is not one of {', '.join(TOKENIZERS)}")
 
 
 class Clauses:
@@ -62,8 +62,8 @@ class Clauses:
 
     def __init__(self, corpus: Corpus, kind: str, lexicon_path) -> None:
         if kind == "gold" and not corpus.has_gold:
-            raise ConfigError(f"tokenizer=gold needs a segmented corpus; {corpus.path} has format=text "
-                              "(use tokenizer=lexicon lexicon_path=... or tokenizer=chars)")
+            raise ConfigError(f"tokens=gold needs a segmented corpus; {corpus.path} has format=text "
+                              "(use tokens=lexicon lexicon_path=... or tokens=chars)")
         self.corpus, self.kind = corpus, kind
         self.tokenize = None if kind == "gold" else text_tokenizer(kind, lexicon_path)
 
@@ -75,7 +75,7 @@ class Clauses:
 
 def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
     corpus = load_corpus(cfg.corpus)
-    clauses = Clauses(corpus, str(cfg.tokenizer), cfg.lexicon_path)
+    clauses = Clauses(corpus, str(cfg.tokens), cfg.lexicon_path)
     t = cfg.templates
     start = time.perf_counter()
     found = find_templates(clauses, as_int("templates.window", t.window, 1), as_number("templates.min_prob", t.min_prob),
@@ -86,7 +86,7 @@ def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
     save_lexicon(out / "words.tsv", found.word_counts)
     ranked = sorted(found.templates.items(), key=lambda kv: (-kv[1], template_str(kv[0], " ")))
     top = as_int("top", cfg.top)
-    m = {"corpus": corpus.name or corpus.path, "tokenizer": str(cfg.tokenizer), **{k: t[k] for k in t},
+    m = {"corpus": corpus.name or corpus.path, "tokens": str(cfg.tokens), **{k: t[k] for k in t},
          "word_types": found.num_words, "distinct_skip_grams": found.num_skip_grams,
          "strong_skip_grams": found.num_strong, "templates_before_cut": found.num_templates_before_cut,
          "templates": len(found.templates), "clauses": found.num_clauses, "clauses_skipped": found.num_skipped,
@@ -96,14 +96,14 @@ def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
     (out / "metrics.json").write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     parser = Parser(found.templates, as_number("null_score", cfg.null_score))
-    segment = Segmenter(found.word_counts).tokenize if cfg.tokenizer == "gold" else clauses.tokenize
+    segment = Segmenter(found.word_counts).tokenize if cfg.tokens == "gold" else clauses.tokenize
     trees = [parser.parse(clause).render() for s in cfg.examples or [] for clause in split_clauses(segment(s))]
     (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
     return m, "\n\n".join(trees)
 
 
 def summary(m: dict, trees: str, out: Path) -> str:
-    lines = [f"{m['corpus']} ({m['tokenizer']} tokens): {m['word_types']:,} word types, "
+    lines = [f"{m['corpus']} ({m['tokens']} tokens): {m['word_types']:,} word types, "
              f"{m['distinct_skip_grams']:,} skip-grams, {m['strong_skip_grams']:,} strong -> "
              f"{m['templates']:,} templates (of {m['templates_before_cut']:,}) in {m['seconds']:.2f} s, "
              f"peak memory {m['peak_rss_mb']:.0f} MB; {m['clauses_skipped']:,} of {m['clauses']:,} clauses skipped "

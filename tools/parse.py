@@ -42,7 +42,7 @@ def run(cfg: DictConfig, out: Path) -> str:
     table = source / "templates.tsv" if source.is_dir() else source
     lexicon = cfg.lexicon_path or table.parent / "words.tsv"
     parser = Parser(load_templates(table), as_number("null_score", cfg.null_score))
-    tokenize = text_tokenizer(str(cfg.tokenizer), lexicon)
+    tokenize = text_tokenizer(str(cfg.tokens), lexicon)
     trees, rows = [], ["sentence\tclause\tbracketed\tscore"]
     for sentence in read_sentences(cfg):
         for k, clause in enumerate(split_clauses(tokenize(sentence))):
