@@ -39,6 +39,23 @@ def pieces(line: str) -> Iterator[tuple[str, bool]]:
             yield m.group(3), False
 
 
+def read_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a UTF-8 text file (BOM allowed), newline stripped; one line for any problem."""
+    path = Path(path)
+    if path.is_dir():
+        raise ProjectError(f"{what} {path} is a folder: give a text file")
+    if not path.is_file():
+        raise DataMissingError(f"{what} {path} does not exist")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise ProjectError(f"{path}:{lineno} is not UTF-8 ({e.reason} at byte {e.start} of the line); "
+                                   "convert the file, e.g. iconv -f gb18030 -t utf-8") from None
+            yield lineno, line.rstrip("\r\n")
+
+
 def gold_words(line: str, fmt: str, lineno: int = 0, path: str = "") -> list[str]:
     """The gold words of one line: ``word/POS`` tokens (People's Daily) or words separated by spaces."""
     tokens = line.split()
@@ -73,6 +90,8 @@ class Corpus:
         if self.max_lines is not None and (not isinstance(self.max_lines, int) or self.max_lines < 1):
             raise ConfigError(f"corpus.max_lines must be a positive integer or null, got {self.max_lines!r}")
         path = Path(self.path)
+        if path.is_dir():
+            raise ConfigError(f"corpus.path={path} is a folder: give a UTF-8 text file")
         if not path.is_file():
             hint = ("install it with `make data` (tools/install_data.sh)" if "data/chinese" in str(path)
                     else "give corpus.path=<a UTF-8 text file>")
@@ -83,18 +102,13 @@ class Corpus:
         return self.format != "text"
 
     def _raw(self) -> Iterator[tuple[int, str]]:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                n = 0
-                for lineno, line in enumerate(f, 1):
-                    if line.strip():
-                        yield lineno, line.rstrip("\n")
-                        n += 1
-                        if self.max_lines is not None and n >= self.max_lines:
-                            return
-        except UnicodeDecodeError as e:
-            raise ProjectError(f"{self.path} is not UTF-8 text ({e.reason} at byte {e.start}); "
-                               "convert it, e.g. with iconv -f gb18030 -t utf-8") from None
+        n = 0
+        for lineno, line in read_lines(self.path, "corpus file"):
+            if line.strip():
+                yield lineno, line
+                n += 1
+                if self.max_lines is not None and n >= self.max_lines:
+                    return
 
     def gold(self) -> Iterator[list[str]]:
         """The gold words of each non-empty line."""

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from datasets.chinese_text import chunks
+from datasets.chinese_text import chunks, read_lines
 from datasets.segmenter import unigram_dp
 from engine.errors import ConfigError, ProjectError
 
@@ -86,6 +86,8 @@ def count_ngrams(lines: Iterable[str], progress: bool = False) -> NgramCounts:
 
 def pair_pmi(counts: NgramCounts) -> dict[str, tuple[float, float]]:
     """``{ab: (ln p_ab, ln(p_ab / (p_a p_b)))}`` for every counted pair."""
+    if not counts.pairs:  # no chunk has two characters
+        return {}
     log_pairs, log_chars = math.log(counts.total_pairs), math.log(counts.total_chars)
     log_p = {c: math.log(n) - log_chars for c, n in counts.chars.items()}
     out = {}
@@ -118,10 +120,11 @@ def cut_candidates(lines: Iterable[str], strong: set[str], progress: bool = Fals
     return candidates
 
 
-def truncate(candidates: Mapping[str, int], min_prob: float) -> dict[str, int]:
-    """Keep the candidates whose frequency ``n_w / sum n`` is above ``min_prob``."""
+def truncate(candidates: Mapping[str, int], min_prob: float, max_len: int | None = None) -> dict[str, int]:
+    """Keep the candidates whose frequency ``n_w / sum n`` is above ``min_prob`` (and, with ``max_len``,
+    no longer than that: a guard against text with no weak joint, such as a long repeated pattern)."""
     total = sum(candidates.values())
-    return {w: n for w, n in candidates.items() if n > min_prob * total}
+    return {w: n for w, n in candidates.items() if n > min_prob * total and (max_len is None or len(w) <= max_len)}
 
 
 def remove_redundant(words: Mapping[str, int], rule: str = "constant", null_score: float = -100.0,
@@ -138,7 +141,7 @@ def remove_redundant(words: Mapping[str, int], rule: str = "constant", null_scor
     if rule not in RULES:
         raise ConfigError(f"lexicon.rule={rule!r} is not one of {', '.join(RULES)}")
     counts = dict(words)
-    log_counts = {w: math.log(n) for w, n in counts.items()}
+    log_counts = {w: math.log(n) for w, n in counts.items()}  # every substring is tried: words are short
     total = sum(counts.values())
     gains: dict[str, float] = {}
     removed: list[tuple[str, float]] = []
@@ -146,7 +149,7 @@ def remove_redundant(words: Mapping[str, int], rule: str = "constant", null_scor
     for w in tqdm(order, desc="de-redundancy", unit=" words", disable=not progress, mininterval=1.0):
         log_total = math.log(total)
         subwords, sub_score = unigram_dp(w, log_counts, log_total, null_score, exclude=w)
-        gain = log_counts[w] - log_total - sub_score
+        gain = math.log(counts[w]) - log_total - sub_score
         if gain >= (1.0 if rule == "constant" else len(w) - 1.0):
             gains[w] = gain
             continue
@@ -176,8 +179,12 @@ class Discovery:
 
 
 def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0, rule: str = "constant",
-             null_score: float = -100.0, progress: bool = False) -> Discovery:
-    """All four passes over ``corpus`` (an iterable of lines that can be iterated twice)."""
+             null_score: float = -100.0, max_len: int | None = 64, progress: bool = False) -> Discovery:
+    """All four passes over ``corpus`` (an iterable of lines that can be iterated twice).
+
+    ``max_len`` drops candidates longer than that many characters at truncation; the longest on
+    People's Daily at (1e-7, 1) has 37, so the default 64 changes nothing there.
+    """
     check_thresholds(min_prob, min_pmi)
     if iter(corpus) is corpus:
         raise TypeError("discover reads the corpus twice: pass a list or a Corpus, not an iterator")
@@ -189,7 +196,7 @@ def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0
     strong = strong_pairs(counts, min_prob, min_pmi)
     candidates = cut_candidates(corpus, strong, progress)
     t2 = time.perf_counter()
-    kept = truncate(candidates, min_prob)
+    kept = truncate(candidates, min_prob, max_len)
     words, gains, removed = remove_redundant(kept, rule, null_score, progress)
     t3 = time.perf_counter()
     seconds = {"count": t1 - t0, "cut": t2 - t1, "truncate_deredundancy": t3 - t2, "total": t3 - t0}
@@ -213,7 +220,7 @@ def information_per_char(counts: Mapping[str, int], base: float = 2.0) -> float:
     total = sum(counts.values())
     chars = sum(n * len(w) for w, n in counts.items())
     bits = -sum(n * math.log(n / total) for n in counts.values() if n > 0)
-    return bits / chars / math.log(base)
+    return bits / chars / math.log(base) + 0.0  # + 0.0: one word type gives 0, not -0
 
 
 def merge_gain(p_a: float, p_b: float, p_ab: float) -> float:
@@ -241,24 +248,28 @@ def save_lexicon(path: Path, words: Mapping[str, int], gains: Mapping[str, float
 
 
 def load_lexicon(path: str | Path) -> dict[str, int]:
-    """``{word: count}`` from a lexicon TSV (``save_lexicon``'s, or any ``word<TAB or space>count`` file)."""
+    """``{word: count}`` from a lexicon TSV (``save_lexicon``'s, or any ``word<TAB or space>count`` file).
+
+    A folder means its ``lexicon.tsv`` (a ``tools/discover_words.py`` run folder).
+    """
     path = Path(path)
+    if path.is_dir():
+        path = path / "lexicon.tsv"
     if not path.is_file():
         raise ProjectError(f"lexicon file {path} does not exist: make one with `python tools/discover_words.py`")
     words: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields or (lineno == 1 and fields[:2] == ["word", "count"]):
-                continue
-            try:
-                count = int(fields[1])
-                if count < 1:
-                    raise ValueError
-            except (IndexError, ValueError):
-                raise ProjectError(f"{path}:{lineno}: expected 'word<TAB>count' with a positive count, "
-                                   f"got {line.strip()[:60]!r}") from None
-            words[fields[0]] = words.get(fields[0], 0) + count
+    for lineno, line in read_lines(path, "lexicon file"):
+        fields = line.split()
+        if not fields or (lineno == 1 and fields[:2] == ["word", "count"]):
+            continue
+        try:
+            count = int(fields[1])
+            if count < 1:
+                raise ValueError
+        except (IndexError, ValueError):
+            raise ProjectError(f"{path}:{lineno}: expected 'word<TAB>count' with a positive count, "
+                               f"got {line.strip()[:60]!r}") from None
+        words[fields[0]] = words.get(fields[0], 0) + count
     if not words:
         raise ProjectError(f"lexicon file {path} has no words")
     return words

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from datasets.chinese_text import chunks
+from datasets.chinese_text import chunks, read_lines
 from engine.errors import ConfigError, ProjectError
 
 Template = tuple  # of words and None (a placeholder [X]); consecutive placeholders collapse to one
@@ -94,15 +94,18 @@ def load_templates(path) -> dict[Template, int]:
     if not os.path.isfile(path):
         raise ProjectError(f"template file {path} does not exist: make one with `python tools/find_templates.py`")
     out: dict[Template, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.rstrip("\n").split("\t")
-            if lineno == 1 and fields[0] == "template":
-                continue
-            try:
-                out[parse_template(fields[0])] = int(fields[1])
-            except (IndexError, ValueError, ConfigError):
-                raise ProjectError(f"{path}:{lineno}: expected 'template<TAB>count', got {line.strip()[:60]!r}") from None
+    for lineno, line in read_lines(path, "template file"):
+        fields = line.split("\t")
+        if not line.strip() or (lineno == 1 and fields[0] == "template"):
+            continue
+        try:
+            t, count = parse_template(fields[0]), int(fields[1])
+            if count < 1 or all(w is None for w in t):
+                raise ValueError
+        except (IndexError, ValueError, ConfigError):
+            raise ProjectError(f"{path}:{lineno}: expected 'template<TAB>count' with at least one word and a "
+                               f"positive count, got {line.strip()[:60]!r}") from None
+        out[t] = count
     if not out:
         raise ProjectError(f"template file {path} has no templates")
     return out
@@ -229,9 +232,12 @@ class TemplateTrie:
 
     def __init__(self, templates: Mapping[Template, int]) -> None:
         self.root: dict = {}
-        self.total = sum(templates.values())
-        if not self.total:
+        if not templates:
             raise ConfigError("no templates to parse with: the template table is empty")
+        for t, c in templates.items():
+            if isinstance(c, bool) or not isinstance(c, int) or c < 1 or all(w is None for w in t):
+                raise ConfigError(f"template {template_str(t)!r} needs at least one word and a positive count, got {c!r}")
+        self.total = sum(templates.values())
         for t, c in templates.items():
             node = self.root
             for w in t:
@@ -268,11 +274,15 @@ class Tree:
     words: list[str]
     children: list[Tree]
     score: float
+    matched: bool = True  # False: no template covers this block (scored by the null score)
 
     def render(self, indent: str = "") -> str:
         """Text drawing, one block per line: its words, then its main template."""
         label = "".join(self.words)
-        head = f"{label}    {template_str(self.template)}" if len(self.words) > 1 else label
+        if len(self.words) == 1:
+            head = label
+        else:
+            head = f"{label}    {template_str(self.template) if self.matched else '(no template)'}"
         lines = [head]
         for k, child in enumerate(self.children):
             last = k == len(self.children) - 1
@@ -326,7 +336,7 @@ class Parser:
             if options:
                 tree = max(options, key=lambda o: o[:3])[3]
             else:
-                tree = Tree(tuple(ws[s:e]), ws[s:e], [], self.null_score * (e - s - 1))
+                tree = Tree(tuple(ws[s:e]), ws[s:e], [], self.null_score * (e - s - 1) + 0.0, matched=False)
             memo[s, e] = tree
             return tree
 

@@ -49,6 +49,13 @@ def as_number(name: str, value) -> float:
         raise ConfigError(f"{name}={value!r} is not a number") from None
 
 
+def as_bool(name: str, value) -> bool:
+    """``value`` as a bool: only ``true`` / ``false`` (the string ``"false"`` is not silently true)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
 def one_line(e: BaseException, limit: int = 300) -> str:
     """An exception as one line: its first non-empty lines joined (torch puts the reason on line 2)."""
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]

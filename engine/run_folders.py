@@ -30,6 +30,16 @@ def latest_run(base: str | Path, depth: int = 1) -> Path | None:
     return found[-1].parents[depth - 1] if found else None
 
 
+def fresh_folder(base: str) -> str:
+    """``base/<date_time>``, with ``_2``, ``_3``, ... appended if a run started in the same second has it."""
+    stamp = Path(base) / datetime.now().strftime(TIME_FORMAT)
+    path, k = stamp, 1
+    while path.exists():
+        k += 1
+        path = stamp.with_name(f"{stamp.name}_{k}")
+    return str(path)
+
+
 def run_folder(base: str, resume: str | None) -> str:
     """The folder of a single run under ``base`` (see module docstring)."""
     if os.environ.get("RANK", "0") != "0":
@@ -42,14 +52,14 @@ def run_folder(base: str, resume: str | None) -> str:
         return existing_folder(str(path.parent if path.suffix == ".pt" else path))
     if resume == "auto" and (found := latest_run(base)) is not None:
         return str(found)
-    return str(Path(base) / datetime.now().strftime(TIME_FORMAT))
+    return fresh_folder(base)
 
 
 def sweep_folder(base: str, resume: str | None) -> str:
     """The folder of a sweep: the latest one under ``base`` with ``resume=auto``, else a new one."""
     if resume == "auto" and (found := latest_run(base, depth=2)) is not None:
         return str(found)
-    return str(Path(base) / datetime.now().strftime(TIME_FORMAT))
+    return fresh_folder(base)
 
 
 def config_subdir(run_dir: str) -> str:
@@ -69,6 +79,7 @@ def existing_folder(path: str) -> str:
 def register_resolvers() -> None:
     # use_cache: Hydra copies resolver caches into each job's config, so all jobs of a sweep agree
     for name, fn, cache in (("run_folder", run_folder, True), ("sweep_folder", sweep_folder, True),
-                            ("config_subdir", config_subdir, False), ("existing_folder", existing_folder, True)):
+                            ("config_subdir", config_subdir, False), ("existing_folder", existing_folder, True),
+                            ("fresh_folder", fresh_folder, True)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=cache)

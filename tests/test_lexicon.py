@@ -212,3 +212,25 @@ def test_corpus_reader_errors(tmp_path):
     seg.write_text("我们 去 公园\n\n他 来\n", encoding="utf-8")
     c = Corpus(str(seg), "segmented", max_lines=1)
     assert list(c.lines()) == ["我们去公园"] and list(c.gold()) == [["我们", "去", "公园"]]
+
+
+def test_degenerate_corpora_and_the_length_guard(tmp_path):
+    found = discover(["我 爱 你", "中"])  # no chunk has two characters: no pairs at all
+    assert found.words == {"我": 1, "爱": 1, "你": 1, "中": 1} and found.num_pairs == 0
+    assert information_per_char({"中": 3}) == 0.0 and str(information_per_char({"中": 3})) == "0.0"
+    long_line = ["甲乙丙丁" * 50, "甲乙"]  # one 200-character run: every pair is strong
+    assert discover(long_line, max_len=64).words == {"甲乙": 1}
+    assert "甲乙丙丁" * 50 in discover(long_line, max_len=None).words
+
+
+def test_lexicon_and_corpus_files_in_other_encodings_and_folders(tmp_path):
+    (tmp_path / "run").mkdir()
+    save_lexicon(tmp_path / "run" / "lexicon.tsv", {"公园": 3})
+    assert load_lexicon(tmp_path / "run") == {"公园": 3}  # a discover_words run folder
+    (tmp_path / "bom.tsv").write_bytes("\ufeffword\tcount\n公园\t3\n".encode())
+    assert load_lexicon(tmp_path / "bom.tsv") == {"公园": 3}
+    (tmp_path / "gbk.tsv").write_bytes("公园\t3\n".encode() + "我们\t2\n".encode("gb18030"))
+    with pytest.raises(ProjectError, match=r"gbk.tsv:2 is not UTF-8"):
+        load_lexicon(tmp_path / "gbk.tsv")
+    with pytest.raises(ConfigError, match="is a folder"):
+        Corpus(str(tmp_path))

@@ -141,3 +141,20 @@ def test_template_files_round_trip(tmp_path):
     (tmp_path / "bad.tsv").write_text("template\tcount\n[X] 吗\tmany\n", encoding="utf-8")
     with pytest.raises(ProjectError, match="bad.tsv:2"):
         load_templates(tmp_path / "bad.tsv")
+
+
+def test_bad_template_tables_and_unmatched_blocks(tmp_path):
+    for body in ("[X]\t5\n", "[X] 的 [X]\t-4\n", "[X] 的 [X]\t0\n"):
+        (tmp_path / "t.tsv").write_text(body, encoding="utf-8")
+        with pytest.raises(ProjectError, match="at least one word and a positive count"):
+            load_templates(tmp_path / "t.tsv")
+    (tmp_path / "t.tsv").write_text("template\tcount\n[X] 吗\t3\n\n", encoding="utf-8")
+    assert load_templates(tmp_path / "t.tsv") == {(X, "吗"): 3}  # blank lines are skipped
+    (tmp_path / "gbk.tsv").write_bytes("[X] 吗\t3\n".encode("gb18030"))
+    with pytest.raises(ProjectError, match="gbk.tsv:1 is not UTF-8"):
+        load_templates(tmp_path / "gbk.tsv")
+    with pytest.raises(ConfigError, match="at least one word"):
+        Parser({(X,): 5})
+    tree = Parser({(X, "吗"): 1}).parse(["鸡蛋", "可以"])
+    assert not tree.matched and tree.render() == "鸡蛋可以    (no template)" and str(tree.score) == "-20.0"
+    assert str(Parser({(X, "吗"): 1}).parse(["鸡蛋"]).score) == "0.0"

@@ -91,8 +91,29 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     ("find_templates", "tokens=lexicon", "tokens=lexicon needs lexicon_path"),
     ("find_templates", "templates.window=0", "templates.window must be an integer >= 1"),
     ("parse", "templates=/no/such", "template file /no/such does not exist"),
+    ("parse", "null_score=-5", "templates has no value: give templates="),
+    ("discover_words", "evaluate=maybe", "evaluate must be true or false"),
+    ("discover_words", "corpus.path=/tmp", "corpus.path=/tmp is a folder"),
+    ("find_templates", "tokens=words", "tokens='words' is not one of gold, lexicon, chars"),
 ])
 def test_bad_input_is_one_line(tool, override, words, tmp_path):
     r = run_script(f"tools/{tool}.py", override, "progress=false" if tool != "parse" else "file=null",
                    f"runs_root={tmp_path}")
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+
+
+def test_parse_input_forms(tmp_path):
+    r = run_script("tools/find_templates.py", "corpus.max_lines=2000", "progress=false", "examples=null",
+                   f"runs_root={tmp_path / 't'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (tdir,) = (tmp_path / "t" / "find_templates" / "peoples_daily").iterdir()
+    r = run_script("tools/parse.py", f"templates={tdir}", 'sentences="我们的生活"', f"runs_root={tmp_path / 'p'}")
+    assert r.returncode == 0 and r.stdout.startswith("我们的生活"), r.stderr[-2000:]  # one sentence, not 5 characters
+    text = tmp_path / "s.txt"
+    text.write_text("我们的生活\n" + "的" * 120 + "\n", encoding="utf-8")
+    r = run_script("tools/parse.py", f"templates={tdir}", f"file={text}", f"runs_root={tmp_path / 'p'}")
+    assert r.returncode == 2 and "a clause of 120 words is longer than max_words=100" in r.stderr
+    for args in (["max_words=200"], ["max_words=200"]):  # two runs in the same second get two folders
+        r = run_script("tools/parse.py", f"templates={tdir}", f"file={text}", *args, f"runs_root={tmp_path / 'q'}")
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert len(list((tmp_path / "q" / "parse").iterdir())) == 2

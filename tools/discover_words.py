@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.chinese_text import Corpus, pieces  # noqa: E402
 from datasets.lexicon import discover, information_per_char, save_lexicon  # noqa: E402
 from datasets.segmenter import Segmenter, segmentation_scores  # noqa: E402
-from engine.errors import as_int, as_number  # noqa: E402
+from engine.errors import as_bool, as_int, as_number  # noqa: E402
 from engine.instantiate import build  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
@@ -77,8 +77,11 @@ def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | N
 def run(cfg: DictConfig, out: Path) -> dict:
     corpus = load_corpus(cfg.corpus)
     lx = cfg.lexicon
+    evaluate, write_segmented = as_bool("evaluate", cfg.evaluate), as_bool("write_segmented", cfg.write_segmented)
+    top = as_int("top", cfg.top)
     found = discover(corpus, as_number("lexicon.min_prob", lx.min_prob), as_number("lexicon.min_pmi", lx.min_pmi),
-                     str(lx.rule), as_number("lexicon.null_score", lx.null_score), bool(cfg.progress))
+                     str(lx.rule), as_number("lexicon.null_score", lx.null_score),
+                     max_len=as_int("lexicon.max_len", lx.max_len, 2), progress=as_bool("progress", cfg.progress))
     save_lexicon(out / "lexicon.tsv", found.words, found.gains)
     with open(out / "removed.tsv", "w", encoding="utf-8") as f:
         f.write("word\tgain\n" + "".join(f"{w}\t{g:.4f}\n" for w, g in found.removed))
@@ -90,12 +93,11 @@ def run(cfg: DictConfig, out: Path) -> dict:
                "removed_fraction": len(found.removed) / max(found.num_truncated, 1),
                "discovery_s": found.seconds["total"], **{f"{k}_s": v for k, v in found.seconds.items() if k != "total"},
                "L_chars_bits": information_per_char(found.char_counts)}
-    if cfg.evaluate:
+    if evaluate or write_segmented:
         seg, tally = Segmenter(found.words, lx.null_score), Counter()
         start = time.perf_counter()
-        lines = segment_corpus(corpus, seg, tally, out / "segmented.txt" if cfg.write_segmented else None,
-                               bool(cfg.progress))
-        if corpus.has_gold:
+        lines = segment_corpus(corpus, seg, tally, out / "segmented.txt" if write_segmented else None, cfg.progress)
+        if corpus.has_gold and evaluate:
             m.update(segmentation_scores(corpus.gold(), lines))
         else:
             for _ in lines:
@@ -106,7 +108,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     m["peak_rss_mb"] = peak_rss_mb()
     (out / "metrics.json").write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     m["top"] = [(w, n) for w, n in sorted(found.words.items(), key=lambda kv: -kv[1]) if len(w) > 1]
-    m["top"] = m["top"][:as_int("top", cfg.top)]
+    m["top"] = m["top"][:top]
     m["first_removed"] = [w for w, _ in found.removed[:20]]
     return m
 
@@ -124,7 +126,8 @@ def summary(m: dict, out: Path) -> str:
         lines.append(f"  against gold: precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f}")
     lines.append("  top words: " + " ".join(f"{w}({n})" for w, n in m["top"]))
     lines.append("  first removed: " + " ".join(m["first_removed"]))
-    lines.append(f"outputs: {out}/ (lexicon.tsv, removed.tsv, metrics.json)")
+    files = "lexicon.tsv, removed.tsv, metrics.json" + (", segmented.txt" if (out / "segmented.txt").is_file() else "")
+    lines.append(f"outputs: {out}/ ({files})")
     return "\n".join(lines)
 
 

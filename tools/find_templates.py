@@ -5,7 +5,8 @@ clauses at punctuation, and mined for templates (``datasets.templates``). Writes
 ``runs/find_templates/<corpus>/<date_time>/``:
 
 - ``templates.tsv``: ``template, count, log_prob, trivial`` (words separated by spaces, ``[X]`` placeholders);
-- ``words.tsv``: the token counts, a lexicon that segments new sentences the same way;
+- ``words.tsv``: the token counts, a lexicon for a unigram segmenter of new sentences (for ``tokens=gold``
+  an approximation of the gold segmentation, not the same);
 - ``parses.txt``: parse trees of ``examples``;
 - ``metrics.json``: counts after each step, wall time, peak memory, the top templates.
 """
@@ -28,13 +29,14 @@ from datasets.lexicon import load_lexicon, save_lexicon  # noqa: E402
 from datasets.segmenter import Segmenter  # noqa: E402
 from datasets.templates import (  # noqa: E402
     Parser,
+    Tree,
     find_templates,
     is_trivial,
     save_templates,
     split_clauses,
     template_str,
 )
-from engine.errors import ConfigError, as_int, as_number  # noqa: E402
+from engine.errors import ConfigError, as_bool, as_int, as_number  # noqa: E402
 from tools.discover_words import load_corpus, peak_rss_mb  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
@@ -47,14 +49,34 @@ def char_tokens(text: str) -> list[str]:
 
 
 def text_tokenizer(kind: str, lexicon_path) -> Callable[[str], list[str]]:
-    """Raw text -> tokens, for ``tokens=lexicon`` (a lexicon TSV) or ``tokens=chars``."""
+    """Raw text -> tokens, for ``tokens=lexicon`` (a lexicon TSV or a discover_words run folder) or ``tokens=chars``."""
     if kind == "chars":
         return char_tokens
     if kind == "lexicon":
         if not lexicon_path:
             raise ConfigError("tokens=lexicon needs lexicon_path=<lexicon.tsv> (python tools/discover_words.py writes one)")
         return Segmenter(load_lexicon(lexicon_path)).tokenize
-    raise ConfigError(f"tokens={kind!r} is not one of {', '.join(TOKENIZERS)}")
+    raise ConfigError(f"tokens={kind!r}: raw text is tokenised with tokens=lexicon or tokens=chars")
+
+
+def text_list(name: str, value) -> list[str]:
+    """A list of sentences from the config; a lone string is one sentence, not a list of characters."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [str(v) for v in items if str(v).strip()]
+
+
+def parse_sentences(parser: Parser, tokenize: Callable[[str], list[str]], sentences: list[str],
+                    max_words: int) -> Iterator[tuple[str, int, Tree]]:
+    """``(sentence, clause number, tree)`` for each clause of each sentence."""
+    for sentence in sentences:
+        for k, clause in enumerate(split_clauses(tokenize(sentence))):
+            if len(clause) > max_words:
+                raise ConfigError(f"a clause of {len(clause)} words is longer than max_words={max_words} "
+                                  f"({''.join(clause[:8])}...): parsing costs grow with the cube of the length; "
+                                  "split the sentence or raise max_words")
+            yield sentence, k, parser.parse(clause)
 
 
 class Clauses:
@@ -75,12 +97,14 @@ class Clauses:
 
 def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
     corpus = load_corpus(cfg.corpus)
+    if cfg.tokens not in TOKENIZERS:
+        raise ConfigError(f"tokens={cfg.tokens!r} is not one of {', '.join(TOKENIZERS)}")
     clauses = Clauses(corpus, str(cfg.tokens), cfg.lexicon_path)
     t = cfg.templates
     start = time.perf_counter()
     found = find_templates(clauses, as_int("templates.window", t.window, 1), as_number("templates.min_prob", t.min_prob),
                            as_number("templates.min_pmi", t.min_pmi), as_int("templates.max_paths", t.max_paths, 1),
-                           bool(cfg.progress))
+                           as_bool("progress", cfg.progress))
     seconds = time.perf_counter() - start
     save_templates(out / "templates.tsv", found.templates)
     save_lexicon(out / "words.tsv", found.word_counts)
@@ -95,9 +119,13 @@ def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
          "top_nontrivial": [[template_str(k), c] for k, c in ranked if not is_trivial(k)][:top]}
     (out / "metrics.json").write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
+    if not found.templates:
+        return m, (f"no templates kept ({found.num_clauses:,} clauses, {found.num_words:,} word types): lower "
+                   "templates.min_prob or templates.min_pmi, or use a larger corpus; the examples are not parsed")
     parser = Parser(found.templates, as_number("null_score", cfg.null_score))
     segment = Segmenter(found.word_counts).tokenize if cfg.tokens == "gold" else clauses.tokenize
-    trees = [parser.parse(clause).render() for s in cfg.examples or [] for clause in split_clauses(segment(s))]
+    examples = text_list("examples", cfg.examples)
+    trees = [t.render() for _, _, t in parse_sentences(parser, segment, examples, as_int("max_words", cfg.max_words, 1))]
     (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
     return m, "\n\n".join(trees)
 

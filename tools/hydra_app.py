@@ -11,6 +11,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from engine.errors import ProjectError
+from engine.run_folders import register_resolvers
+
+register_resolvers()  # the tools' run folders: ${fresh_folder:...}
 
 
 def run_guarded(work: Callable[[DictConfig, Path], str], cfg: DictConfig, rerun_hint: str) -> None:
@@ -24,6 +27,8 @@ def run_guarded(work: Callable[[DictConfig, Path], str], cfg: DictConfig, rerun_
         summary = work(cfg, out)
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
+        if out.is_dir():  # a sweep's summary lists this job as unfinished; the reason stays beside it
+            (out / "error.txt").write_text(f"{e}\n", encoding="utf-8")
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             return
         sys.exit(2)

@@ -12,43 +12,40 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from datasets.templates import Parser, load_templates, split_clauses  # noqa: E402
-from engine.errors import ConfigError, ProjectError, as_number  # noqa: E402
-from tools.find_templates import text_tokenizer  # noqa: E402
+from datasets.chinese_text import read_lines  # noqa: E402
+from datasets.templates import Parser, load_templates  # noqa: E402
+from engine.errors import ConfigError, as_int, as_number  # noqa: E402
+from tools.find_templates import parse_sentences, text_list, text_tokenizer  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
 
 def read_sentences(cfg: DictConfig) -> list[str]:
     if cfg.file:
-        path = Path(str(cfg.file))
-        if not path.is_file():
-            raise ConfigError(f"file={path} does not exist")
-        try:
-            return [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
-        except UnicodeDecodeError:
-            raise ProjectError(f"{path} is not UTF-8 text") from None
-    sentences = [str(s) for s in cfg.sentences or [] if str(s).strip()]
+        return [line.strip() for _, line in read_lines(str(cfg.file), "file") if line.strip()]
+    sentences = text_list("sentences", cfg.sentences)
     if not sentences:
         raise ConfigError("nothing to parse: give sentences='[...]' or file=<one sentence per line>")
     return sentences
 
 
 def run(cfg: DictConfig, out: Path) -> str:
+    if OmegaConf.is_missing(cfg, "templates"):
+        raise ConfigError("templates has no value: give templates=<a find_templates run folder or templates TSV>")
     source = Path(str(cfg.templates))
     table = source / "templates.tsv" if source.is_dir() else source
     lexicon = cfg.lexicon_path or table.parent / "words.tsv"
     parser = Parser(load_templates(table), as_number("null_score", cfg.null_score))
     tokenize = text_tokenizer(str(cfg.tokens), lexicon)
     trees, rows = [], ["sentence\tclause\tbracketed\tscore"]
-    for sentence in read_sentences(cfg):
-        for k, clause in enumerate(split_clauses(tokenize(sentence))):
-            tree = parser.parse(clause)
-            trees.append(tree.render())
-            rows.append(f"{sentence}\t{k}\t{tree.bracketed()}\t{tree.score:.4f}")
+    for sentence, k, tree in parse_sentences(parser, tokenize, read_sentences(cfg), as_int("max_words", cfg.max_words, 1)):
+        trees.append(tree.render())
+        rows.append(f"{sentence}\t{k}\t{tree.bracketed()}\t{tree.score:.4f}")
+    if not trees:
+        raise ConfigError("nothing to parse: the sentences hold no Chinese characters, letters or digits")
     (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
     (out / "parses.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return "\n\n".join(trees) + f"\noutputs: {out}/ (parses.txt, parses.tsv)"
