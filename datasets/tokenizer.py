@@ -13,7 +13,7 @@ from pathlib import Path
 from datasets.chinese_text import chunks
 from datasets.lexicon import load_lexicon
 from datasets.segmenter import Segmenter
-from engine.errors import ConfigError
+from engine.errors import as_int
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -28,8 +28,9 @@ class WordTokenizer:
 
     def __init__(self, words: Mapping[str, int], vocab_size: int | None = None, min_count: int = 1,
                  keep_punctuation: bool = True, null_score: float = -100.0) -> None:
-        if vocab_size is not None and (not isinstance(vocab_size, int) or vocab_size < 3):
-            raise ConfigError(f"tokenizer.vocab_size must be an integer >= 3 or null, got {vocab_size!r}")
+        if vocab_size is not None:
+            vocab_size = as_int("tokenizer.vocab_size", vocab_size, 3)
+        min_count = as_int("tokenizer.min_count", min_count, 1)
         self.segmenter = Segmenter(words, null_score)
         ranked = sorted((w for w, n in words.items() if n >= min_count), key=lambda w: (-words[w], w))
         limit = None if vocab_size is None else vocab_size - 2
@@ -55,4 +56,9 @@ class WordTokenizer:
         return [self.stoi.get(w, self.unk_id) for w in self.tokenize(text)]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.itos[i] for i in ids]
+        out = []
+        for i in ids:
+            if not 0 <= i < len(self.itos):
+                raise IndexError(f"token id {i} is outside the vocabulary (0 .. {len(self.itos) - 1})")
+            out.append(self.itos[i])
+        return out

@@ -192,6 +192,11 @@ def test_lexicon_files_round_trip_and_malformed_lines(tmp_path):
         load_lexicon(tmp_path / "none.tsv")
     tok = WordTokenizer.from_file(path, vocab_size=3)
     assert tok.itos == ["<pad>", "<unk>", "我"] and tok.encode("我公园") == [2, 1]
+    assert tok.decode([2, 0]) == ["我", "<pad>"]
+    with pytest.raises(IndexError, match="token id -1 is outside"):
+        tok.decode([-1])
+    with pytest.raises(ConfigError, match="tokenizer.min_count must be an integer"):
+        WordTokenizer({"我": 1}, min_count="x")
     assert WordTokenizer({"我": 1, "公园": 1}, keep_punctuation=False).tokenize("我，公园") == ["我", "公园"]
 
 
