@@ -228,7 +228,12 @@ def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: fl
 
 
 class TemplateTrie:
-    """Templates in a trie whose placeholders match one or more consecutive words."""
+    """Templates in a trie whose placeholders match one or more consecutive words.
+
+    A template matches a span exactly: each word is a template word or lies inside a placeholder.
+    (The companion code's ``XTrie`` also lets any word be skipped without a placeholder, which reads
+    like an off-by-one in its "already in a placeholder" test; that is not reproduced here.)
+    """
 
     def __init__(self, templates: Mapping[Template, int]) -> None:
         self.root: dict = {}
