@@ -44,7 +44,9 @@ def test_merging_lowers_L_by_exactly_F_over_l(seed):
     rng = random.Random(seed)
     counts = random_units(rng, rng.randint(3, 12))
     # a pair whose merged unit is new (otherwise it would not be a merge of two units into a third)
-    a, b = next((a, b) for a, b in itertools.permutations(sorted(counts), 2) if a + b not in counts)
+    pairs = list(itertools.permutations(sorted(counts), 2))
+    rng.shuffle(pairs)
+    a, b = next((a, b) for a, b in pairs if a + b not in counts)
     n_ab = rng.randint(1, min(counts[a], counts[b]))
     total = sum(counts.values())
     l_mean = sum(n * len(w) for w, n in counts.items()) / total
