@@ -30,6 +30,11 @@ def chunks(line: str) -> list[str]:
     return _CHUNK.findall(line)
 
 
+def is_word(token: str) -> bool:
+    """Whether ``token`` holds a character, letter or digit (a word, not punctuation)."""
+    return _CHUNK.search(token) is not None
+
+
 def pieces(line: str) -> Iterator[tuple[str, bool]]:
     """``(piece, is_chunk)`` for every chunk and every non-word token of ``line``, whitespace dropped."""
     for m in _PIECE.finditer(line):

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from datasets.chinese_text import chunks, read_lines
 from datasets.segmenter import unigram_dp
 from engine.errors import ConfigError, ProjectError
+from engine.files import write_atomic
 
 RULES = ("constant", "length")
 _BLOCK = 1 << 20  # characters counted per block: bounded memory however large the corpus
@@ -238,13 +239,9 @@ def save_lexicon(path: Path, words: Mapping[str, int], gains: Mapping[str, float
     """``word<TAB>count<TAB>ln p<TAB>gain`` sorted by count (gain empty for single characters)."""
     total = sum(words.values())
     gains = gains or {}
-    tmp = Path(path).with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("word\tcount\tlog_prob\tgain\n")
-        for w, n in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])):
-            g = f"{gains[w]:.4f}" if w in gains else ""
-            f.write(f"{w}\t{n}\t{math.log(n / total):.4f}\t{g}\n")
-    tmp.replace(path)
+    rows = [f"{w}\t{n}\t{math.log(n / total):.4f}\t{f'{gains[w]:.4f}' if w in gains else ''}\n"
+            for w, n in sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))]
+    write_atomic(path, "word\tcount\tlog_prob\tgain\n" + "".join(rows))
 
 
 def load_lexicon(path: str | Path) -> dict[str, int]:

@@ -9,6 +9,7 @@ so it is used only where nothing else fits.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from datasets.chinese_text import pieces
@@ -73,12 +74,18 @@ class Segmenter:
         """The maximum-probability segmentation of one chunk."""
         return unigram_dp(chunk, self.table, self.log_total, self.null_score, complete=True)[0]
 
-    def tokenize(self, text: str) -> list[str]:
-        """Words of a raw line; their concatenation is the line without its whitespace."""
+    def tokenize(self, text: str, tally: Counter | None = None) -> list[str]:
+        """Words of a raw line; their concatenation is the line without its whitespace.
+
+        ``tally``, if given, counts the words cut from chunks (punctuation left out).
+        """
         out: list[str] = []
         for piece, is_chunk in pieces(text):
             if is_chunk:
-                out.extend(self.cut(piece))
+                words = self.cut(piece)
+                out.extend(words)
+                if tally is not None:
+                    tally.update(words)
             else:
                 out.append(piece)
         return out

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from datasets.chinese_text import chunks, read_lines
+from datasets.chinese_text import is_word, read_lines
 from engine.errors import ConfigError, ProjectError
+from engine.files import write_atomic
 
 Template = tuple  # of words and None (a placeholder [X]); consecutive placeholders collapse to one
 _END = ""  # trie key of a complete template: no word is empty
@@ -69,7 +70,7 @@ def split_clauses(tokens: Iterable[str]) -> Iterator[list[str]]:
     """Runs of tokens between punctuation: tokens holding no character, letter or digit end a clause."""
     clause: list[str] = []
     for t in tokens:
-        if chunks(t):
+        if is_word(t):
             clause.append(t)
         elif clause:
             yield clause
@@ -81,12 +82,9 @@ def split_clauses(tokens: Iterable[str]) -> Iterator[list[str]]:
 def save_templates(path, templates: Mapping[Template, int]) -> None:
     """``template<TAB>count<TAB>log_prob<TAB>trivial``, words of a template separated by spaces."""
     total = sum(templates.values())
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("template\tcount\tlog_prob\ttrivial\n")
-        for t, c in sorted(templates.items(), key=lambda kv: (-kv[1], template_str(kv[0], " "))):
-            f.write(f"{template_str(t, ' ')}\t{c}\t{math.log(c / total):.4f}\t{int(is_trivial(t))}\n")
-    os.replace(tmp, path)
+    rows = [f"{template_str(t, ' ')}\t{c}\t{math.log(c / total):.4f}\t{int(is_trivial(t))}\n"
+            for t, c in sorted(templates.items(), key=lambda kv: (-kv[1], template_str(kv[0], " ")))]
+    write_atomic(path, "template\tcount\tlog_prob\ttrivial\n" + "".join(rows))
 
 
 def load_templates(path) -> dict[Template, int]:

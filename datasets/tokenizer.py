@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from datasets.chinese_text import chunks
+from datasets.chinese_text import is_word
 from datasets.lexicon import load_lexicon
 from datasets.segmenter import Segmenter
 from engine.errors import as_int
@@ -50,7 +50,7 @@ class WordTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         words = self.segmenter.tokenize(text)
-        return words if self.keep_punctuation else [w for w in words if chunks(w)]
+        return words if self.keep_punctuation else [w for w in words if is_word(w)]
 
     def encode(self, text: str) -> list[int]:
         return [self.stoi.get(w, self.unk_id) for w in self.tokenize(text)]

@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from engine.files import write_atomic
+
 
 def attach_class_names(evaluator: object, data: object) -> None:
     """Name per-class metrics after the data's classes when the config leaves ``class_names`` empty."""
@@ -91,7 +93,5 @@ def evaluate_to_file(model: nn.Module, objective: nn.Module | None, evaluator: A
     metrics: dict[str, Any] = {"split": split, "checkpoint": checkpoint, "checkpoint_step": checkpoint_step}
     metrics.update({f"{split}/{k}": v for k, v in raw.items()})
     metrics.update(extra or {})
-    tmp = run_dir / f".{filename}.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    tmp.replace(run_dir / filename)
+    write_atomic(run_dir / filename, json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -26,10 +26,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from datasets.chinese_text import Corpus, pieces  # noqa: E402
+from datasets.chinese_text import Corpus  # noqa: E402
 from datasets.lexicon import discover, information_per_char, save_lexicon  # noqa: E402
 from datasets.segmenter import Segmenter, segmentation_scores  # noqa: E402
 from engine.errors import as_bool, as_int, as_number  # noqa: E402
+from engine.files import write_atomic  # noqa: E402
 from engine.instantiate import build  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
@@ -58,14 +59,7 @@ def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | N
     f = open(out, "w", encoding="utf-8") if out else None
     try:
         for line in tqdm(corpus.lines(), desc="segmenting", unit=" lines", disable=not progress, mininterval=1.0):
-            words: list[str] = []
-            for piece, is_chunk in pieces(line):
-                if is_chunk:
-                    cut = seg.cut(piece)
-                    tally.update(cut)
-                    words.extend(cut)
-                else:
-                    words.append(piece)
+            words = seg.tokenize(line, tally)
             if f:
                 f.write(" ".join(words) + "\n")
             yield words
@@ -83,8 +77,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
                      str(lx.rule), as_number("lexicon.null_score", lx.null_score),
                      max_len=as_int("lexicon.max_len", lx.max_len, 2), progress=as_bool("progress", cfg.progress))
     save_lexicon(out / "lexicon.tsv", found.words, found.gains)
-    with open(out / "removed.tsv", "w", encoding="utf-8") as f:
-        f.write("word\tgain\n" + "".join(f"{w}\t{g:.4f}\n" for w, g in found.removed))
+    write_atomic(out / "removed.tsv", "word\tgain\n" + "".join(f"{w}\t{g:.4f}\n" for w, g in found.removed))
     m: dict = {"corpus": corpus.name or corpus.path, "min_prob": float(lx.min_prob), "min_pmi": float(lx.min_pmi),
                "rule": str(lx.rule), "chars": sum(found.char_counts.values()), "distinct_chars": len(found.char_counts),
                "distinct_pairs": found.num_pairs, "strong_pairs": found.num_strong_pairs,
@@ -106,7 +99,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
         m["L_words_bits"] = information_per_char(tally)
         m["mean_word_length"] = sum(n * len(w) for w, n in tally.items()) / sum(tally.values())
     m["peak_rss_mb"] = peak_rss_mb()
-    (out / "metrics.json").write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(out / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False) + "\n")
     m["top"] = [(w, n) for w, n in sorted(found.words.items(), key=lambda kv: -kv[1]) if len(w) > 1]
     m["top"] = m["top"][:top]
     m["first_removed"] = [w for w, _ in found.removed[:20]]

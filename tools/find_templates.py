@@ -37,6 +37,7 @@ from datasets.templates import (  # noqa: E402
     template_str,
 )
 from engine.errors import ConfigError, as_bool, as_int, as_number  # noqa: E402
+from engine.files import write_atomic  # noqa: E402
 from tools.discover_words import load_corpus, peak_rss_mb  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
@@ -59,7 +60,7 @@ def text_tokenizer(kind: str, lexicon_path) -> Callable[[str], list[str]]:
     raise ConfigError(f"tokens={kind!r}: raw text is tokenised with tokens=lexicon or tokens=chars")
 
 
-def text_list(name: str, value) -> list[str]:
+def text_list(value) -> list[str]:
     """A list of sentences from the config; a lone string is one sentence, not a list of characters."""
     if value is None:
         return []
@@ -117,16 +118,16 @@ def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
          "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
          "top": [[template_str(k), c] for k, c in ranked[:top]],
          "top_nontrivial": [[template_str(k), c] for k, c in ranked if not is_trivial(k)][:top]}
-    (out / "metrics.json").write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(out / "metrics.json", json.dumps(m, indent=1, ensure_ascii=False) + "\n")
 
     if not found.templates:
         return m, (f"no templates kept ({found.num_clauses:,} clauses, {found.num_words:,} word types): lower "
                    "templates.min_prob or templates.min_pmi, or use a larger corpus; the examples are not parsed")
     parser = Parser(found.templates, as_number("null_score", cfg.null_score))
     segment = Segmenter(found.word_counts).tokenize if cfg.tokens == "gold" else clauses.tokenize
-    examples = text_list("examples", cfg.examples)
+    examples = text_list(cfg.examples)
     trees = [t.render() for _, _, t in parse_sentences(parser, segment, examples, as_int("max_words", cfg.max_words, 1))]
-    (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
+    write_atomic(out / "parses.txt", "\n\n".join(trees) + "\n")
     return m, "\n\n".join(trees)
 
 

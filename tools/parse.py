@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.chinese_text import read_lines  # noqa: E402
 from datasets.templates import Parser, load_templates  # noqa: E402
 from engine.errors import ConfigError, as_int, as_number  # noqa: E402
+from engine.files import write_atomic  # noqa: E402
 from tools.find_templates import parse_sentences, text_list, text_tokenizer  # noqa: E402
 from tools.hydra_app import run_guarded  # noqa: E402
 
@@ -26,7 +27,7 @@ from tools.hydra_app import run_guarded  # noqa: E402
 def read_sentences(cfg: DictConfig) -> list[str]:
     if cfg.file:
         return [line.strip() for _, line in read_lines(str(cfg.file), "file") if line.strip()]
-    sentences = text_list("sentences", cfg.sentences)
+    sentences = text_list(cfg.sentences)
     if not sentences:
         raise ConfigError("nothing to parse: give sentences='[...]' or file=<one sentence per line>")
     return sentences
@@ -46,8 +47,8 @@ def run(cfg: DictConfig, out: Path) -> str:
         rows.append(f"{sentence}\t{k}\t{tree.bracketed()}\t{tree.score:.4f}")
     if not trees:
         raise ConfigError("nothing to parse: the sentences hold no Chinese characters, letters or digits")
-    (out / "parses.txt").write_text("\n\n".join(trees) + "\n", encoding="utf-8")
-    (out / "parses.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_atomic(out / "parses.txt", "\n\n".join(trees) + "\n")
+    write_atomic(out / "parses.tsv", "\n".join(rows) + "\n")
     return "\n\n".join(trees) + f"\noutputs: {out}/ (parses.txt, parses.tsv)"
 
 
