@@ -4,10 +4,12 @@ PY := .venv/bin/python
 .PHONY: run test data venv lint bench bench-gillespie bench-lexicon clean
 
 venv: .venv/.installed
-.venv/.installed: requirements.txt requirements-dev.txt
+.venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# the project itself, editable: tools/ and benchmarks/ run as files and as modules from anywhere
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt

@@ -1,8 +1,8 @@
 """Train any experiment: ``python train.py experiment=fmnist_resnet18 optim.lr=0.05``.
 
-Composes the config, instantiates data, model, loss, evaluator, optimiser and schedule from their
-config groups, and hands them to the one ``engine.Trainer``. Sweeps: ``python train.py -m ...``;
-several processes: ``torchrun --nproc_per_node=2 train.py ...``.
+Composes the config, instantiates data, model (one module or named parts), loss, evaluator,
+optimiser and schedule from their config groups, and hands them to the one ``engine.Trainer``.
+Sweeps: ``python train.py -m ...``; several processes: ``torchrun --nproc_per_node=2 train.py ...``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from engine import distributed as D
-from engine.errors import ConfigError, ProjectError
-from engine.evaluators import attach_class_names
-from engine.instantiate import build
+from engine.cli import run_guarded
+from engine.errors import ConfigError
+from engine.instantiate import build, build_components, check_known_keys
 from engine.run_folders import register_resolvers
 from engine.run_logger import flat_hparams
 from engine.seeding import seed_everything
@@ -35,25 +35,22 @@ register_resolvers()
 
 def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:
     """Everything ``cfg`` describes, built and handed to one ``Trainer`` (``extra``: e.g. callbacks)."""
+    check_known_keys(cfg, "train")
     unknown = set(cfg.trainer) - set(inspect.signature(Trainer).parameters)
     if unknown:
         raise ConfigError(f"unknown trainer setting(s) {sorted(unknown)}: see configs/trainer/default.yaml")
     seed_everything(cfg.seed)  # before building the model: its initial weights depend on the seed
-    data = build("data", cfg.data)
-    model = build("model", cfg.model)
-    objective = build("loss", cfg.loss)
-    evaluator = build("evaluator", cfg.evaluator)
+    data, model, objective, evaluator = build_components(cfg)
     optimizer = build("optim", cfg.optim)
     scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
-    trainer = Trainer(
+    trainer_settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return Trainer(
         model, objective, data, evaluator, optimizer, scheduler,
         run_dir=run_dir, seed=cfg.seed,
         config_text=OmegaConf.to_yaml(cfg, resolve=True),
         hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
-        **cfg.trainer, **extra,
+        **trainer_settings, **extra,
     )
-    attach_class_names(evaluator, data)
-    return trainer
 
 
 def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
@@ -92,14 +89,9 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    sweep = HydraConfig.get().mode.name == "MULTIRUN"
-    try:
-        metrics = train(cfg, HydraConfig.get().runtime.output_dir)
-    except ProjectError as e:
-        print(f"error: {e}", file=sys.stderr)
-        if sweep:  # one failed job (a diverging lr, say) does not stop the others
-            return math.nan
-        sys.exit(2)
+    metrics = run_guarded(train, cfg, "continue with resume=auto")
+    if metrics is None:  # a failed sweep job: the other jobs go on
+        return math.nan
     if metrics.get("status") == "interrupted":
         signum = metrics["signal"]
         if signum == getattr(signal, "SIGUSR2", None) and callable(signal.getsignal(signum)):

@@ -1,4 +1,4 @@
-"""Reaction events per second of ``datasets.gillespie.simulate`` against the post's loop and gillespy2.
+"""Reaction events per second of ``ssa.gillespie.simulate`` against the post's loop and gillespy2.
 
 What is measured: wall seconds and reaction events per second for the post's two-stage gene
 expression (``load_network("gene_expression")``: 0 -> mRNA 20, mRNA -> mRNA + protein 2.5,
@@ -52,8 +52,8 @@ import numpy as np
 import torch
 from scipy.special import comb
 
-from datasets.gillespie import simulate
-from datasets.reaction_network import Network, load_network
+from ssa.gillespie import simulate
+from ssa.reaction_network import Network, load_network
 
 NETWORK = "gene_expression"
 T_END, POINTS = 50.0, 501

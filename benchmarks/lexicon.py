@@ -1,4 +1,4 @@
-"""Lexicon discovery and segmentation: ``datasets.lexicon.discover`` + ``Segmenter`` against nlp-zero and jieba.
+"""Lexicon discovery and segmentation: ``min_entropy.lexicon.discover`` + ``Segmenter`` against nlp-zero and jieba.
 
 What is measured, on People's Daily 1998-01 (``data/chinese/199801.txt``; raw lines in, its gold words
 for scoring):
@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasets.chinese_text import Corpus
-from datasets.lexicon import discover
-from datasets.segmenter import Segmenter, segmentation_scores
-from tools.discover_words import peak_rss_mb
+from engine.memory import peak_rss_mb
+from min_entropy.chinese_text import Corpus
+from min_entropy.lexicon import discover
+from min_entropy.segmenter import Segmenter, segmentation_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 PD = ROOT / "data/chinese/199801.txt"

@@ -1,7 +1,7 @@
 """Overhead of ``engine.Trainer`` against a minimal hand-written PyTorch loop.
 
 What is measured: training steps per second of the same model, data, seed, optimiser (SGD, lr 0.05,
-momentum 0.9), cosine schedule and loss (``losses.classification.CrossEntropy``) at batch 128, run
+momentum 0.9), cosine schedule and loss (``losses.cross_entropy.CrossEntropy``) at batch 128, run
 side by side in one process on one device (``auto``: cuda if available, else cpu, for both):
 
 * trainer: the real ``Trainer.fit()`` with ``max_steps=N`` (logging every 50 steps, ``last.pt`` and
@@ -38,12 +38,12 @@ import torch.nn as nn
 
 import datasets.readers
 from datasets.images import ImageClassificationData
-from engine.distributed import select_device
-from engine.evaluators import ClassificationEvaluator
+from engine.devices import select_device
 from engine.schedules import cosine
 from engine.trainer import Trainer
-from losses.classification import CrossEntropy
-from models.preact_resnet import PreActResNet18
+from evaluators.classification import ClassificationEvaluator
+from losses.cross_entropy import CrossEntropy
+from models.preact_resnet18 import PreActResNet18
 from models.small_cnn import SmallCNN
 
 WARMUP = 5

@@ -14,8 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from datasets.readers import ImageSplits
+from engine.contracts import DataModule
 from engine.errors import ConfigError
+from engine.progress import Progress
 from engine.seeding import stream_seed
+
+NORMALIZE = ("standardize", "minus_one_one")
 
 
 def random_crop(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Tensor:
@@ -39,12 +43,16 @@ def random_hflip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
-class ImageClassificationData:
+class ImageClassificationData(DataModule):
     """Train / validation / test image batches as ``{"x": float (B, C, H, W), "y": int64 (B,)}``.
 
     ``val_size`` images are held out of the training set (a fixed split, ``split_seed``) to choose
-    the best checkpoint; the test set is only used for the final evaluation.
+    the best checkpoint; the test set is only used for the final evaluation. ``normalize``:
+    ``standardize`` (per channel, with the training images' mean and std) or ``minus_one_one``
+    (``x / 127.5 - 1``, the range of a generator's tanh output).
     """
+
+    unit = "images"
 
     def __init__(
         self,
@@ -62,13 +70,17 @@ class ImageClassificationData:
         hflip: bool = False,
         drop_last: bool = True,
         split_seed: int = 0,
+        normalize: str = "standardize",
     ) -> None:
         if batch_size < 1 or eval_batch_size < 1:
             raise ConfigError(f"data.batch_size and data.eval_batch_size must be >= 1, got {batch_size}, {eval_batch_size}")
         if val_size < 1 or crop_padding < 0:
             raise ConfigError(f"data.val_size must be >= 1 (validation picks best.pt) and data.crop_padding >= 0, "
                               f"got {val_size}, {crop_padding}")
+        if normalize not in NORMALIZE:
+            raise ConfigError(f"data.normalize={normalize!r} is not one of {', '.join(NORMALIZE)}")
         self.reader = reader
+        self.normalization = normalize
         # declared in the config so that models can be sized from it; checked against the data
         self.declared = {"num_classes": num_classes, "in_channels": in_channels, "image_size": image_size}
         self.batch_size = batch_size
@@ -109,8 +121,12 @@ class ImageClassificationData:
             "test": (put(s.test_x[:test_n]), put(s.test_y[:test_n])),
         }
         train_x = s.train_x[train_idx].float() / 255
-        self.mean = train_x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1).to(self.device)
-        self.std = train_x.std(dim=(0, 2, 3)).view(1, -1, 1, 1).to(self.device)
+        if self.normalization == "standardize":
+            self.mean = train_x.mean(dim=(0, 2, 3)).view(1, -1, 1, 1).to(self.device)
+            self.std = train_x.std(dim=(0, 2, 3)).view(1, -1, 1, 1).to(self.device)
+        else:
+            self.mean = torch.full((1, train_x.shape[1], 1, 1), 0.5, device=self.device)
+            self.std = torch.full((1, train_x.shape[1], 1, 1), 0.5, device=self.device)
         self.classes = s.classes
         self.num_classes = len(s.classes)
         self.input_shape = tuple(s.train_x.shape[1:])
@@ -126,7 +142,7 @@ class ImageClassificationData:
         return len(self.splits["train"][0])
 
     @property
-    def steps_per_epoch(self) -> int:
+    def batches_per_epoch(self) -> int:
         n, b = self.num_train, self.batch_size
         steps = n // b if self.drop_last else math.ceil(n / b)
         if steps == 0:
@@ -136,7 +152,8 @@ class ImageClassificationData:
     def normalize(self, x_uint8: torch.Tensor) -> torch.Tensor:
         return (x_uint8.float() / 255 - self.mean) / self.std
 
-    def train_batch(self, epoch: int, step: int) -> dict[str, torch.Tensor]:
+    def train_batch(self, progress: Progress) -> dict[str, torch.Tensor]:
+        epoch, step = progress.epoch, progress.batch
         if self._epoch_perm is None or self._epoch_perm[0] != epoch:
             gen = torch.Generator().manual_seed(stream_seed(self.seed, epoch))
             self._epoch_perm = (epoch, torch.randperm(self.num_train, generator=gen).to(self.device))

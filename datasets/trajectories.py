@@ -1,6 +1,6 @@
 """Simulated trajectories of a reaction network as a torch ``Dataset`` (for fitting ODE models).
 
-Item ``i`` is trajectory ``first_id + i`` of :func:`datasets.gillespie.simulate` with this seed,
+Item ``i`` is trajectory ``first_id + i`` of :func:`ssa.gillespie.simulate` with this seed,
 so disjoint id ranges give independent train / validation / test sets of the same network
 (``first_id=0``, ``first_id=10_000``, ...). Counts are divided by ``volume`` (the system size
 ``Omega``: concentrations ``n / Omega`` follow the rate equations as ``Omega`` grows) and
@@ -22,10 +22,10 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
-from datasets.gillespie import simulate
-from datasets.reaction_network import Network, load_network
 from engine.errors import ConfigError
 from engine.seeding import stream_seed
+from ssa.gillespie import simulate
+from ssa.reaction_network import Network, load_network
 
 NOISE = ("none", "gaussian", "relative", "poisson")
 

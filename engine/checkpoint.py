@@ -6,7 +6,6 @@ A checkpoint is a plain dict of tensors, numbers and strings, so it loads with
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 from functools import cache
@@ -18,6 +17,8 @@ import torch
 import yaml
 
 from engine.errors import CheckpointError, one_line
+from engine.files import atomic_open
+from engine.run_folders import RESULT_NEUTRAL
 from engine.run_logger import flat_hparams
 
 FORMAT_VERSION = 1
@@ -28,17 +29,8 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
 
     A process that dies mid-write leaves the previous file at ``path`` untouched.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save({"format_version": FORMAT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(path) as f:
+        torch.save({"format_version": FORMAT_VERSION, **state}, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -109,10 +101,6 @@ def code_version() -> str:
         return "unknown"
 
 
-# settings that do not change what is computed, so a resumed run may change them
-RESUME_MAY_CHANGE = ("resume", "runs_root", "trainer.progress", "trainer.device", "trainer.log_every_steps")
-
-
 def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
     """``key: old -> new`` for each scalar that differs between two resolved configs."""
     if not old_yaml or not new_yaml:
@@ -122,4 +110,8 @@ def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
                 for text in (old_yaml, new_yaml))
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
-            if old.get(k) != new.get(k) and not k.startswith(RESUME_MAY_CHANGE)]
+            if old.get(k) != new.get(k) and not _neutral(k)]
+
+
+def _neutral(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in RESULT_NEUTRAL)

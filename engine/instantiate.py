@@ -1,24 +1,59 @@
-"""``hydra.utils.instantiate`` with user errors as one line naming the config group."""
+"""Configs to objects: ``hydra.utils.instantiate`` with one-line errors, model parts, and keys nobody reads.
+
+The config groups are the registry (each file names its class with ``_target_``). Every key of a
+config is read by something: a key that is not a parameter of its ``_target_``, or not a key of the
+app's own config file, is refused with one line naming it (not silently ignored).
+"""
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import hydra
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from engine.errors import ConfigError, ProjectError, one_line
 
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+
+
+def check_target_keys(group: str, node: DictConfig) -> None:
+    """Every key of ``node`` (and of nested ``_target_`` nodes) must be a parameter of its target."""
+    try:
+        target = hydra.utils.get_object(str(node._target_))
+    except Exception:
+        raise ConfigError(f"{group}._target_={node._target_!r} cannot be imported: check the class path") from None
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: nothing to check against
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in node:
+        if key in HYDRA_KEYS:
+            continue
+        if not takes_any and key not in params:
+            known = ", ".join(k for k, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL
+                              and k not in ("self", "params"))
+            raise ConfigError(f"{group}.{key} is not a setting of {node._target_} (its settings: {known}); "
+                              "remove it or correct its name")
+        value = node._get_node(key)
+        if isinstance(value, DictConfig) and "_target_" in value:
+            check_target_keys(f"{group}.{key}", value)
+
 
 def build(group: str, node: DictConfig) -> Any:
-    """``hydra.utils.instantiate``; a wrong class path, argument or a missing ``???`` value becomes one line.
+    """``hydra.utils.instantiate``; a wrong class path, an unknown key or a missing ``???`` value becomes one line.
 
     Any other exception (a bug inside your own model, say) keeps its traceback.
     """
     if not isinstance(node, DictConfig) or "_target_" not in node:
-        raise ConfigError(f"{group} needs a _target_: pick one of configs/{group}/ ({group}=<name>)")
+        raise ConfigError(f"{group} needs a _target_: pick one of configs/{group.split('.')[0]}/ ({group}=<name>)")
+    check_target_keys(group, node)
     try:
         return hydra.utils.instantiate(node)
     except MissingMandatoryValue as e:
@@ -32,3 +67,56 @@ def build(group: str, node: DictConfig) -> Any:
         if cause is None or isinstance(cause, (ImportError, TypeError, ValueError)):
             raise ConfigError(f"{group}: {one_line(cause or e)}") from None
         raise
+
+
+def build_model(node: DictConfig) -> Any:
+    """One module (``model._target_``) or named parts (``model.<part>._target_`` each): a ``ModelParts``."""
+    from engine.parts import ModelParts
+
+    if isinstance(node, DictConfig) and "_target_" not in node and len(node) > 0:
+        not_parts = [k for k in node if not (isinstance(node.get(k), DictConfig) and "_target_" in node.get(k))]
+        if not_parts:
+            raise ConfigError(f"model.{not_parts[0]} is neither a setting of a model (there is no model._target_) nor a "
+                              "part with a _target_ of its own")
+        return ModelParts({name: build(f"model.{name}", node[name]) for name in node})
+    return build("model", node)
+
+
+def build_components(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
+    """``(data, model, objective, evaluator)`` from a train config (``train.py`` and ``eval.py`` alike)."""
+    return build("data", cfg.data), build_model(cfg.model), build("loss", cfg.loss), build("evaluator", cfg.evaluator)
+
+
+def _groups(defaults: Any) -> set[str]:
+    names = set()
+    for entry in defaults or []:
+        if isinstance(entry, (dict, DictConfig)):
+            for key in entry:
+                key = str(key).replace("override ", "").strip().lstrip("/")
+                names.add(key.split("@")[-1].split("/")[0] if "@" in key else key.split("/")[0])
+    return names
+
+
+def check_known_keys(cfg: DictConfig, config_name: str) -> None:
+    """Refuse keys of ``cfg`` that are neither in ``configs/<config_name>.yaml`` nor a config group of it.
+
+    Config groups (``data``, ``corpus``, ``trainer``, ...) are checked by what reads them (their
+    ``_target_``'s signature, the ``Trainer``); this catches ``+typo=1`` and keys left over from an
+    older version of a config.
+    """
+    schema = OmegaConf.load(CONFIGS / f"{config_name}.yaml")
+    groups = _groups(schema.get("defaults"))
+
+    def walk(node: DictConfig, ref: Any, path: str) -> None:
+        for key in node:
+            if path == "" and (key == "hydra" or key in groups):
+                continue
+            if not isinstance(ref, DictConfig) or key not in ref.keys():  # (`in` is False for ??? values)
+                raise ConfigError(f"unknown config key {path}{key}: nothing reads it (a typo, or a key from an older "
+                                  f"version of configs/{config_name}.yaml?); remove it")
+            sub, sub_ref = node._get_node(key), ref._get_node(key)
+            if isinstance(sub, DictConfig) and isinstance(sub_ref, DictConfig) and not isinstance(sub_ref, ListConfig):
+                if len(sub_ref) > 0:  # an empty mapping in the file (e.g. players: {}) is filled by the user
+                    walk(sub, sub_ref, f"{path}{key}.")
+
+    walk(cfg, schema, "")

@@ -19,6 +19,18 @@ from omegaconf import OmegaConf
 
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 
+# Settings that do not change what a run computes: the one list. A resumed run may change them
+# (engine.checkpoint.config_changes), sweep job folders leave them out of their names (the Hydra configs
+# read this list through ${result_neutral:}) and tools/summarize.py does not group runs by them.
+RESULT_NEUTRAL = ("resume", "runs_root", "progress", "device", "trainer.progress", "trainer.device",
+                  "trainer.log_every_steps")
+
+
+def folder_name_excludes() -> list[str]:
+    """Overrides left out of sweep job folder names: the result-neutral ones, and ``experiment``
+    (already the sweep folder's own name)."""
+    return [*RESULT_NEUTRAL, "experiment"]
+
 
 def latest_run(base: str | Path, depth: int = 1) -> Path | None:
     """The most recent folder ``depth`` levels under ``base`` that holds a ``last.pt``."""
@@ -80,6 +92,7 @@ def register_resolvers() -> None:
     # use_cache: Hydra copies resolver caches into each job's config, so all jobs of a sweep agree
     for name, fn, cache in (("run_folder", run_folder, True), ("sweep_folder", sweep_folder, True),
                             ("config_subdir", config_subdir, False), ("existing_folder", existing_folder, True),
-                            ("fresh_folder", fresh_folder, True)):
+                            ("fresh_folder", fresh_folder, True),
+                            ("result_neutral", folder_name_excludes, False)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=cache)

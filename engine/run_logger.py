@@ -1,8 +1,9 @@
-"""What a run writes besides checkpoints: TensorBoard events and ``log.jsonl``.
+"""What a run writes besides checkpoints: TensorBoard events, ``log.jsonl`` and figures.
 
 ``log.jsonl`` holds one JSON object per logged row (``{"step": .., "train/loss": ..}``): the same
 scalars as TensorBoard, readable without it (sweep summaries, tests). On resume both are cut back
-to the checkpoint's step, so an interrupted stretch is not logged twice.
+to the checkpoint's step, so an interrupted stretch is not logged twice. An evaluator's media go to
+TensorBoard (images, figures, the embedding projector) and, when asked, to PNG files.
 """
 
 from __future__ import annotations
@@ -12,15 +13,25 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import make_grid, save_image
+
+from engine.contracts import Media
+from engine.files import atomic_open, write_atomic
 
 
 class RunLogger:
-    def __init__(self, run_dir: str | Path, resume_step: int | None = None, enabled: bool = True) -> None:
+    """Writes one run's scalars, text, hparams and media; ``enabled=False`` (ranks > 0) writes nothing.
+
+    ``events=False`` writes no TensorBoard events or ``log.jsonl``, only PNG files (``eval.py``).
+    """
+
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None, enabled: bool = True,
+                 events: bool = True) -> None:
         self.enabled = enabled
+        self.events = enabled and events
         self.run_dir = Path(run_dir)
-        if not enabled:
+        if not self.events:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # TensorBoard drops events at steps >= purge_step: keep those of the checkpoint's own step
@@ -28,11 +39,11 @@ class RunLogger:
         self.jsonl_path = self.run_dir / "log.jsonl"
         if resume_step is not None and self.jsonl_path.exists():
             rows = [r for r in read_jsonl(self.jsonl_path) if r.get("step", 0) <= resume_step]
-            self.jsonl_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            write_atomic(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in rows))
         self._jsonl = open(self.jsonl_path, "a")
 
     def scalars(self, step: int, values: dict[str, float], **extra: Any) -> None:
-        if not self.enabled:
+        if not self.events:
             return
         for k, v in values.items():
             self.writer.add_scalar(k, v, step)
@@ -40,22 +51,47 @@ class RunLogger:
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
 
-    def images(self, step: int, images: dict[str, torch.Tensor]) -> None:
-        if self.enabled:
-            for name, x in images.items():
-                self.writer.add_images(name, x.detach().cpu(), step)
+    def media(self, step: int, media: Media, prefix: str, png_dir: Path | None = None) -> None:
+        """Images and figures to TensorBoard as ``<prefix>/<name>`` and, with ``png_dir``, to
+        ``png_dir/<prefix>_<name>.png``; embeddings to TensorBoard's projector."""
+        if not self.enabled:
+            return
+        if png_dir is not None:
+            png_dir.mkdir(parents=True, exist_ok=True)
+        for name, x in media.images.items():
+            x = x.detach().float().cpu().clamp(0, 1)
+            if self.events:
+                self.writer.add_images(f"{prefix}/{name}", x, step)
+            if png_dir is not None:
+                with atomic_open(png_dir / f"{prefix}_{name}.png") as f:
+                    save_image(make_grid(x, nrow=min(len(x), 8), padding=2, pad_value=1.0), f, format="png")
+        for name, fig in media.figures.items():
+            if png_dir is not None:
+                with atomic_open(png_dir / f"{prefix}_{name}.png") as f:
+                    fig.savefig(f, format="png", dpi=120)
+            if self.events:
+                self.writer.add_figure(f"{prefix}/{name}", fig, step, close=True)
+            else:
+                import matplotlib.pyplot as plt
+
+                plt.close(fig)
+        if self.events:
+            for name, emb in media.embeddings.items():
+                images = None if emb.images is None else emb.images.detach().float().cpu()
+                self.writer.add_embedding(emb.vectors.detach().float().cpu(), metadata=list(emb.labels),
+                                          label_img=images, global_step=step, tag=f"{prefix}/{name}")
 
     def text(self, tag: str, text: str) -> None:
-        if self.enabled:
+        if self.events:
             # TensorBoard renders markdown: indent so YAML shows as a code block
             self.writer.add_text(tag, "\n".join("    " + line for line in text.splitlines()))
 
     def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-        if self.enabled:
+        if self.events:
             self.writer.add_hparams(hparams, metrics, run_name=".")
 
     def close(self) -> None:
-        if self.enabled:
+        if self.events:
             self.writer.close()
             self._jsonl.close()
 

@@ -1,13 +1,15 @@
-"""The one training loop (DESIGN.md, "The one loop").
+"""The one training loop.
 
-Every experiment runs through ``Trainer.fit``: each step takes the global batch at that step,
-and for each player of the objective in order (``repeat`` times each) computes its loss,
-back-propagates, averages gradients over processes, clips, and steps that player's optimiser and
-schedule. Validation picks ``best.pt``; the final evaluation of ``best.pt`` on the test split
-goes to ``metrics.json`` and TensorBoard's hparams plugin.
+Every experiment runs through ``Trainer.fit``. Each step, for each player of the objective in order
+(``repeat`` times each), it draws that player's batch, computes its loss, back-propagates, averages
+gradients over processes, clips, steps that player's optimiser and schedule, and updates the EMA
+copies of the parts it changed. Validation picks ``best.pt``; the final evaluation restores
+``best.pt`` (every part, the objective, EMA copies) and writes ``metrics.json``, TensorBoard's
+hparams and the evaluator's figures.
 
-The data position is the global step alone (``epoch, i = divmod(step, steps_per_epoch)``) and
-every random stream is in the checkpoint, so an interrupted run resumes bit for bit.
+The data position is the global step alone: step ``s`` draws batches ``k * D .. k * D + D - 1`` of
+epoch ``e`` (``e, k = divmod(s, steps_per_epoch)``, ``D`` = batches drawn per step, 1 unless a player
+takes fresh batches), and every random stream is in the checkpoint, so a resumed run is bit-exact.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ import json
 import logging
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -31,11 +31,18 @@ from tqdm import tqdm
 
 from engine import distributed as D
 from engine.checkpoint import code_version, config_changes, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.contracts import Batch, DataModule, Evaluator, Objective
+from engine.devices import select_device
 from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_line
-from engine.evaluators import evaluate_to_file
+from engine.evaluation import evaluate_to_file
+from engine.metrics import headline
+from engine.parts import map_parts
+from engine.players import build_players
+from engine.progress import Progress
 from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
-from losses.objective import Objective
+from engine.signals import StopRequest
+from engine.weights import Weights
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +62,20 @@ def _check_number(key: str, value: Any, kind: type, minimum: float, optional: bo
 
 
 class Trainer:
-    """Trains ``model`` on ``objective`` over ``data``; the keyword settings are ``configs/trainer``'s.
+    """Trains ``model`` (one module or ``ModelParts``) on ``objective`` over ``data``.
 
-    ``optimizer`` and ``scheduler`` are partials, called once per player as
-    ``optimizer(params, **players[p].optim)`` and ``scheduler(opt, total_steps=N)``.
-    ``callbacks`` are called with the trainer after every step.
+    The keyword settings are ``configs/trainer``'s. ``optimizer`` and ``scheduler`` are partials,
+    called once per player as ``optimizer(params, **players[p].optim)`` and
+    ``scheduler(opt, total_steps=N)``. ``players`` and ``parts`` are described in
+    ``engine.players`` and ``engine.weights``. ``callbacks`` are called with the trainer after every step.
     """
 
     def __init__(
         self,
         model: nn.Module,
         objective: Objective,
-        data: Any,
-        evaluator: Any,
+        data: DataModule,
+        evaluator: Evaluator,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         run_dir: str | Path = "runs/unnamed",
@@ -83,6 +91,7 @@ class Trainer:
         device: str = "auto",
         progress: bool = True,
         players: dict[str, dict[str, Any]] | None = None,
+        parts: dict[str, dict[str, Any]] | None = None,
         config_text: str = "",
         hparams: dict[str, Any] | None = None,
         callbacks: list[Callable[[Trainer], None]] | None = None,
@@ -96,12 +105,10 @@ class Trainer:
                            ("checkpoint_every_steps", checkpoint_every_steps)):
             _check_number(key, value, int, minimum=1, optional=True)
         _check_number("grad_clip", grad_clip, float, minimum=0, optional=True, strict=True)
-        players = dict(players or {})
-        unknown = set(players) - set(objective.players)
-        if unknown:
-            raise ConfigError(f"trainer.players names {sorted(unknown)}, but the loss's players are {list(objective.players)}")
+        if not isinstance(compile, bool):
+            raise ConfigError(f"trainer.compile must be true or false, got {compile!r}")
 
-        self.device = D.select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.dist = D.init_distributed(self.device.type)
@@ -111,55 +118,44 @@ class Trainer:
         self.amp_dtype = PRECISIONS[precision]
         self.config_text, self.hparams, self.callbacks = config_text, hparams or {}, callbacks or []
 
-        self.model = model.to(self.device)
-        self.objective = objective.to(self.device)
+        # weights: parts loaded from other runs, then rank 0's everywhere, then EMA copies from them
+        self.weights = Weights(model, objective, parts)
+        self.weights.load_initial()
+        self.weights.to(self.device)
         if self.dist.enabled:
-            D.broadcast_module(self.model)
-            D.broadcast_module(self.objective)
-        self.train_model = torch.compile(self.model) if compile else self.model
+            D.broadcast_module(model)
+            D.broadcast_module(objective)
+        self.weights.reset_ema()
+        self.model, self.objective = model, objective
+        # each part compiled on its own, so that model.generator(z) runs compiled too
+        self.train_model = map_parts(model, lambda name, part: torch.compile(part)) if compile else model
+
         self.data, self.evaluator = data, evaluator
         self.data.setup(self.device, self.dist.rank, self.dist.world_size, self.seed)
-        self.steps_per_epoch = self.data.steps_per_epoch
+        self.evaluator.setup(self.data)
+        draws_of = {p: (players or {}).get(p, {}) or {} for p in objective.players}
+        self.draws = max([int(s.get("repeat", 1)) for s in draws_of.values() if s.get("fresh_batches") is True] or [1])
+        self.steps_per_epoch = self.data.batches_per_epoch // self.draws
+        if self.steps_per_epoch < 1:
+            raise ConfigError(f"an epoch of {self.data.batches_per_epoch} batches is less than one step of "
+                              f"{self.draws} fresh batches: lower the repeat or the batch size")
         self.total_steps = min(max_steps or math.inf, max_epochs * self.steps_per_epoch)
-
-        self.repeat: dict[str, int] = {}
-        self.params: dict[str, list[nn.Parameter]] = {}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.schedulers: dict[str, Any] = {}
-        self.scalers: dict[str, torch.amp.GradScaler] = {}
-        for player in objective.players:
-            spec = dict(players.get(player) or {})
-            self.repeat[player] = int(spec.pop("repeat", 1))
-            overrides = dict(spec.pop("optim", None) or {})
-            if spec or self.repeat[player] < 1:
-                raise ConfigError(f"trainer.players.{player} takes repeat (>= 1) and optim, got {players[player]}")
-            params = list({id(p): p for p in objective.player_parameters(self.model, player) if p.requires_grad}.values())
-            if not params:
-                raise ConfigError(f"player {player!r} of the loss has no trainable parameters")
-            self.params[player] = params
-            try:
-                self.optimizers[player] = optimizer(params, **overrides)
-                if scheduler is not None:
-                    steps = self.total_steps * self.repeat[player]
-                    self.schedulers[player] = scheduler(self.optimizers[player], total_steps=steps)
-            except (ValueError, TypeError) as e:
-                raise ConfigError(f"optim/scheduler for player {player!r}: {e}") from None
-            self.scalers[player] = torch.amp.GradScaler(self.device.type, enabled=precision == "fp16")
+        self.players = build_players(objective, self.weights.parts, players, optimizer, scheduler, self.total_steps,
+                                     precision == "fp16", self.device.type)
 
         self.step = 0
         self.best: dict[str, Any] = {"value": None, "step": None}
-        self._stop_signal: int | None = None
+        self.stop = StopRequest()
         self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
 
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
-            "model": self.model.state_dict(),
-            "objective": self.objective.state_dict(),
-            "optimizers": {p: o.state_dict() for p, o in self.optimizers.items()},
-            "schedulers": {p: s.state_dict() for p, s in self.schedulers.items()},
-            "scalers": {p: s.state_dict() for p, s in self.scalers.items()},
+            **self.weights.state_dict(),
+            "optimizers": {p.name: p.optimizer.state_dict() for p in self.players.values()},
+            "schedulers": {p.name: p.scheduler.state_dict() for p in self.players.values() if p.scheduler is not None},
+            "scalers": {p.name: p.scaler.state_dict() for p in self.players.values()},
             "rng": rng_state(),
             "best": dict(self.best),
             "seed": self.seed,
@@ -168,16 +164,16 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
+        self.weights.load_state_dict(state, source)
         try:
-            self.model.load_state_dict(state["model"])
-            self.objective.load_state_dict(state["objective"])
-            for name, table in (("optimizers", self.optimizers), ("schedulers", self.schedulers), ("scalers", self.scalers)):
-                if set(state[name]) != set(table):
-                    raise KeyError(f"{name} for players {sorted(state[name])}, expected {sorted(table)}")
+            for key, attr in (("optimizers", "optimizer"), ("schedulers", "scheduler"), ("scalers", "scaler")):
+                table = {p.name: getattr(p, attr) for p in self.players.values() if getattr(p, attr) is not None}
+                if set(state[key]) != set(table):
+                    raise KeyError(f"{key} for players {sorted(state[key])}, expected {sorted(table)}")
                 for player, obj in table.items():
-                    obj.load_state_dict(state[name][player])
+                    obj.load_state_dict(state[key][player])
         except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(f"{source} does not match this model/loss/optimiser config ({one_line(e)})") from None
+            raise CheckpointError(f"{source} does not match this optimiser config ({one_line(e)})") from None
         self.step, self.best = int(state["step"]), dict(state["best"])
         if self.dist.is_main:
             set_rng_state(state["rng"])
@@ -187,8 +183,8 @@ class Trainer:
     def resume(self, path: str | Path) -> None:
         """Continue from a checkpoint written by this trainer (``last.pt`` of a run).
 
-        The run must continue with the config it was started with (only the keys in
-        ``RESUME_MAY_CHANGE`` may differ): anything else would silently mix two experiments.
+        The run must continue with the config it was started with (only the result-neutral keys of
+        ``engine.run_folders.RESULT_NEUTRAL`` may differ): anything else would mix two experiments.
         """
         state = load_checkpoint(path, map_location=self.device)
         changed = config_changes(state.get("config", ""), self.config_text)
@@ -219,28 +215,40 @@ class Trainer:
             )
 
     # ---------------------------------------------------------------- one step
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def progress_at(self, draw: int = 0, player: str | None = None, repeat: int = 0, repeats: int = 1) -> Progress:
+        """Where training is at this step, for batch ``draw`` of the step (and a player's ``repeat``)."""
+        epoch, k = divmod(self.step, self.steps_per_epoch)
+        return Progress(self.step, epoch, k * self.draws + draw, self.total_steps, self.steps_per_epoch,
+                        player, repeat, repeats)
+
+    def train_step(self) -> dict[str, torch.Tensor]:
         logs: dict[str, torch.Tensor] = {}
+        batches: dict[int, Batch] = {}
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
-        for player in self.objective.players:
-            opt, scaler, params = self.optimizers[player], self.scalers[player], self.params[player]
-            for _ in range(self.repeat[player]):
+        for player in self.players.values():
+            opt, scaler = player.optimizer, player.scaler
+            for r in range(player.repeat):
+                draw = r if player.fresh_batches else 0  # fresh batches: one per repeat; else the step's first
+                if draw not in batches:
+                    batches[draw] = self.data.train_batch(self.progress_at(draw))
+                progress = self.progress_at(draw, player.name, r, player.repeat)
                 opt.zero_grad(set_to_none=True)
                 with autocast:
-                    out = self.objective(self.train_model, batch, player)
+                    out = self.objective(self.train_model, batches[draw], player.name, progress)
                 loss = out["loss"]
                 scaler.scale(loss).backward()
                 if self.dist.enabled:
-                    D.average_gradients(params, self.dist.world_size)
+                    D.average_gradients(player.params, self.dist.world_size)
                 if self.grad_clip is not None:
                     scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(player.params, self.grad_clip)
                 scaler.step(opt)
                 scaler.update()
-                if player in self.schedulers:
-                    self.schedulers[player].step()
+                if player.scheduler is not None:
+                    player.scheduler.step()
+                self.weights.update_ema(player.parts)
                 self._nonfinite |= ~torch.isfinite(loss.detach())
-            prefix = "" if len(self.objective.players) == 1 else f"{player}/"
+            prefix = "" if len(self.players) == 1 else f"{player.name}/"
             logs.update({prefix + k: v.detach().float() for k, v in out.items()})
         return logs
 
@@ -255,7 +263,7 @@ class Trainer:
         if self.step == 0:  # a resumed run has its config logged and its random streams restored
             logger.text("config", self.config_text)
             seed_everything(stream_seed(self.seed, self.dist.rank))
-        restore = self._catch_signals()
+        restore = self.stop.catch()
         self.model.train()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.progress and self.dist.is_main),
                    dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=self.run_dir.name)
@@ -269,9 +277,10 @@ class Trainer:
     def _loop(self, logger: RunLogger, bar: tqdm) -> dict[str, Any]:
         sums: dict[str, torch.Tensor] = {}
         n_sum, t_last, step_last = 0, time.perf_counter(), self.step
+        unit = f"throughput/{self.data.unit}_per_s"
         while self.step < self.total_steps:
-            epoch, i = divmod(self.step, self.steps_per_epoch)
-            out = self.train_step(self.data.train_batch(epoch, i))
+            epoch = self.step // self.steps_per_epoch
+            out = self.train_step()
             for k, v in out.items():
                 sums[k] = sums[k] + v if k in sums else v
             n_sum += 1
@@ -281,9 +290,10 @@ class Trainer:
             if self.step % self.log_every == 0 or done:
                 elapsed = time.perf_counter() - t_last
                 values = D.all_mean({f"train/{k}": float(v) / n_sum for k, v in sums.items()}, self.dist, self.device)
-                values["throughput/samples_per_s"] = (self.step - step_last) * self.data.batch_size / max(elapsed, 1e-9)
-                for player, opt in self.optimizers.items():
-                    values[f"lr/{player}"] = opt.param_groups[0]["lr"]
+                units = (self.step - step_last) * self.draws * self.data.units_per_batch
+                values[unit] = units / max(elapsed, 1e-9)
+                for player in self.players.values():
+                    values[f"lr/{player.name}"] = player.optimizer.param_groups[0]["lr"]
                 self._check_finite()
                 logger.scalars(self.step, values, epoch=epoch)
                 bar.set_postfix({k[6:]: f"{v:.4g}" for k, v in values.items() if k.startswith("train/")}, refresh=False)
@@ -299,8 +309,8 @@ class Trainer:
             if self._stop_requested():
                 self.save("last.pt")
                 log.warning("stopped by signal %d at step %d; last.pt saved in %s: continue with resume=auto",
-                            self._stop_signal, self.step, self.run_dir)
-                return {"status": "interrupted", "step": self.step, "signal": self._stop_signal}
+                            self.stop.signum, self.step, self.run_dir)
+                return {"status": "interrupted", "step": self.step, "signal": self.stop.signum}
         metrics = self.final_evaluation(logger)
         D.barrier(self.dist)
         return metrics
@@ -308,69 +318,48 @@ class Trainer:
     def _validate(self, logger: RunLogger) -> None:
         self._check_finite()  # on every rank, before rank 0 may write best.pt
         if self.dist.is_main:
-            metrics = self.evaluator.evaluate(self.model, self.data.eval_batches("val"), objective=self.objective)
+            model = self.weights.eval_model()
+            metrics = self.evaluator.evaluate(model, self.data.eval_batches("val"), objective=self.objective)
             logger.scalars(self.step, {f"val/{k}": v for k, v in metrics.items()})
-            if hasattr(self.evaluator, "images"):
-                batch = next(iter(self.data.eval_batches("val")))
-                logger.images(self.step, {f"val/{k}": v for k, v in self.evaluator.images(self.model, batch).items()})
-            value, best = metrics[self.evaluator.monitor], self.best["value"]
+            logger.media(self.step, self.evaluator.media(model, self.data, "val", objective=self.objective), prefix="val")
+            monitor = self.evaluator.monitor
+            if monitor not in metrics:
+                name = type(self.evaluator).__name__
+                raise ConfigError(f"{name}.monitor={monitor!r} is not among its metrics {sorted(metrics)}")
+            value, best = metrics[monitor], self.best["value"]
             sign = 1 if self.evaluator.mode == "max" else -1
             if best is None or sign * (value - best) > 0:
                 self.best = {"value": value, "step": self.step}
                 save_checkpoint(self.state_dict(), self.run_dir / "best.pt")
-            log.info("step %d: val %s %.4f (best %.4f at step %d)", self.step, self.evaluator.monitor,
+            log.info("step %d: val %s %.4f (best %.4f at step %d)", self.step, monitor,
                      value, self.best["value"], self.best["step"])
         self.best = D.broadcast_object(self.best, self.dist)
 
     def final_evaluation(self, logger: RunLogger | None = None, split: str = "test") -> dict[str, Any]:
-        """Evaluate ``best.pt`` (else the current weights) on ``split``; write ``metrics.json``."""
+        """Restore ``best.pt`` (else keep the current weights), evaluate it on ``split``; write ``metrics.json``."""
         if not self.dist.is_main:
             return {}
         best = self.run_dir / "best.pt"
         ckpt_step = self.step
         if best.exists():
             state = load_checkpoint(best, map_location=self.device)
-            self.model.load_state_dict(state["model"])
+            self.weights.load_state_dict(state, source=str(best))  # the same restore as eval.py's
             ckpt_step = int(state["step"])
-        metrics = evaluate_to_file(self.model, self.objective, self.evaluator, self.data, self.run_dir, split,
-                                   checkpoint=best.name if best.exists() else "final weights", checkpoint_step=ckpt_step,
+        metrics = evaluate_to_file(self.weights.eval_model(), self.objective, self.evaluator, self.data, self.run_dir,
+                                   split, checkpoint=best.name if best.exists() else "final weights",
+                                   checkpoint_step=ckpt_step, logger=logger,
                                    extra={f"val/best_{self.evaluator.monitor}": self.best["value"], "steps": self.step})
-        # headline metrics: "test/acc", not the per-class details "test/acc_class/3_Dress"
-        headline = {k: v for k, v in metrics.items() if isinstance(v, float) and k.count("/") == 1}
+        top = headline(metrics)
         if logger is not None:
             logger.scalars(self.step, {k: v for k, v in metrics.items() if isinstance(v, float)})
-            logger.hparams(self.hparams, {f"hparam/{k}": v for k, v in headline.items()})
-        log.info("final %s metrics (%s): %s", split, metrics["checkpoint"],
-                 ", ".join(f"{k}={v:.4f}" for k, v in headline.items()))
+            logger.hparams(self.hparams, {f"hparam/{k}": v for k, v in top.items()})
+        log.info("final %s metrics (%s): %s", split, metrics["checkpoint"], ", ".join(f"{k}={v:.4f}" for k, v in top.items()))
         return metrics
-
-    # ---------------------------------------------------------------- signals
-    def _catch_signals(self) -> Callable[[], None]:
-        """SIGINT/SIGTERM (and SIGUSR2, Slurm's pre-emption warning under submitit) finish the current
-        step, save ``last.pt`` and return; a second SIGINT aborts."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        catch = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGUSR2] if hasattr(signal, "SIGUSR2") else [])
-        previous = {s: signal.getsignal(s) for s in catch}
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._stop_signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self._stop_signal = signum
-
-        for s in previous:
-            signal.signal(s, handler)
-
-        def restore() -> None:
-            for s, h in previous.items():
-                signal.signal(s, h)
-
-        return restore
 
     def _stop_requested(self) -> bool:
         if not self.dist.enabled:
-            return self._stop_signal is not None
-        flag = torch.tensor([0 if self._stop_signal is None else self._stop_signal], device=self.device)
+            return self.stop.signum is not None
+        flag = torch.tensor([0 if self.stop.signum is None else self.stop.signum], device=self.device)
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        self._stop_signal = int(flag) or None
-        return self._stop_signal is not None
+        self.stop.signum = int(flag) or None
+        return self.stop.signum is not None

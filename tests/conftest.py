@@ -31,6 +31,12 @@ def compose_cfg(*overrides: str) -> DictConfig:
         return compose("train", overrides=list(overrides))
 
 
+def smoke_cfg(experiment: str, *extra: str) -> DictConfig:
+    """The real config of ``experiment``, shrunk by its own ``smoke`` overrides (then ``extra``)."""
+    smoke = [str(o) for o in compose_cfg(f"experiment={experiment}").smoke]
+    return compose_cfg(f"experiment={experiment}", *smoke, *extra)
+
+
 def losses(run_dir: Path, key: str = "train/loss") -> list[tuple[int, float]]:
     return [(r["step"], r[key]) for r in read_jsonl(run_dir / "log.jsonl") if key in r]
 

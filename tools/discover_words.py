@@ -13,8 +13,6 @@ Writes to ``runs/discover_words/<corpus>/<date_time>/``:
 from __future__ import annotations
 
 import json
-import resource
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,33 +22,14 @@ import hydra
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets.chinese_text import Corpus  # noqa: E402
-from datasets.lexicon import discover, information_per_char, save_lexicon  # noqa: E402
-from datasets.segmenter import Segmenter, segmentation_scores  # noqa: E402
-from engine.errors import as_bool, as_int, as_number  # noqa: E402
-from engine.files import write_atomic  # noqa: E402
-from engine.instantiate import build  # noqa: E402
-from tools.hydra_app import run_guarded  # noqa: E402
-
-
-def load_corpus(cfg: DictConfig) -> Corpus:
-    return build("corpus", cfg)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process: VmHWM (Linux), else ``ru_maxrss``.
-
-    ``ru_maxrss`` survives fork + exec, so a tool started from a big process would report that one's peak.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from engine.cli import print_result, run_guarded
+from engine.errors import as_bool, as_int, as_number
+from engine.files import write_atomic
+from engine.instantiate import build
+from engine.memory import peak_rss_mb
+from min_entropy.chinese_text import Corpus
+from min_entropy.lexicon import discover, information_per_char, save_lexicon
+from min_entropy.segmenter import Segmenter, segmentation_scores
 
 
 def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | None,
@@ -69,7 +48,7 @@ def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | N
 
 
 def run(cfg: DictConfig, out: Path) -> dict:
-    corpus = load_corpus(cfg.corpus)
+    corpus = build("corpus", cfg.corpus)
     lx = cfg.lexicon
     evaluate, write_segmented = as_bool("evaluate", cfg.evaluate), as_bool("write_segmented", cfg.write_segmented)
     top = as_int("top", cfg.top)
@@ -126,7 +105,7 @@ def summary(m: dict, out: Path) -> str:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="discover_words")
 def main(cfg: DictConfig) -> None:
-    run_guarded(lambda c, out: summary(run(c, out), out), cfg, "rerun the same command: discovery is deterministic")
+    print_result(run_guarded(lambda c, out: summary(run(c, out), out), cfg, "rerun the same command: discovery is deterministic"))
 
 
 if __name__ == "__main__":

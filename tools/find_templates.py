@@ -1,7 +1,7 @@
 """Find sentence templates: ``python tools/find_templates.py [corpus=...] [tokens=gold|lexicon|chars]``.
 
 Lines are tokenised (the corpus's gold words, a discovered lexicon, or characters), cut into
-clauses at punctuation, and mined for templates (``datasets.templates``). Writes to
+clauses at punctuation, and mined for templates (``min_entropy.templates``). Writes to
 ``runs/find_templates/<corpus>/<date_time>/``:
 
 - ``templates.tsv``: ``template, count, log_prob, trivial`` (words separated by spaces, ``[X]`` placeholders);
@@ -14,70 +14,30 @@ clauses at punctuation, and mined for templates (``datasets.templates``). Writes
 from __future__ import annotations
 
 import json
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets.chinese_text import Corpus, pieces  # noqa: E402
-from datasets.lexicon import load_lexicon, save_lexicon  # noqa: E402
-from datasets.segmenter import Segmenter  # noqa: E402
-from datasets.templates import (  # noqa: E402
+from engine.cli import print_result, run_guarded
+from engine.errors import ConfigError, as_bool, as_int, as_number
+from engine.files import write_atomic
+from engine.instantiate import build
+from engine.memory import peak_rss_mb
+from min_entropy.chinese_text import Corpus
+from min_entropy.lexicon import save_lexicon
+from min_entropy.segmenter import Segmenter
+from min_entropy.sentences import TOKENIZERS, parse_sentences, text_list, text_tokenizer
+from min_entropy.templates import (
     Parser,
-    Tree,
     find_templates,
     is_trivial,
     save_templates,
     split_clauses,
     template_str,
 )
-from engine.errors import ConfigError, as_bool, as_int, as_number  # noqa: E402
-from engine.files import write_atomic  # noqa: E402
-from tools.discover_words import load_corpus, peak_rss_mb  # noqa: E402
-from tools.hydra_app import run_guarded  # noqa: E402
-
-TOKENIZERS = ("gold", "lexicon", "chars")
-
-
-def char_tokens(text: str) -> list[str]:
-    """One token per character of each chunk; other pieces as they are."""
-    return [t for piece, is_chunk in pieces(text) for t in (piece if is_chunk else [piece])]
-
-
-def text_tokenizer(kind: str, lexicon_path) -> Callable[[str], list[str]]:
-    """Raw text -> tokens, for ``tokens=lexicon`` (a lexicon TSV or a discover_words run folder) or ``tokens=chars``."""
-    if kind == "chars":
-        return char_tokens
-    if kind == "lexicon":
-        if not lexicon_path:
-            raise ConfigError("tokens=lexicon needs lexicon_path=<lexicon.tsv> (python tools/discover_words.py writes one)")
-        return Segmenter(load_lexicon(lexicon_path)).tokenize
-    raise ConfigError(f"tokens={kind!r}: raw text is tokenised with tokens=lexicon or tokens=chars")
-
-
-def text_list(value) -> list[str]:
-    """A list of sentences from the config; a lone string is one sentence, not a list of characters."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else list(value)
-    return [str(v) for v in items if str(v).strip()]
-
-
-def parse_sentences(parser: Parser, tokenize: Callable[[str], list[str]], sentences: list[str],
-                    max_words: int) -> Iterator[tuple[str, int, Tree]]:
-    """``(sentence, clause number, tree)`` for each clause of each sentence."""
-    for sentence in sentences:
-        for k, clause in enumerate(split_clauses(tokenize(sentence))):
-            if len(clause) > max_words:
-                raise ConfigError(f"a clause of {len(clause)} words is longer than max_words={max_words} "
-                                  f"({''.join(clause[:8])}...): parsing costs grow with the cube of the length; "
-                                  "split the sentence or raise max_words")
-            yield sentence, k, parser.parse(clause)
 
 
 class Clauses:
@@ -97,7 +57,7 @@ class Clauses:
 
 
 def run(cfg: DictConfig, out: Path) -> tuple[dict, str]:
-    corpus = load_corpus(cfg.corpus)
+    corpus = build("corpus", cfg.corpus)
     if cfg.tokens not in TOKENIZERS:
         raise ConfigError(f"tokens={cfg.tokens!r} is not one of {', '.join(TOKENIZERS)}")
     clauses = Clauses(corpus, str(cfg.tokens), cfg.lexicon_path)
@@ -145,7 +105,8 @@ def summary(m: dict, trees: str, out: Path) -> str:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="find_templates")
 def main(cfg: DictConfig) -> None:
-    run_guarded(lambda c, out: summary(*run(c, out), out), cfg, "rerun the same command: template mining is deterministic")
+    print_result(run_guarded(lambda c, out: summary(*run(c, out), out), cfg,
+                             "rerun the same command: template mining is deterministic"))
 
 
 if __name__ == "__main__":

@@ -1,27 +1,24 @@
 """Parse sentences into nested templates: ``python tools/parse.py templates=<find_templates run folder>``.
 
 Each sentence is tokenised (by ``words.tsv`` beside the templates, another lexicon, or characters),
-cut into clauses at punctuation, and each clause is parsed (``datasets.templates.Parser``). The trees
+cut into clauses at punctuation, and each clause is parsed (``min_entropy.templates.Parser``). The trees
 are printed and written to ``runs/parse/<date_time>/parses.txt``, with one bracketed line per clause
 in ``parses.tsv`` (``sentence, clause, bracketed, score``).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets.chinese_text import read_lines  # noqa: E402
-from datasets.templates import Parser, load_templates  # noqa: E402
-from engine.errors import ConfigError, as_int, as_number  # noqa: E402
-from engine.files import write_atomic  # noqa: E402
-from tools.find_templates import parse_sentences, text_list, text_tokenizer  # noqa: E402
-from tools.hydra_app import run_guarded  # noqa: E402
+from engine.cli import print_result, run_guarded
+from engine.errors import ConfigError, as_int, as_number
+from engine.files import write_atomic
+from min_entropy.chinese_text import read_lines
+from min_entropy.sentences import parse_sentences, text_list, text_tokenizer
+from min_entropy.templates import Parser, load_templates
 
 
 def read_sentences(cfg: DictConfig) -> list[str]:
@@ -54,7 +51,7 @@ def run(cfg: DictConfig, out: Path) -> str:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="parse")
 def main(cfg: DictConfig) -> None:
-    run_guarded(run, cfg, "rerun the same command")
+    print_result(run_guarded(run, cfg, "rerun the same command"))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Writes to ``runs/simulate/<network>/<date_time>/``:
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -24,16 +23,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from scipy.stats import poisson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from datasets import master_equation as cme  # noqa: E402
-from datasets import ssa_stats  # noqa: E402
-from datasets.gillespie import simulate, simulate_events  # noqa: E402
-from datasets.reaction_network import network_from_config  # noqa: E402
-from engine.distributed import select_device  # noqa: E402
-from engine.errors import ConfigError, as_int, as_number  # noqa: E402
-from tools.hydra_app import run_guarded  # noqa: E402
-from tools.ssa_plots import plot_distributions, plot_paths  # noqa: E402
+from engine.cli import print_result, run_guarded
+from engine.devices import select_device
+from engine.errors import ConfigError, as_int, as_number
+from engine.files import atomic_open, write_atomic
+from ssa import master_equation as cme
+from ssa import stats as ssa_stats
+from ssa.gillespie import simulate, simulate_events
+from ssa.plots import plot_distributions, plot_paths
+from ssa.reaction_network import network_from_config
 
 _DENSE_STATES = 3000  # exact transient distributions only for boxes this small
 
@@ -69,8 +67,9 @@ def run(cfg: DictConfig, out: Path) -> dict:
     traj = simulate(net, grid, cfg.num_trajectories, seed=seed, device=device, first_id=first_id,
                     chunk_size=cfg.chunk_size, max_events=cfg.max_events, progress=bool(cfg.progress))
     wall = time.perf_counter() - start
-    np.savez_compressed(out / "trajectories.npz", times=traj.times.numpy(), counts=traj.counts.numpy(),
-                        events=traj.events.numpy(), species=np.array(net.species), seed=seed, first_id=first_id)
+    with atomic_open(out / "trajectories.npz") as f:
+        np.savez_compressed(f, times=traj.times.numpy(), counts=traj.counts.numpy(),
+                            events=traj.events.numpy(), species=np.array(net.species), seed=seed, first_id=first_id)
     events = int(traj.events.sum())
     stats: dict = {"network": net.name, "num_trajectories": len(traj.counts), "t_end": t_end,
                    "burn_in": burn_in, "device": str(device), "events": events, "wall_s": round(wall, 3),
@@ -79,8 +78,8 @@ def run(cfg: DictConfig, out: Path) -> dict:
     path = None
     if as_int("path_events", cfg.path_events) > 0:
         path = simulate_events(net, max_events=cfg.path_events, seed=seed, trajectory_id=first_id)
-        np.savez_compressed(out / "path.npz", times=path.times.numpy(), counts=path.counts.numpy(),
-                            species=np.array(net.species))
+        with atomic_open(out / "path.npz") as f:
+            np.savez_compressed(f, times=path.times.numpy(), counts=path.counts.numpy(), species=np.array(net.species))
         stats["path"] = {"events": len(path.times) - 1, "t_end": path.t_end}
         # the path's statistics skip its first burn_in time units, when the path runs past them
         path_start = burn_in if burn_in < path.t_end else 0.0
@@ -139,7 +138,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     if end_curves:
         plot_distributions(end_curves, f"{net.name}: {traj.counts.shape[0]:,} trajectories at t = {t_end:g} against "
                            "the master equation (expm)", out / "distribution_t_end.png")
-    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    write_atomic(out / "stats.json", json.dumps(stats, indent=2) + "\n")
     return stats
 
 
@@ -181,7 +180,7 @@ def _work(cfg: DictConfig, out: Path) -> str:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="simulate")
 def main(cfg: DictConfig) -> None:
-    run_guarded(_work, cfg, "the same command and seed simulates the same trajectories again")
+    print_result(run_guarded(_work, cfg, "the same command and seed simulates the same trajectories again"))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ Usage::
 
 A job folder is a direct sub-folder holding ``.hydra/overrides.yaml``; one without ``metrics.json``
 is unfinished and is listed as such (below the table and on stdout), never averaged. Jobs are grouped
-by their overrides without ``seed``, ``resume``, ``runs_root``, ``trainer.progress`` and
-``trainer.device`` (the configuration); a row's label leaves out the
+by their overrides without ``seed`` and the result-neutral keys (``engine.run_folders.RESULT_NEUTRAL``:
+``resume``, ``runs_root``, ``trainer.progress``, ...): the configuration. A row's label leaves out the
 overrides that every job shares (``(base)`` if nothing is left). For each configuration and metric
 the table gives mean ± sample std over seeds (ddof=1) and n, the number of finished seeds. With one
-seed the std is shown as "–" in ``summary.md`` and left empty in ``summary.csv``. Default metrics: every
-float in ``metrics.json`` except per-class ones (``*/acc_class/*``). Rows are sorted by the first
-metric, descending.
+seed the std is shown as "–" in ``summary.md`` and left empty in ``summary.csv``. Default metrics: the
+headline metrics of ``metrics.json`` (``engine.metrics``: floats named ``split/name``, so not the per-class
+``test/acc_class/*``), or every float for a tool's ``metrics.json`` that has none. Rows are sorted by the
+first metric, descending.
 
 Writes into ``--out`` (default: the sweep folder): ``summary.md``, ``summary.csv`` and
 ``val_curves.png`` (mean over seeds of ``--curve`` from ``log.jsonl`` against step, ±std band).
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import re
@@ -35,12 +37,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.run_logger import read_jsonl  # noqa: E402
+from engine.files import atomic_open, write_atomic
+from engine.metrics import is_headline
+from engine.run_folders import RESULT_NEUTRAL
+from engine.run_logger import read_jsonl
 
-# overrides that do not define a configuration: the seed (averaged over) and those that do not change
-# the result (the same keys that configs/hydra/default.yaml leaves out of job folder names)
-NOT_CONFIG = re.compile(r"^[+~]*(seed|resume|runs_root|trainer\.progress|trainer\.device)=")
+# overrides that do not define a configuration: the seed (averaged over) and the result-neutral ones
+NOT_CONFIG = re.compile(r"^[+~]*(" + "|".join(re.escape(k) for k in ("seed", *RESULT_NEUTRAL)) + ")=")
 
 
 class SummaryError(Exception):
@@ -97,8 +100,10 @@ def default_metrics(jobs: list[Job]) -> list[str]:
     names: dict[str, None] = {}
     for j in jobs:
         for k, v in (j.metrics or {}).items():
-            if isinstance(v, float) and "/acc_class/" not in k:
+            if is_headline(k, v):
                 names[k] = None
+    if not names:  # a tool's metrics.json (discover_words: f1, lexicon_size, ...) has no split/name keys
+        names = {k: None for j in jobs for k, v in (j.metrics or {}).items() if isinstance(v, float)}
     return list(names)
 
 
@@ -143,11 +148,12 @@ def markdown(rows: list[dict[str, Any]], metrics: list[str], unfinished: list[Jo
 
 def write_csv(path: Path, rows: list[dict[str, Any]], metrics: list[str]) -> None:
     cols = ["configuration", "n"] + [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=cols)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
+    write_atomic(path, text.getvalue())
 
 
 def curve(jobs: list[Job], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,7 +189,8 @@ def plot(path: Path, groups: list[Group], key: str) -> None:
     if ax.lines:
         ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 
@@ -205,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.sweep
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, metrics, [j for j in jobs if j.metrics is None])
-    (out / "summary.md").write_text(table)
+    write_atomic(out / "summary.md", table)
     write_csv(out / "summary.csv", rows, metrics)
     plot(out / "val_curves.png", groups, args.curve)
     print(table, end="")

@@ -1,0 +1,91 @@
+"""The players of an objective as the trainer runs them: parts, parameters, optimiser, schedule, scaler.
+
+``trainer.players.<name>`` takes ``repeat`` (optimiser steps per training step, default 1),
+``fresh_batches`` (each repeat on a batch of its own, as the VI-GAN paper's 5 discriminator steps on
+5 batches; default: every repeat on the step's first batch) and ``optim`` (overrides of
+``configs/optim`` for this player, e.g. its own learning rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from engine.contracts import Objective
+from engine.errors import ConfigError, as_bool, as_int
+
+PLAYER_SETTINGS = ("repeat", "fresh_batches", "optim")
+
+
+@dataclass
+class Player:
+    name: str
+    parts: list[str]  # the model parts this player's optimiser updates
+    params: list[nn.Parameter]  # theirs, plus the objective's own parameters for this player
+    repeat: int = 1
+    fresh_batches: bool = False
+    optimizer: torch.optim.Optimizer | None = None
+    scheduler: Any = None
+    scaler: torch.amp.GradScaler | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]:
+    """``objective.updates`` checked against the model's parts (``None``: one player updates all)."""
+    name = type(objective).__name__
+    if objective.updates is None:
+        if len(objective.players) > 1:
+            raise ConfigError(f"{name} has players {objective.players} and must say which parts each updates (updates = ...)")
+        return {objective.players[0]: list(parts)}
+    out = {}
+    for player in objective.players:
+        wanted = list(objective.updates.get(player, ()))
+        missing = [p for p in wanted if p not in parts]
+        if missing:
+            raise ConfigError(f"{name}'s player {player!r} updates model part(s) {missing}, but the model has parts "
+                              f"{parts}: give them in the config (model.{missing[0]}=...)")
+        out[player] = wanted
+    return out
+
+
+def build_players(objective: Objective, parts: dict[str, nn.Module], settings: dict[str, Any] | None,
+                  optimizer: Callable[..., torch.optim.Optimizer], scheduler: Callable[..., Any] | None,
+                  steps: int, fp16: bool, device_type: str) -> dict[str, Player]:
+    """One :class:`Player` per player of ``objective``, in order, with its optimiser over its parameters."""
+    settings = dict(settings or {})
+    unknown = set(settings) - set(objective.players)
+    if unknown:
+        raise ConfigError(f"trainer.players names {sorted(unknown)}, but the loss's players are {list(objective.players)}")
+    which = player_parts(objective, list(parts))
+    players: dict[str, Player] = {}
+    for name in objective.players:
+        spec = dict(settings.get(name) or {})
+        extra = set(spec) - set(PLAYER_SETTINGS)
+        if extra:
+            raise ConfigError(f"trainer.players.{name} takes {', '.join(PLAYER_SETTINGS)}; got {sorted(extra)}")
+        repeat = as_int(f"trainer.players.{name}.repeat", spec.get("repeat", 1), 1)
+        fresh = as_bool(f"trainer.players.{name}.fresh_batches", spec.get("fresh_batches", False))
+        params = [p for part in which[name] for p in parts[part].parameters()]
+        params += list(objective.own_parameters(name))
+        params = list({id(p): p for p in params if p.requires_grad}.values())
+        if not params:
+            raise ConfigError(f"player {name!r} of the loss has no trainable parameters (parts {which[name]} frozen or empty)")
+        players[name] = Player(name, which[name], params, repeat, fresh, overrides=dict(spec.get("optim") or {}))
+    owned = {id(p) for pl in players.values() for p in pl.params}
+    stray = [n for n, p in objective.named_parameters() if p.requires_grad and id(p) not in owned]
+    if stray:
+        raise ConfigError(f"{type(objective).__name__}'s own parameters {stray[:3]} belong to no player: "
+                          "say which player updates them (own_parameters)")
+    for player in players.values():
+        try:
+            player.optimizer = optimizer(player.params, **player.overrides)
+            if scheduler is not None:
+                player.scheduler = scheduler(player.optimizer, total_steps=steps * player.repeat)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"optim/scheduler for player {player.name!r}: {e}") from None
+        player.scaler = torch.amp.GradScaler(device_type, enabled=fp16)
+    return players

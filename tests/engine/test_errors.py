@@ -1,0 +1,95 @@
+"""Bad input gets one clear line and loses nothing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, compose_cfg, losses, run_script
+
+from engine.checkpoint import load_checkpoint
+from engine.errors import ConfigError, DataMissingError, NonFiniteLossError
+from losses.cross_entropy import CrossEntropy
+from train import make_trainer
+
+
+def one_error_line(out) -> str:
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("optim.lr=-0.1", "error: optim/scheduler for player 'main': Invalid learning rate: -0.1"),
+    ("data.reader.root=/nonexistent", "error: Fashion-MNIST is not installed under /nonexistent: run `make data`"),
+    ("trainer.precision=fp8", "error: trainer.precision='fp8' is not one of"),
+    ("trainer.max_epochs=0", "error: trainer.max_epochs must be an integer >= 1, got 0"),
+    ("trainer.log_every_steps=abc", "error: trainer.log_every_steps must be an integer >= 1, got 'abc'"),
+    ("data.num_classes=7", "error: data.num_classes=7 but the data has num_classes=10"),
+    ("resume=/nonexistent/last.pt", "error: resume=/nonexistent/last.pt: no such checkpoint"),
+])
+def test_invalid_values_one_line(override: str, expected: str, tmp_path: Path):
+    out = run_script("train.py", "experiment=fmnist_cnn", *TINY, f"runs_root={tmp_path}", override)
+    line = one_error_line(out)
+    assert line.startswith(expected), out.stderr[-1500:]
+    assert len([ln for ln in out.stderr.splitlines() if ln.startswith("error:")]) == 1
+
+
+def test_unknown_key_names_the_key(tmp_path: Path):
+    out = run_script("train.py", "experiment=fmnist_cnn", f"runs_root={tmp_path}", "optim.lrr=0.1")
+    assert "optim.lrr" in one_error_line(out)
+    out = run_script("train.py", "experiment=no_such_experiment", f"runs_root={tmp_path}")
+    assert "no_such_experiment" in one_error_line(out)
+
+
+def test_missing_data_in_process(tmp_path: Path):
+    with pytest.raises(DataMissingError, match="make data"):
+        make_trainer(compose_cfg(*TINY, f"data.reader.root={tmp_path}"), tmp_path / "run")
+
+
+def test_unknown_player_in_trainer_config(tmp_path: Path):
+    with pytest.raises(ConfigError, match="players"):
+        make_trainer(compose_cfg(*TINY, "+trainer.players.generator.repeat=2"), tmp_path)
+
+
+class NaNAfter(CrossEntropy):
+    """Cross-entropy that turns NaN from the given call on (a diverging run)."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def forward(self, model, batch, player="main", progress=None):
+        out = super().forward(model, batch, player, progress)
+        self.calls += 1
+        if self.calls > self.after:
+            out["loss"] = out["loss"] * math.nan
+        return out
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path):
+    cfg = compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=20", "trainer.log_every_steps=4",
+                      "trainer.checkpoint_every_steps=2", "trainer.val_every_steps=100")
+    trainer = make_trainer(cfg, tmp_path)
+    trainer.objective = NaNAfter(after=5)
+    with pytest.raises(NonFiniteLossError) as err:
+        trainer.fit()
+    msg = str(err.value)
+    assert "\n" not in msg and str(tmp_path / "last.pt") in msg
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 4  # written before the NaN at step 6; the save at step 6 was refused
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert all(math.isfinite(v) for _, v in losses(tmp_path))  # no NaN row was logged
+
+
+def test_a_failing_job_does_not_stop_its_sweep(tmp_path: Path):
+    out = run_script("train.py", "-m", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}",
+                     "optim.lr=-0.1,0.05")
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert "error: optim/scheduler for player 'main': Invalid learning rate: -0.1" in out.stderr
+    jobs = {p.name.split("optim.lr=")[1].split(",")[0]: p for p in (tmp_path / "multirun" / "fmnist_cnn").glob("*/*")
+            if p.is_dir()}
+    assert not (jobs["-0.1"] / "metrics.json").exists() and (jobs["0.05"] / "metrics.json").is_file()
