@@ -45,6 +45,21 @@ def test_unknown_key_names_the_key(tmp_path: Path):
     assert "no_such_experiment" in one_error_line(out)
 
 
+@pytest.mark.parametrize(("override", "expected"), [
+    ("+typo=1", "unknown config key typo: nothing reads it"),
+    ("+trainer_typo.x=1", "unknown config key trainer_typo"),
+    ("+data.shuffle=true", "data.shuffle is not a setting of datasets.images.ImageClassificationData (its settings: reader,"),
+    ("+model.depth=3", "model.depth is not a setting of models.small_cnn.SmallCNN"),
+    ("+data.reader.mirror=x", "data.reader.mirror is not a setting of datasets.readers.fashion_mnist"),
+    ("+optim.lrr=0.1", "optim.lrr is not a setting of torch.optim.SGD"),
+    ("+trainer.players.main.repeats=2", "trainer.players.main takes repeat, fresh_batches, optim; got ['repeats']"),
+])
+def test_a_key_nothing_reads_is_refused(override: str, expected: str, tmp_path: Path):
+    with pytest.raises(ConfigError) as err:
+        make_trainer(compose_cfg(*TINY, override), tmp_path)
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value)
+
+
 def test_missing_data_in_process(tmp_path: Path):
     with pytest.raises(DataMissingError, match="make data"):
         make_trainer(compose_cfg(*TINY, f"data.reader.root={tmp_path}"), tmp_path / "run")
@@ -93,3 +108,4 @@ def test_a_failing_job_does_not_stop_its_sweep(tmp_path: Path):
     jobs = {p.name.split("optim.lr=")[1].split(",")[0]: p for p in (tmp_path / "multirun" / "fmnist_cnn").glob("*/*")
             if p.is_dir()}
     assert not (jobs["-0.1"] / "metrics.json").exists() and (jobs["0.05"] / "metrics.json").is_file()
+    assert (jobs["-0.1"] / "error.txt").read_text().startswith("optim/scheduler for player 'main': Invalid learning rate")

@@ -95,6 +95,9 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     ("discover_words", "evaluate=maybe", "evaluate must be true or false"),
     ("discover_words", "corpus.path=/tmp", "corpus.path=/tmp is a folder"),
     ("find_templates", "tokens=words", "tokens='words' is not one of gold, lexicon, chars"),
+    ("discover_words", "+lexicon.min_pmii=3", "unknown config key lexicon.min_pmii: nothing reads it"),
+    ("parse", "+sentence=x", "unknown config key sentence: nothing reads it"),
+    ("find_templates", "+corpus.encoding=gbk", "corpus.encoding is not a setting of min_entropy.chinese_text.Corpus"),
 ])
 def test_bad_input_is_one_line(tool, override, words, tmp_path):
     r = run_script(f"tools/{tool}.py", override, "progress=false" if tool != "parse" else "file=null",

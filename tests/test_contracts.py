@@ -1,0 +1,135 @@
+"""Every shipped config of the data, loss, evaluator and model groups against its contract (engine/contracts.py).
+
+A config is checked in the context of the first experiment that uses it, shrunk by that experiment's
+own smoke overrides (else in the default experiment's, with the config swapped in). A loss whose
+players update named parts gets the first model config that has those parts. So a new data module,
+loss, evaluator or model is checked here without a new test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+from conftest import REPO, smoke_cfg
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from engine.contracts import DataModule, Evaluator, Media, Objective
+from engine.errors import DataMissingError
+from engine.instantiate import build, build_model
+from engine.parts import ModelParts, parts_of
+from engine.players import player_parts
+from engine.progress import Progress
+
+CONFIGS = REPO / "configs"
+EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+
+
+def shipped(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+
+
+def target_of(group: str, name: str) -> str | None:
+    return OmegaConf.load(CONFIGS / group / f"{name}.yaml").get("_target_")
+
+
+def context(group: str, name: str, *extra: str) -> DictConfig:
+    """A composed, shrunk train config that uses ``<group>=<name>``."""
+    for experiment in EXPERIMENTS:
+        cfg = smoke_cfg(experiment)
+        if target_of(group, name) and cfg[group].get("_target_") == target_of(group, name):
+            return smoke_cfg(experiment, f"{group}={name}", *extra)
+    return smoke_cfg("fmnist_cnn", f"{group}={name}", *extra)
+
+
+def progress(batch: int = 0) -> Progress:
+    return Progress(step=0, epoch=0, batch=batch, total_steps=1, steps_per_epoch=1)
+
+
+@pytest.mark.parametrize("name", shipped("data"))
+def test_data_module_contract(name: str):
+    cfg = context("data", name)
+    data = build("data", cfg.data)
+    assert isinstance(data, DataModule)
+    try:
+        data.setup("cpu", seed=0)
+    except DataMissingError as e:  # a dataset this machine cannot download: the message says how to get it
+        assert "download=true" in str(e) or "make data" in str(e)
+        return
+    assert isinstance(data.unit, str) and data.unit and data.units_per_batch >= 1
+    assert data.batches_per_epoch >= 1
+    a, again, other = data.train_batch(progress(0)), data.train_batch(progress(0)), data.train_batch(progress(1))
+    assert a and all(isinstance(v, torch.Tensor) for v in a.values())
+    assert all(torch.equal(a[k], again[k]) for k in a), "a batch is a pure function of (seed, epoch, batch)"
+    assert any(not torch.equal(a[k], other[k]) for k in a)
+    for split in ("val", "test"):
+        assert sum(1 for _ in data.eval_batches(split)) >= 1
+
+
+def loss_context(name: str) -> DictConfig:
+    """The loss's context; a loss whose players update named parts gets a model config that has them."""
+    cfg = context("loss", name)
+    objective = build("loss", cfg.loss)
+    needed = {p for parts in (objective.updates or {}).values() for p in parts}
+    if needed and not needed <= set(cfg.model):
+        for model in shipped("model"):
+            if needed <= set(OmegaConf.to_container(context("model", model).model)):
+                return context("loss", name, f"model={model}", "data.normalize=minus_one_one")
+    return cfg
+
+
+@pytest.mark.parametrize("name", shipped("loss"))
+def test_objective_contract(name: str):
+    cfg = loss_context(name)
+    objective, model, data = build("loss", cfg.loss), build_model(cfg.model), build("data", cfg.data)
+    assert isinstance(objective, Objective) and isinstance(model, nn.Module)
+    assert objective.players and all(isinstance(p, str) for p in objective.players)
+    which = player_parts(objective, list(parts_of(model)))
+    assert set(which) == set(objective.players) and all(which.values())
+    data.setup("cpu", seed=0)
+    batch = data.train_batch(progress())
+    for player in objective.players:
+        out = objective(model, batch, player, Progress(0, 0, 0, 10, 10, player, 0, 1))
+        assert set(out) >= {"loss"} and all(v.dim() == 0 for v in out.values())
+        assert out["loss"].requires_grad and math.isfinite(float(out["loss"].detach()))
+
+
+@pytest.mark.parametrize("name", shipped("evaluator"))
+def test_evaluator_contract(name: str):
+    cfg = context("evaluator", name)
+    evaluator, model, objective, data = (build("evaluator", cfg.evaluator), build_model(cfg.model),
+                                         build("loss", cfg.loss), build("data", cfg.data))
+    assert isinstance(evaluator, Evaluator) and evaluator.mode in ("max", "min")
+    data.setup("cpu", seed=0)
+    evaluator.setup(data)
+    metrics = evaluator.evaluate(model, data.eval_batches("val"), objective=objective)
+    assert evaluator.monitor in metrics
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values())
+    media = evaluator.media(model, data, "val", objective=objective)
+    assert isinstance(media, Media)
+    for x in media.images.values():
+        assert x.dim() == 4 and float(x.min()) >= 0 and float(x.max()) <= 1
+
+
+def model_configs() -> list[str]:
+    """``name`` for configs/model/<name>.yaml and ``part/name`` for the part groups configs/model/<part>/<name>.yaml."""
+    return shipped("model") + sorted(f"{p.parent.name}/{p.stem}" for p in (CONFIGS / "model").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("name", model_configs())
+def test_model_config_builds(name: str):
+    if "/" in name:  # a part: resolved in the default config's context (its ${data...} interpolations)
+        cfg = context("model", shipped("model")[0])
+        with open_dict(cfg):
+            cfg.part = OmegaConf.load(CONFIGS / "model" / f"{name}.yaml")
+        model = build(f"model.{name.split('/')[0]}", cfg.part)
+    else:
+        model = build_model(context("model", name).model)
+    assert isinstance(model, nn.Module)
+    for part_name, part in parts_of(model).items():
+        assert sum(p.numel() for p in part.parameters()) > 0, part_name
+    if isinstance(model, ModelParts):
+        with pytest.raises(TypeError, match="call a part"):
+            model(torch.zeros(1))

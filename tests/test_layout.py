@@ -1,0 +1,108 @@
+"""Imports flow one way, with no cycle; scripts never import scripts; every script runs as a file and as a module."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+LIBRARY = ("datasets", "models", "losses", "evaluators", "ssa", "min_entropy")
+SCRIPTS = ("tools", "benchmarks")
+PACKAGES = ("engine", *LIBRARY, *SCRIPTS)
+# leaf helpers: they import nothing of the project but engine.errors, which imports nothing at all
+LEAVES = ("engine.errors", "engine.files", "engine.seeding", "engine.devices", "engine.progress", "engine.metrics",
+          "engine.memory")
+# what the library may use of the engine: leaves, the contracts and model parts (never the trainer)
+ENGINE_FOR_LIBRARY = (*LEAVES, "engine.contracts", "engine.parts")
+
+
+def project_modules() -> dict[str, Path]:
+    mods = {"train": REPO / "train.py", "eval": REPO / "eval.py"}
+    for pkg in PACKAGES:
+        for path in (REPO / pkg).glob("*.py"):
+            mods[pkg if path.stem == "__init__" else f"{pkg}.{path.stem}"] = path
+    return mods
+
+
+MODULES = project_modules()
+
+
+def imports_of(name: str) -> set[str]:
+    """Project modules that ``name`` imports anywhere in its file (``from pkg import mod`` counts as ``pkg.mod``)."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+    return {m for m in found if m in MODULES and m != name and m not in PACKAGES}
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def test_the_graph_is_found():
+    assert {"engine.trainer", "ssa.gillespie", "min_entropy.lexicon", "tools.simulate"} <= set(GRAPH)
+    assert "engine.contracts" in GRAPH["losses.cross_entropy"]
+
+
+def test_leaves_import_nothing_of_the_project():
+    assert GRAPH["engine.errors"] == set()
+    for leaf in LEAVES:
+        assert GRAPH[leaf] <= {"engine.errors"}, leaf
+
+
+def test_the_engine_does_not_import_the_library():
+    for name, deps in GRAPH.items():
+        if name.startswith("engine"):
+            assert not {d for d in deps if d.split(".")[0] in (*LIBRARY, *SCRIPTS, "train", "eval")}, name
+
+
+def test_the_library_uses_only_the_engine_contracts_and_leaves():
+    for name, deps in GRAPH.items():
+        if name.split(".")[0] in LIBRARY:
+            engine = {d for d in deps if d.startswith("engine")}
+            assert engine <= set(ENGINE_FOR_LIBRARY), (name, engine - set(ENGINE_FOR_LIBRARY))
+            assert not {d for d in deps if d.split(".")[0] in (*SCRIPTS, "train", "eval")}, name
+
+
+def test_scripts_never_import_scripts():
+    for name, deps in GRAPH.items():
+        if name.split(".")[0] in (*SCRIPTS, "train", "eval"):
+            assert not {d for d in deps if d.split(".")[0] in (*SCRIPTS, "train", "eval")}, name
+
+
+def test_no_import_cycle():
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        assert name not in path, " -> ".join([*path, name])
+        if name not in done:
+            for dep in sorted(GRAPH[name]):
+                visit(dep, [*path, name])
+            done.add(name)
+
+    for name in GRAPH:
+        visit(name, [])
+
+
+SCRIPT_FILES = sorted(p.relative_to(REPO) for pkg in SCRIPTS for p in (REPO / pkg).glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["file", "module"])
+def test_every_script_runs_as_a_file_and_as_a_module(how: str, tmp_path: Path):
+    """``--help`` imports everything a script needs; from the root, started both ways (all scripts at once)."""
+    procs = {}
+    for path in SCRIPT_FILES:
+        target = [str(path)] if how == "file" else ["-m", ".".join(path.with_suffix("").parts)]
+        procs[path] = subprocess.Popen([sys.executable, *target, "--help"], cwd=REPO, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+    for path, proc in procs.items():
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, f"{how} {path}: {err[-1500:]}"
+        assert "usage" in out.lower() or "== Config ==" in out or "Powered by Hydra" in out, (path, out[:300])
