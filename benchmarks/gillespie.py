@@ -11,8 +11,10 @@ one process:
 * gillespy2 1.8.3 (``requirements-bench.txt``; skipped with one line if it is not installed):
   ``NumPySSASolver`` (pure Python) on a few trajectories and the C++ ``SSACSolver`` on 10,000. The
   SSACSolver's C++ build (SCons + g++, once per solver object) is timed and reported on its own line,
-  not in the run. gillespy2 does not report events: its rows count the expected 6,830 events per
-  trajectory (METHODS.md, "Peer figures") and are marked ``*``;
+  not in the run. gillespy2 does not report events: its rows count the expected 6,837 events per
+  trajectory (``EXPECTED_EVENTS``: the propensities are linear, so the mean counts follow the rate
+  equations and the expected number of events is the integral of the mean total propensity) and are
+  marked ``*``;
 * ours: ``simulate(network, times, N)`` on CPU for N = 1, 100, 10,000 (and on CUDA for 10,000 and
   100,000 when ``torch.cuda.is_available()``), counting the events it reports (``.events``).
 
@@ -58,7 +60,10 @@ from ssa.reaction_network import Network, load_network
 NETWORK = "gene_expression"
 T_END, POINTS = 50.0, 501
 BURN_IN = 10.0  # statistics use grid times t >= BURN_IN
-EXPECTED_EVENTS = 6830  # per trajectory on [0, 50] from (1, 1) (METHODS.md, "Peer figures")
+# Expected events per trajectory on [0, 50] from (m, n) = (1, 1): the propensities are linear, so
+# E m = 20 - 19 e^-t, E n = 50 - 49 e^-t - 47.5 t e^-t, and E[events] = int_0^50 (20 + 3.5 E m + E n) dt
+# = 1000 + 3.5 (1000 - 19) + (2500 - 49 - 47.5) = 6837 (to the nearest event; e^-50 terms dropped).
+EXPECTED_EVENTS = 6837
 THEORY = {"protein": (50.0, 112.5), "mRNA": (20.0, 20.0)}  # stationary (mean, variance)
 INSTALL = ".venv/bin/pip install -r requirements-bench.txt"
 
@@ -338,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
           f"trajectories, the best of {long_rep} alternating repeats for the others; events/s from the same best run.")
     if gillespy2 is not None:
         print(f"* gillespy2 does not report events: counted as the expected {EXPECTED_EVENTS:,} events per trajectory "
-              f"(METHODS.md); ours fired {mean_events:,.1f} per trajectory in its last {fmt_n(big)}-trajectory run.")
+              f"(the rate equations' mean); ours"
+              f" fired {mean_events:,.1f} per trajectory in its last {fmt_n(big)}-trajectory run.")
     else:
         print(f"ours fired {mean_events:,.1f} events per trajectory in its last {fmt_n(big)}-trajectory run "
               f"(expected {EXPECTED_EVENTS:,}).")

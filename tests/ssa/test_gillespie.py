@@ -81,7 +81,7 @@ def test_birth_death_stationary_poisson_and_time_average():
 
 
 def test_gene_expression_stationary_moments():
-    """mRNA ~ Poisson(20); protein mean 50, variance 112.5 (METHODS.md section 3)."""
+    """mRNA ~ Poisson(20); protein mean 50, variance 112.5 (closed form for the two-stage model)."""
     net = load_network("gene_expression")
     n = 3000
     traj = simulate(net, torch.linspace(0, 30, 301), n, seed=3)
