@@ -34,6 +34,16 @@ class Player:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+def draws_per_step(objective: Objective, settings: dict[str, Any] | None) -> int:
+    """Batches one training step draws: the largest ``repeat`` of a player with ``fresh_batches``, else 1."""
+    draws = 1
+    for name in objective.players:
+        spec = dict((settings or {}).get(name) or {})
+        if as_bool(f"trainer.players.{name}.fresh_batches", spec.get("fresh_batches", False)):
+            draws = max(draws, as_int(f"trainer.players.{name}.repeat", spec.get("repeat", 1), 1))
+    return draws
+
+
 def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]:
     """``objective.updates`` checked against the model's parts (``None``: one player updates all)."""
     name = type(objective).__name__

@@ -37,7 +37,7 @@ from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_
 from engine.evaluation import evaluate_to_file
 from engine.metrics import headline
 from engine.parts import map_parts
-from engine.players import build_players
+from engine.players import build_players, draws_per_step
 from engine.progress import Progress
 from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
@@ -133,8 +133,7 @@ class Trainer:
         self.data, self.evaluator = data, evaluator
         self.data.setup(self.device, self.dist.rank, self.dist.world_size, self.seed)
         self.evaluator.setup(self.data)
-        draws_of = {p: (players or {}).get(p, {}) or {} for p in objective.players}
-        self.draws = max([int(s.get("repeat", 1)) for s in draws_of.values() if s.get("fresh_batches") is True] or [1])
+        self.draws = draws_per_step(objective, players)
         self.steps_per_epoch = self.data.batches_per_epoch // self.draws
         if self.steps_per_epoch < 1:
             raise ConfigError(f"an epoch of {self.data.batches_per_epoch} batches is less than one step of "
