@@ -5,7 +5,8 @@ through the same function as the trainer's final evaluation (``engine.weights.We
 part, the objective's parameters, EMA copies), then runs the evaluator on the split. The default
 (``best.pt`` on the test split) updates ``<run>/metrics.json``; any other choice writes
 ``<run>/metrics_<ckpt>_<split>.json``, so the training run's own result is never overwritten by
-another kind of number. The evaluator's figures go to ``<run>/figures/``.
+another kind of number. The evaluator's figures go to ``<run>/figures/`` (``test_*.png`` for the default,
+``<ckpt>_<split>_*.png`` otherwise).
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from engine.weights import Weights
 register_resolvers()  # eval.yaml uses the run-folder resolvers
 
 
-def metrics_filename(checkpoint: Path, split: str) -> str:
-    return "metrics.json" if checkpoint.name == "best.pt" and split == "test" else f"metrics_{checkpoint.stem}_{split}.json"
+def metrics_filename(run: Path, checkpoint: Path, split: str) -> str:
+    """``metrics.json`` for the run's own ``best.pt`` on test; ``metrics_<ckpt>_<split>.json`` for anything else."""
+    own_best = checkpoint.name == "best.pt" and checkpoint.parent.resolve() == run.resolve()
+    return "metrics.json" if own_best and split == "test" else f"metrics_{checkpoint.stem}_{split}.json"
 
 
 def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: str = "auto") -> dict:
@@ -50,18 +53,21 @@ def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: s
     weights.to(dev)
     data.setup(dev, seed=int(cfg.seed))
     evaluator.setup(data)
-    default = metrics_filename(path, split) == "metrics.json"
+    filename = metrics_filename(run, path, split)
+    default = filename == "metrics.json"
     earlier = run / "metrics.json"
     extra = json.loads(earlier.read_text()) if default and earlier.is_file() else {}
     extra = {k: v for k, v in extra.items() if not k.startswith(f"{split}/")}  # keep e.g. val/best_acc
     extra["steps"] = extra.get("steps", int(state["step"]))
     return evaluate_to_file(weights.eval_model(), objective, evaluator, data, run, split, checkpoint=path.name,
-                            checkpoint_step=int(state["step"]), extra=extra, filename=metrics_filename(path, split))
+                            checkpoint_step=int(state["step"]), extra=extra, filename=filename)
 
 
 def _work(cfg: DictConfig, out: Path) -> str:
     metrics = evaluate(cfg.run, str(cfg.ckpt), cfg.split, cfg.device)
-    where = Path(cfg.run) / metrics_filename(Path(metrics["checkpoint"]), metrics["split"])
+    ckpt = str(cfg.ckpt)
+    path = Path(ckpt) if ckpt.endswith(".pt") else Path(cfg.run) / f"{ckpt}.pt"
+    where = Path(cfg.run) / metrics_filename(Path(cfg.run), path, metrics["split"])
     return json.dumps(headline(metrics), indent=2) + f"\nmetrics: {where}"
 
 

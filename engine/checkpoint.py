@@ -19,7 +19,6 @@ import yaml
 from engine.errors import CheckpointError, one_line
 from engine.files import atomic_open
 from engine.run_folders import RESULT_NEUTRAL
-from engine.run_logger import flat_hparams
 
 FORMAT_VERSION = 1
 
@@ -102,15 +101,26 @@ def code_version() -> str:
 
 
 def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
-    """``key: old -> new`` for each scalar that differs between two resolved configs."""
+    """``key: old -> new`` for each value (scalar or list) that differs between two resolved configs."""
     if not old_yaml or not new_yaml:
         return []
     # a key that is null on one side and absent on the other is no change (an optional setting added)
-    old, new = ({k: v for k, v in flat_hparams(yaml.safe_load(text) or {}).items() if v != "None"}
+    old, new = ({k: v for k, v in _leaves(yaml.safe_load(text) or {}).items() if v is not None}
                 for text in (old_yaml, new_yaml))
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
             if old.get(k) != new.get(k) and not _neutral(k)]
+
+
+def _leaves(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a nested config, lists included (``scheduler.milestones: [0.5, 0.75]``)."""
+    out: dict[str, Any] = {}
+    for k, v in cfg.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _neutral(key: str) -> bool:

@@ -17,7 +17,8 @@ def evaluate_to_file(model: nn.Module, objective: Objective, evaluator: Evaluato
                      split: str, checkpoint: str, checkpoint_step: int, extra: dict[str, Any] | None = None,
                      filename: str = "metrics.json", logger: RunLogger | None = None) -> dict[str, Any]:
     """Run ``evaluator`` on ``split``; write ``run_dir/filename`` and the evaluator's media as PNG files
-    (``run_dir/figures/``, also to TensorBoard when a ``logger`` is given)."""
+    (``run_dir/figures/<split>_*.png`` beside ``metrics.json``, ``<ckpt>_<split>_*.png`` beside
+    ``metrics_<ckpt>_<split>.json``; also to TensorBoard when a ``logger`` is given)."""
     raw = evaluator.evaluate(model, data.eval_batches(split), objective=objective)
     metrics: dict[str, Any] = {"split": split, "checkpoint": checkpoint, "checkpoint_step": checkpoint_step}
     metrics.update({f"{split}/{k}": v for k, v in raw.items()})
@@ -26,7 +27,8 @@ def evaluate_to_file(model: nn.Module, objective: Objective, evaluator: Evaluato
     media = evaluator.media(model, data, split, objective=objective)
     if media:
         writer = logger or RunLogger(run_dir, events=False)
-        writer.media(checkpoint_step, media, prefix=split, png_dir=run_dir / "figures")
+        prefix = split if filename == "metrics.json" else Path(filename).stem.removeprefix("metrics_")
+        writer.media(checkpoint_step, media, prefix=prefix, png_dir=run_dir / "figures")
         if logger is None:
             writer.close()
     return metrics

@@ -8,10 +8,13 @@ app's own config file, is refused with one line naming it (not silently ignored)
 from __future__ import annotations
 
 import inspect
+import sysconfig
+import traceback
 from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra._internal.utils import _locate
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
@@ -25,9 +28,11 @@ HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 def check_target_keys(group: str, node: DictConfig) -> None:
     """Every key of ``node`` (and of nested ``_target_`` nodes) must be a parameter of its target."""
     try:
-        target = hydra.utils.get_object(str(node._target_))
-    except Exception:
-        raise ConfigError(f"{group}._target_={node._target_!r} cannot be imported: check the class path") from None
+        target = _locate(str(node._target_))  # hydra's import by dotted path, without its error log
+    except Exception as e:
+        cause = e.__cause__ or e
+        raise ConfigError(f"{group}._target_={node._target_!r} cannot be imported ({one_line(cause)}): check the "
+                          "class path, and that its package is importable (installed, or on PYTHONPATH)") from None
     try:
         params = inspect.signature(target).parameters
     except (TypeError, ValueError):
@@ -49,7 +54,8 @@ def check_target_keys(group: str, node: DictConfig) -> None:
 def build(group: str, node: DictConfig) -> Any:
     """``hydra.utils.instantiate``; a wrong class path, an unknown key or a missing ``???`` value becomes one line.
 
-    Any other exception (a bug inside your own model, say) keeps its traceback.
+    A ``TypeError`` or ``ValueError`` raised in the project's or your own code (a bug inside your model,
+    say) keeps its traceback; raised by a library on a value from the config (``width: abc``), it is one line.
     """
     if not isinstance(node, DictConfig) or "_target_" not in node:
         raise ConfigError(f"{group} needs a _target_: pick one of configs/{group.split('.')[0]}/ ({group}=<name>)")
@@ -64,9 +70,22 @@ def build(group: str, node: DictConfig) -> Any:
             raise cause from None
         if isinstance(cause, MissingMandatoryValue):
             raise ConfigError(f"{group}.{cause.key} has no value: give {group}.{cause.key}=...") from None
-        if cause is None or isinstance(cause, (ImportError, TypeError, ValueError)):
+        if cause is None or isinstance(cause, ImportError) or (isinstance(cause, (TypeError, ValueError))
+                                                               and _raised_by_a_library(cause)):
             raise ConfigError(f"{group}: {one_line(cause or e)}") from None
         raise
+
+
+def _raised_by_a_library(e: BaseException) -> bool:
+    """Whether ``e`` was raised in an installed package or the standard library (Hydra binding the config's
+    arguments, torch refusing a value), not in the project's or the user's own files."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return True
+    where = Path(frames[-1].filename).resolve()
+    libraries = {Path(p).resolve() for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+                                             sysconfig.get_paths()["platlib"])}
+    return any(where.is_relative_to(lib) for lib in libraries) or "site-packages" in where.parts
 
 
 def build_model(node: DictConfig) -> Any:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import torch.nn as nn
 
+from engine.errors import ConfigError
+
 SINGLE = "model"  # the name of the one part of a model that is a single module
 
 
@@ -23,7 +25,9 @@ class ModelParts(nn.ModuleDict):
     """Named parts, called one by one: ``model.generator(z)``, ``model["discriminator"](x)``."""
 
     def forward(self, *args, **kwargs):  # noqa: D401
-        raise TypeError(f"a model of parts {list(self)} is not called itself: call a part, e.g. model.{next(iter(self))}(...)")
+        raise ConfigError(f"the model has parts {list(self)} and is not called itself, but the loss or evaluator calls "
+                          "model(x): pick a loss and an evaluator made for this model (they call its parts, e.g. "
+                          f"model.{next(iter(self))}(...)), or a model of one module")
 
 
 def parts_of(model: nn.Module) -> dict[str, nn.Module]:

@@ -34,11 +34,19 @@ class Player:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+def player_spec(name: str, settings: dict[str, Any] | None) -> dict[str, Any]:
+    """``trainer.players.<name>`` as a dict (empty when not given); one line when it is not a mapping."""
+    spec = (settings or {}).get(name) or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"trainer.players.{name} must be a mapping of settings ({', '.join(PLAYER_SETTINGS)}), got {spec!r}")
+    return dict(spec)
+
+
 def draws_per_step(objective: Objective, settings: dict[str, Any] | None) -> int:
     """Batches one training step draws: the largest ``repeat`` of a player with ``fresh_batches``, else 1."""
     draws = 1
     for name in objective.players:
-        spec = dict((settings or {}).get(name) or {})
+        spec = player_spec(name, settings)
         if as_bool(f"trainer.players.{name}.fresh_batches", spec.get("fresh_batches", False)):
             draws = max(draws, as_int(f"trainer.players.{name}.repeat", spec.get("repeat", 1), 1))
     return draws
@@ -57,7 +65,7 @@ def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]
         missing = [p for p in wanted if p not in parts]
         if missing:
             raise ConfigError(f"{name}'s player {player!r} updates model part(s) {missing}, but the model has parts "
-                              f"{parts}: give them in the config (model.{missing[0]}=...)")
+                              f"{parts}: pick a model config with these parts (model=<name>)")
         out[player] = wanted
     return out
 
@@ -73,7 +81,7 @@ def build_players(objective: Objective, parts: dict[str, nn.Module], settings: d
     which = player_parts(objective, list(parts))
     players: dict[str, Player] = {}
     for name in objective.players:
-        spec = dict(settings.get(name) or {})
+        spec = player_spec(name, settings)
         extra = set(spec) - set(PLAYER_SETTINGS)
         if extra:
             raise ConfigError(f"trainer.players.{name} takes {', '.join(PLAYER_SETTINGS)}; got {sorted(extra)}")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 class Progress:
     """The position of one training computation.
 
-    ``step``: the optimiser step being taken (0-based; ``total_steps`` in all). ``epoch`` and ``batch``:
+    ``step``: the training step being taken (0-based; ``total_steps`` in all; a player with
+    ``repeat: k`` takes k optimiser steps in each). ``epoch`` and ``batch``:
     the epoch and the index of the batch within it (with fresh batches per repeat a step draws several).
     ``player`` and ``repeat``: whose loss is computed, and which of its ``repeats`` steps this is
     (``None`` / 0 when a data module draws a batch).

@@ -118,15 +118,12 @@ class Trainer:
         self.amp_dtype = PRECISIONS[precision]
         self.config_text, self.hparams, self.callbacks = config_text, hparams or {}, callbacks or []
 
-        # weights: parts loaded from other runs, then rank 0's everywhere, then EMA copies from them
+        # weights: rank 0's everywhere, then EMA copies from them; parts from other runs load in initialise()
         self.weights = Weights(model, objective, parts)
-        self.weights.load_initial()
         self.weights.to(self.device)
-        if self.dist.enabled:
-            D.broadcast_module(model)
-            D.broadcast_module(objective)
-        self.weights.reset_ema()
         self.model, self.objective = model, objective
+        self._broadcast_weights()
+        self.initialised = False  # parts with init_from not loaded yet (resume() makes it unnecessary)
         # each part compiled on its own, so that model.generator(z) runs compiled too
         self.train_model = map_parts(model, lambda name, part: torch.compile(part)) if compile else model
 
@@ -146,6 +143,19 @@ class Trainer:
         self.best: dict[str, Any] = {"value": None, "step": None}
         self.stop = StopRequest()
         self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+
+    def _broadcast_weights(self) -> None:
+        if self.dist.enabled:
+            D.broadcast_module(self.model)
+            D.broadcast_module(self.objective)
+        self.weights.reset_ema()
+
+    def initialise(self) -> None:
+        """Load the parts that have ``init_from`` (once, before the first step of a new run)."""
+        if not self.initialised:
+            self.weights.load_initial(self.device)
+            self._broadcast_weights()
+            self.initialised = True
 
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -193,6 +203,7 @@ class Trainer:
                 "resume with the original values, or start a new run without resume"
             )
         self.load_state_dict(state, source=str(path))
+        self.initialised = True  # the checkpoint holds the weights: init_from sources are not needed again
         log.info("resumed from %s at step %d / %d", path, self.step, self.total_steps)
 
     def save(self, name: str) -> None:
@@ -258,6 +269,8 @@ class Trainer:
         if self.step >= self.total_steps and metrics_file.is_file():
             log.info("%s already finished (step %d); its metrics are in %s", self.run_dir, self.step, metrics_file)
             return json.loads(metrics_file.read_text())
+        if self.step == 0:
+            self.initialise()
         logger = RunLogger(self.run_dir, resume_step=self.step or None, enabled=self.dist.is_main)
         if self.step == 0:  # a resumed run has its config logged and its random streams restored
             logger.text("config", self.config_text)

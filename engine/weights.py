@@ -11,7 +11,10 @@ Per-part settings (``trainer.parts.<name>``; a single-module model's one part is
   before training starts; ``source``: which part of that checkpoint, optionally with a dotted
   sub-module (default: the same name; ``model`` for a single-module run, e.g. ``model.embedding``);
   ``module``: a dotted sub-module of this part to load into (default: the whole part); ``strict``.
-- ``freeze``: the part is not trained (no optimiser updates it).
+  The source's raw weights are loaded, not its EMA copy, before the first step of a new run only: a
+  resumed run takes every weight from its checkpoint.
+- ``freeze``: the part is not trained (no optimiser updates it; batch-norm statistics still move in
+  training mode).
 - ``ema``: the decay ``d`` of an exponential moving average ``e <- d e + (1 - d) w`` of the part's
   weights (buffers too), updated after every optimiser step that changes the part. Validation, the
   final evaluation and ``eval.py`` use the EMA copy in place of the raw part; both are checkpointed.
@@ -41,10 +44,16 @@ def part_settings(parts: dict[str, nn.Module], settings: dict[str, Any] | None) 
         raise ConfigError(f"trainer.parts names {sorted(unknown)}, but the model's parts are {sorted(parts)}")
     out = {}
     for name in parts:
-        spec = dict(settings.get(name) or {})
+        spec = settings.get(name) or {}
+        if not isinstance(spec, dict):
+            raise ConfigError(f"trainer.parts.{name} must be a mapping of settings ({', '.join(PART_SETTINGS)}), got {spec!r}")
+        spec = dict(spec)
         extra = set(spec) - set(PART_SETTINGS)
         if extra:
             raise ConfigError(f"trainer.parts.{name} has unknown key(s) {sorted(extra)}; known: {sorted(PART_SETTINGS)}")
+        unused = [k for k in ("source", "module", "strict") if k in spec and spec[k] != PART_SETTINGS[k]]
+        if unused and spec.get("init_from") in (None, ""):
+            raise ConfigError(f"trainer.parts.{name}.{unused[0]} only applies with trainer.parts.{name}.init_from=<run or .pt>")
         spec = {**PART_SETTINGS, **spec}
         spec["strict"] = as_bool(f"trainer.parts.{name}.strict", spec["strict"])
         spec["freeze"] = as_bool(f"trainer.parts.{name}.freeze", spec["freeze"])
@@ -94,14 +103,17 @@ class Weights:
         return self
 
     # ------------------------------------------------------------ before training
-    def load_initial(self) -> None:
+    def load_initial(self, device: torch.device | str = "cpu") -> None:
         """Load every part that has ``init_from``, then start each EMA copy from its part."""
         for name, spec in self.settings.items():
             if spec["init_from"] in (None, ""):
                 continue
             origin = f"trainer.parts.{name}.init_from={spec['init_from']}"
             path = Path(str(spec["init_from"]))
-            state = load_checkpoint(path / "best.pt" if path.is_dir() else path)
+            try:
+                state = load_checkpoint(path / "best.pt" if path.is_dir() else path, map_location=device)
+            except CheckpointError as e:
+                raise CheckpointError(f"{origin}: {e}") from None
             tensors = part_state(state, spec["source"] or name, origin)
             target = self.parts[name]
             try:

@@ -17,7 +17,7 @@ from conftest import REPO, smoke_cfg
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from engine.contracts import DataModule, Evaluator, Media, Objective
-from engine.errors import DataMissingError
+from engine.errors import ConfigError, DataMissingError
 from engine.instantiate import build, build_model
 from engine.parts import ModelParts, parts_of
 from engine.players import player_parts
@@ -131,5 +131,5 @@ def test_model_config_builds(name: str):
     for part_name, part in parts_of(model).items():
         assert sum(p.numel() for p in part.parameters()) > 0, part_name
     if isinstance(model, ModelParts):
-        with pytest.raises(TypeError, match="call a part"):
+        with pytest.raises(ConfigError, match="is not called itself"):
             model(torch.zeros(1))

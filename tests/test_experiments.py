@@ -57,6 +57,13 @@ def test_train_and_eval_cli(tmp_path: Path):
     assert again["test/nll"] == pytest.approx(trained["test/nll"], rel=1e-6)
     assert again["checkpoint_step"] == trained["checkpoint_step"]
 
+    figure = (run_dir / "figures" / "test_confusion.png").read_bytes()
+    out = run_script("eval.py", f"run={run_dir}", "ckpt=last", "split=val")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"metrics: {run_dir / 'metrics_last_val.json'}" in out.stdout
+    assert (run_dir / "figures" / "last_val_confusion.png").is_file()
+    assert (run_dir / "figures" / "test_confusion.png").read_bytes() == figure  # best.pt's own figures stay
+
 
 def test_sweep_makes_one_folder_per_job(tmp_path: Path):
     overrides = ["data.train_subset=256", "data.val_subset=128", "trainer.max_steps=2", "trainer.progress=false"]

@@ -79,6 +79,11 @@ def test_resume_with_another_config_or_model_is_one_clear_error(tmp_path: Path):
                          tmp_path / "other")
     with pytest.raises(ConfigError, match=r"config differs .*\(model.width: 32 -> 8\)"):
         other.resume(tmp_path / "last.pt")
+    listed = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", "scheduler=multistep",
+                                      "scheduler.milestones=[0.1]"), tmp_path / "listed")
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", "scheduler=multistep"), tmp_path / "ms")
+    with pytest.raises(ConfigError, match=r"scheduler.milestones: \[0.5, 0.75\] -> \[0.1\]"):  # lists count too
+        listed.resume(tmp_path / "ms" / "last.pt")
     with pytest.raises(CheckpointError, match="does not match this model.*size mismatch"):
         other.load_state_dict(load_checkpoint(tmp_path / "last.pt"))
     # settings that do not change the computation may differ

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+import traceback
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import TINY, compose_cfg, losses, run_script
+from hydra.errors import InstantiationException
+from omegaconf import OmegaConf
 
 from engine.checkpoint import load_checkpoint
 from engine.errors import ConfigError, DataMissingError, NonFiniteLossError
+from engine.instantiate import build
 from losses.cross_entropy import CrossEntropy
 from train import make_trainer
 
@@ -53,11 +57,35 @@ def test_unknown_key_names_the_key(tmp_path: Path):
     ("+data.reader.mirror=x", "data.reader.mirror is not a setting of datasets.readers.fashion_mnist"),
     ("+optim.lrr=0.1", "optim.lrr is not a setting of torch.optim.SGD"),
     ("+trainer.players.main.repeats=2", "trainer.players.main takes repeat, fresh_batches, optim; got ['repeats']"),
+    ("+trainer.players.main=3", "trainer.players.main must be a mapping of settings"),
 ])
 def test_a_key_nothing_reads_is_refused(override: str, expected: str, tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         make_trainer(compose_cfg(*TINY, override), tmp_path)
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
+
+
+def test_a_model_of_parts_called_as_one_module_is_one_line(tmp_path: Path):
+    out = run_script("train.py", "experiment=fmnist_cnn", *TINY, "model=dcgan", f"runs_root={tmp_path}")
+    assert one_error_line(out).startswith("error: the model has parts ['generator', 'discriminator'] and is not "
+                                          "called itself, but the loss or evaluator calls model(x)")
+
+
+class BuggyNet(torch.nn.Module):
+    def __init__(self, width: int = 3) -> None:
+        super().__init__()
+        self.width = sum([width, "2"])  # a bug in the user's own code
+
+
+def test_a_bug_in_your_own_model_keeps_its_traceback_a_bad_value_is_one_line(tmp_path: Path):
+    with pytest.raises(InstantiationException) as err:  # not a ConfigError: the traceback shows the bug
+        build("model", OmegaConf.create({"_target_": "test_errors.BuggyNet"}))
+    cause = err.value.__cause__
+    assert isinstance(cause, TypeError) and traceback.extract_tb(cause.__traceback__)[-1].name == "__init__"
+    with pytest.raises(ConfigError, match="^model: "):
+        make_trainer(compose_cfg(*TINY, "model.width=abc"), tmp_path)
+    with pytest.raises(ConfigError, match=r"model._target_='models.nope.Net' cannot be imported \(.*No module named"):
+        make_trainer(compose_cfg(*TINY, "model._target_=models.nope.Net"), tmp_path)
 
 
 def test_missing_data_in_process(tmp_path: Path):

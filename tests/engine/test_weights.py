@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -104,34 +107,54 @@ def test_ema_copy_follows_the_formula_and_is_what_is_evaluated(tmp_path: Path):
     assert evaluate(tmp_path)["test/nll"] == metrics["test/nll"]
 
 
+def initialised(*overrides: str, run_dir: Path):
+    """A trainer of fmnist_cnn with the parts that have init_from loaded (what fit() does first)."""
+    trainer = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, *overrides), run_dir)
+    trainer.initialise()
+    return trainer
+
+
 def test_a_part_initialised_from_another_run(tmp_path: Path):
     train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path / "a")
     source = load_checkpoint(tmp_path / "a" / "best.pt")["model"]
 
-    whole = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, f"+trainer.parts.model.init_from={tmp_path / 'a'}"),
-                         tmp_path / "b").model.state_dict()
+    whole = initialised(f"+trainer.parts.model.init_from={tmp_path / 'a'}", run_dir=tmp_path / "b").model.state_dict()
     assert all(torch.equal(whole[k], source[k]) for k in source)
 
-    sub = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "seed=5",
-                                   f"+trainer.parts.model.init_from={tmp_path / 'a' / 'best.pt'}",
-                                   "+trainer.parts.model.source=model.features", "+trainer.parts.model.module=features"),
-                       tmp_path / "c").model.state_dict()
+    sub = initialised("seed=5", f"+trainer.parts.model.init_from={tmp_path / 'a' / 'best.pt'}",
+                      "+trainer.parts.model.source=model.features", "+trainer.parts.model.module=features",
+                      run_dir=tmp_path / "c").model.state_dict()
     assert torch.equal(sub["features.0.weight"], source["features.0.weight"])  # loaded
     assert not torch.equal(sub["classifier.1.weight"], source["classifier.1.weight"])  # left as initialised
 
     with pytest.raises(ConfigError, match=r"parts \['model'\], not 'generator'"):
-        make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, f"+trainer.parts.model.init_from={tmp_path / 'a'}",
-                                 "+trainer.parts.model.source=generator"), tmp_path / "d")
+        initialised(f"+trainer.parts.model.init_from={tmp_path / 'a'}", "+trainer.parts.model.source=generator",
+                    run_dir=tmp_path / "d")
     with pytest.raises(CheckpointError, match="does not fit part 'model'.*size mismatch"):
-        make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "model.width=8",
-                                 f"+trainer.parts.model.init_from={tmp_path / 'a'}"), tmp_path / "e")
+        initialised("model.width=8", f"+trainer.parts.model.init_from={tmp_path / 'a'}", run_dir=tmp_path / "e")
+    with pytest.raises(CheckpointError, match=f"^trainer.parts.model.init_from={tmp_path}/nope: checkpoint .* does not exist"):
+        initialised(f"+trainer.parts.model.init_from={tmp_path / 'nope'}", run_dir=tmp_path / "f")
+
+
+def test_resume_does_not_need_the_init_from_source_again(tmp_path: Path):
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path / "a")
+    cfg = ["experiment=fmnist_cnn", *TINY, "trainer.max_steps=6", f"+trainer.parts.model.init_from={tmp_path / 'a'}"]
+    stop = lambda t: os.kill(os.getpid(), signal.SIGTERM) if t.step == 3 else None  # noqa: E731
+    assert make_trainer(compose_cfg(*cfg), tmp_path / "b", callbacks=[stop]).fit()["status"] == "interrupted"
+    shutil.rmtree(tmp_path / "a")  # the source run is gone; last.pt holds the weights
+    resumed = make_trainer(compose_cfg(*cfg, "resume=auto"), tmp_path / "b")
+    resumed.resume(tmp_path / "b" / "last.pt")
+    assert resumed.fit()["steps"] == 6
 
 
 def test_part_settings_are_checked(tmp_path: Path):
     for override, message in (("+trainer.parts.model.emaa=0.9", r"unknown key\(s\) \['emaa'\]"),
                               ("+trainer.parts.model.ema=1.5", "a decay in \\(0, 1\\)"),
                               ("+trainer.parts.encoder.ema=0.9", r"the model's parts are \['model'\]"),
-                              ("+trainer.parts.model.freeze=true", "no trainable parameters")):
+                              ("+trainer.parts.model.freeze=true", "no trainable parameters"),
+                              ("+trainer.parts.model=0.99", "trainer.parts.model must be a mapping of settings"),
+                              ("+trainer.parts.model.module=features", "trainer.parts.model.module only applies with "
+                               "trainer.parts.model.init_from")):
         with pytest.raises(ConfigError, match=message):
             make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, override), tmp_path)
 
