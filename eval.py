@@ -18,7 +18,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from engine.checkpoint import load_checkpoint
-from engine.cli import run_guarded
+from engine.cli import print_result, run_guarded
 from engine.devices import select_device
 from engine.errors import CheckpointError, ConfigError
 from engine.evaluation import evaluate_to_file
@@ -73,9 +73,7 @@ def _work(cfg: DictConfig, out: Path) -> str:
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    summary = run_guarded(_work, cfg)
-    if summary is not None:
-        print(summary)
+    print_result(run_guarded(_work, cfg))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from engine.errors import ConfigError, ProjectError, one_line
+from engine.parts import ModelParts
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
@@ -90,8 +91,6 @@ def _raised_by_a_library(e: BaseException) -> bool:
 
 def build_model(node: DictConfig) -> Any:
     """One module (``model._target_``) or named parts (``model.<part>._target_`` each): a ``ModelParts``."""
-    from engine.parts import ModelParts
-
     if isinstance(node, DictConfig) and "_target_" not in node and len(node) > 0:
         not_parts = [k for k in node if not (isinstance(node.get(k), DictConfig) and "_target_" in node.get(k))]
         if not_parts:
