@@ -30,6 +30,11 @@ from engine.weights import Weights
 register_resolvers()  # eval.yaml uses the run-folder resolvers
 
 
+def checkpoint_path(run: Path, ckpt: str) -> Path:
+    """``ckpt``: ``best`` | ``last`` (the run's own) or a path to a ``.pt`` file."""
+    return Path(ckpt) if ckpt.endswith(".pt") else run / f"{ckpt}.pt"
+
+
 def metrics_filename(run: Path, checkpoint: Path, split: str) -> str:
     """``metrics.json`` for the run's own ``best.pt`` on test; ``metrics_<ckpt>_<split>.json`` for anything else."""
     own_best = checkpoint.name == "best.pt" and checkpoint.parent.resolve() == run.resolve()
@@ -40,7 +45,7 @@ def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: s
     run = Path(run)
     if not run.is_dir():
         raise ConfigError(f"run={run} is not a run folder (expected runs/<name>/<date_time>)")
-    path = Path(ckpt) if ckpt.endswith(".pt") else run / f"{ckpt}.pt"
+    path = checkpoint_path(run, ckpt)
     dev = select_device(device, key="device")
     state = load_checkpoint(path, map_location=dev)
     if not state.get("config"):
@@ -65,9 +70,8 @@ def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: s
 
 def _work(cfg: DictConfig, out: Path) -> str:
     metrics = evaluate(cfg.run, str(cfg.ckpt), cfg.split, cfg.device)
-    ckpt = str(cfg.ckpt)
-    path = Path(ckpt) if ckpt.endswith(".pt") else Path(cfg.run) / f"{ckpt}.pt"
-    where = Path(cfg.run) / metrics_filename(Path(cfg.run), path, metrics["split"])
+    run = Path(cfg.run)
+    where = run / metrics_filename(run, checkpoint_path(run, str(cfg.ckpt)), metrics["split"])
     return json.dumps(headline(metrics), indent=2) + f"\nmetrics: {where}"
 
 

@@ -42,16 +42,6 @@ def player_spec(name: str, settings: dict[str, Any] | None) -> dict[str, Any]:
     return dict(spec)
 
 
-def draws_per_step(objective: Objective, settings: dict[str, Any] | None) -> int:
-    """Batches one training step draws: the largest ``repeat`` of a player with ``fresh_batches``, else 1."""
-    draws = 1
-    for name in objective.players:
-        spec = player_spec(name, settings)
-        if as_bool(f"trainer.players.{name}.fresh_batches", spec.get("fresh_batches", False)):
-            draws = max(draws, as_int(f"trainer.players.{name}.repeat", spec.get("repeat", 1), 1))
-    return draws
-
-
 def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]:
     """``objective.updates`` checked against the model's parts (``None``: one player updates all)."""
     name = type(objective).__name__
@@ -70,10 +60,9 @@ def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]
     return out
 
 
-def build_players(objective: Objective, parts: dict[str, nn.Module], settings: dict[str, Any] | None,
-                  optimizer: Callable[..., torch.optim.Optimizer], scheduler: Callable[..., Any] | None,
-                  steps: int, fp16: bool, device_type: str) -> dict[str, Player]:
-    """One :class:`Player` per player of ``objective``, in order, with its optimiser over its parameters."""
+def build_players(objective: Objective, parts: dict[str, nn.Module], settings: dict[str, Any] | None) -> dict[str, Player]:
+    """One :class:`Player` per player of ``objective``, in order, with its settings and parameters checked
+    (its optimiser comes from :func:`attach_optimizers`, once the run's length is known)."""
     settings = dict(settings or {})
     unknown = set(settings) - set(objective.players)
     if unknown:
@@ -98,6 +87,18 @@ def build_players(objective: Objective, parts: dict[str, nn.Module], settings: d
     if stray:
         raise ConfigError(f"{type(objective).__name__}'s own parameters {stray[:3]} belong to no player: "
                           "say which player updates them (own_parameters)")
+    return players
+
+
+def draws_per_step(players: dict[str, Player]) -> int:
+    """Batches one training step draws: the largest ``repeat`` of a player with ``fresh_batches``, else 1."""
+    return max([p.repeat for p in players.values() if p.fresh_batches] or [1])
+
+
+def attach_optimizers(players: dict[str, Player], optimizer: Callable[..., torch.optim.Optimizer],
+                      scheduler: Callable[..., Any] | None, steps: int, fp16: bool, device_type: str) -> None:
+    """Give each player its optimiser (``optimizer(params, **optim overrides)``), schedule over its
+    ``steps * repeat`` optimiser steps, and grad scaler."""
     for player in players.values():
         try:
             player.optimizer = optimizer(player.params, **player.overrides)
@@ -106,4 +107,3 @@ def build_players(objective: Objective, parts: dict[str, nn.Module], settings: d
         except (ValueError, TypeError) as e:
             raise ConfigError(f"optim/scheduler for player {player.name!r}: {e}") from None
         player.scaler = torch.amp.GradScaler(device_type, enabled=fp16)
-    return players

@@ -37,7 +37,7 @@ from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_
 from engine.evaluation import evaluate_to_file
 from engine.metrics import headline
 from engine.parts import map_parts
-from engine.players import build_players, draws_per_step
+from engine.players import attach_optimizers, build_players, draws_per_step
 from engine.progress import Progress
 from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
@@ -130,14 +130,14 @@ class Trainer:
         self.data, self.evaluator = data, evaluator
         self.data.setup(self.device, self.dist.rank, self.dist.world_size, self.seed)
         self.evaluator.setup(self.data)
-        self.draws = draws_per_step(objective, players)
+        self.players = build_players(objective, self.weights.parts, players)
+        self.draws = draws_per_step(self.players)
         self.steps_per_epoch = self.data.batches_per_epoch // self.draws
         if self.steps_per_epoch < 1:
             raise ConfigError(f"an epoch of {self.data.batches_per_epoch} batches is less than one step of "
                               f"{self.draws} fresh batches: lower the repeat or the batch size")
         self.total_steps = min(max_steps or math.inf, max_epochs * self.steps_per_epoch)
-        self.players = build_players(objective, self.weights.parts, players, optimizer, scheduler, self.total_steps,
-                                     precision == "fp16", self.device.type)
+        attach_optimizers(self.players, optimizer, scheduler, self.total_steps, precision == "fp16", self.device.type)
 
         self.step = 0
         self.best: dict[str, Any] = {"value": None, "step": None}
