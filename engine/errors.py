@@ -25,6 +25,10 @@ class NonFiniteLossError(ProjectError):
     """A loss became NaN or infinite; training stopped before saving the bad state."""
 
 
+class SolverError(ProjectError):
+    """A numerical solve diverged or failed (an ODE step size beyond its stability limit, say)."""
+
+
 def as_int(name: str, value, low: int = 0, high: int | None = None) -> int:
     """``value`` as an int in ``[low, high)`` (``3.0`` passes, ``True``, ``3.5`` and ``"3"`` do not)."""
     ok = isinstance(value, int) and not isinstance(value, bool)

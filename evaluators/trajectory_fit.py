@@ -1,0 +1,106 @@
+"""How well an ODE model fits observed trajectories, and how close its parameters are to the truth.
+
+Metrics of a split (every observed value of every trajectory counts once):
+
+- ``mse`` = mean (y - x(t))^2 over observed values; ``rmse`` its square root; ``sse`` = the sum over a
+  trajectory's observed values, averaged over trajectories (the post's loss, kexue.fm/archives/5643);
+- ``mse_clean``: the same against the noise-free states, where the data knows them (simulations);
+- ``param/<name>``: the field's named parameters (rates, not log-rates), so that TensorBoard shows
+  them over training; where the data knows the true values, ``param_rel_error/<name>`` =
+  ``|fitted / true - 1|`` and ``param_max_rel_error`` their maximum.
+
+Media: ``fit``, the data points of the first ``num_plotted`` trajectories with the model's solution
+drawn through them on a fine time grid, one panel per species.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+import torch.nn as nn
+
+from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+
+
+def _values(model: nn.Module) -> dict[str, float]:
+    values = getattr(model, "parameter_values", None)
+    return values() if callable(values) else {}
+
+
+class TrajectoryFitEvaluator(Evaluator):
+    monitor, mode = "mse", "min"
+
+    def __init__(self, num_plotted: int = 4, points_per_curve: int = 200) -> None:
+        self.num_plotted, self.points_per_curve = num_plotted, points_per_curve
+        self.true: dict[str, float] = {}
+        self.species: list[str] = []
+
+    def setup(self, data: DataModule) -> None:
+        self.true = dict(getattr(data, "true_parameters", None) or {})
+        self.species = list(getattr(data, "species", []))
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+        sq, sq_clean, count, count_clean, trajectories = 0.0, 0.0, 0, 0, 0
+        for batch in batches:
+            prediction = model(batch["x0"], batch["t"]).double()
+            mask = batch["mask"]
+            sq += float(((prediction - batch["y"].double()) ** 2)[mask].sum())
+            count += int(mask.sum())
+            trajectories += mask.shape[0]
+            if "x" in batch:
+                sq_clean += float(((prediction - batch["x"].double()) ** 2)[mask].sum())
+                count_clean += int(mask.sum())
+        if count == 0:
+            raise ValueError("the evaluation split has no observed values")
+        metrics = {"mse": sq / count, "rmse": math.sqrt(sq / count), "sse": sq / trajectories, "n": trajectories}
+        if count_clean:
+            metrics["mse_clean"] = sq_clean / count_clean
+        fitted = _values(model)
+        errors = {}
+        for name, value in fitted.items():
+            metrics[f"param/{name}"] = value
+            if self.true.get(name):
+                errors[name] = abs(value / self.true[name] - 1)
+                metrics[f"param_rel_error/{name}"] = errors[name]
+        if errors:
+            metrics["param_max_rel_error"] = max(errors.values())
+        return metrics
+
+    @torch.no_grad()
+    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+        batch = next(iter(data.eval_batches(split)))
+        n = min(self.num_plotted, batch["t"].shape[0])
+        t, x0 = batch["t"][:n], batch["x0"][:n]
+        fine = t[:, :1] + (t[:, -1:] - t[:, :1]) * torch.linspace(0, 1, self.points_per_curve, device=t.device)
+        curves = model(x0, fine)
+        media = Media()
+        media.figures["fit"] = fit_figure(fine, curves, t, batch["y"][:n], batch["mask"][:n], x0, self.species)
+        return media
+
+
+def fit_figure(fine: torch.Tensor, curves: torch.Tensor, t: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+               x0: torch.Tensor, species: list[str]):
+    """One panel per species: each trajectory's observations (dots; the initial state as a ring) and the fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = curves.shape[-1]
+    names = species if len(species) == s else [f"x{i + 1}" for i in range(s)]
+    fig, axes = plt.subplots(1, s, figsize=(4.2 * s, 3.2), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        for b in range(curves.shape[0]):
+            color = f"C{b % 10}"
+            ax.plot(fine[b].cpu(), curves[b, :, i].float().cpu(), color=color, lw=1.2)
+            seen = mask[b, :, i]
+            ax.scatter(t[b][seen].cpu(), y[b, :, i][seen].float().cpu(), s=12, color=color)
+            ax.scatter(t[b, :1].cpu(), x0[b, i:i + 1].float().cpu(), s=30, facecolors="none", edgecolors=color)
+        ax.set_title(names[i], fontsize=9)
+        ax.set_xlabel("t")
+    fig.suptitle("observations (dots) and the fitted ODE (lines)", fontsize=9)
+    fig.tight_layout()
+    return fig
