@@ -60,10 +60,12 @@ def test_data_module_contract(name: str):
         return
     assert isinstance(data.unit, str) and data.unit and data.units_per_batch >= 1
     assert data.batches_per_epoch >= 1
-    a, again, other = data.train_batch(progress(0)), data.train_batch(progress(0)), data.train_batch(progress(1))
+    a, again = data.train_batch(progress(0)), data.train_batch(progress(0))
     assert a and all(isinstance(v, torch.Tensor) for v in a.values())
     assert all(torch.equal(a[k], again[k]) for k in a), "a batch is a pure function of (seed, epoch, batch)"
-    assert any(not torch.equal(a[k], other[k]) for k in a)
+    if data.batches_per_epoch > 1:  # (one batch per epoch, as the post's single trajectory: nothing to differ)
+        other = data.train_batch(progress(1))
+        assert any(not torch.equal(a[k], other[k]) for k in a)
     for split in ("val", "test"):
         assert sum(1 for _ in data.eval_batches(split)) >= 1
 
