@@ -1,0 +1,31 @@
+"""Tableaus as data: fractions, shipped files, and one line for a tableau that is not an explicit method."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import ConfigError
+from models.butcher_tableau import load_tableau, shipped_tableaus
+
+
+def test_shipped_tableaus_and_fractions():
+    assert {"euler", "midpoint", "heun", "rk4", "rk38"} <= set(shipped_tableaus())
+    rk4 = load_tableau("rk4")
+    assert rk4.b == (1 / 6, 1 / 3, 1 / 3, 1 / 6) and rk4.a[3] == (0.0, 0.0, 1.0) and rk4.order == 4
+    assert load_tableau({"a": [[], ["2/3"]], "b": ["1/4", "3/4"], "c": [0, "2/3"]}).c == (0.0, 2 / 3)
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"a": [[], [1, 2]], "b": [0.5, 0.5], "c": [0, 1]}, "explicit"),
+    ({"a": [[], [1]], "b": [0.5, 0.6], "c": [0, 1]}, "sum to"),
+    ({"a": [[], [1]], "b": [0.5, 0.5], "c": [0, 0.5]}, "must be equal"),
+    ({"a": [[], ["1/x"]], "b": [0.5, 0.5], "c": [0, 1]}, "fraction"),
+    ({"a": [[]], "b": [1]}, "expected keys"),
+])
+def test_a_malformed_tableau_is_one_line(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        load_tableau(bad)
+    with pytest.raises(ConfigError, match="no tableau 'nope'"):
+        load_tableau("nope")
+
+
