@@ -1,7 +1,7 @@
 # `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
 PY := .venv/bin/python
 
-.PHONY: run test data venv lint bench bench-gillespie bench-lexicon clean
+.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -27,6 +27,10 @@ lint: venv
 
 bench: venv data
 	$(PY) -m benchmarks.trainer_overhead
+
+# our Runge-Kutta cells against torchdiffeq (a runtime dependency: nothing to install)
+bench-ode: venv
+	$(PY) -m benchmarks.ode_cells
 
 # the peer (gillespy2, GPL-3, ~445 MB) is a benchmark-only dependency: requirements-bench.txt
 bench-gillespie: venv
