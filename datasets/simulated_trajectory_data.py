@@ -55,5 +55,5 @@ class SimulatedTrajectoryData(TrajectoryData):
             k = traj.t.shape[0]
             mask = observed.expand(n, k, -1).clone()
             mask[:, 0] = False  # the initial state is the model's input
-            splits[name] = {"t": traj.t.expand(n, -1).clone(), "y": traj.y, "mask": mask, "x0": traj.x[:, 0], "x": traj.x}
+            splits[name] = {"t": traj.t.expand(n, -1).double(), "y": traj.y, "mask": mask, "x0": traj.x[:, 0], "x": traj.x}
         return splits

@@ -41,7 +41,7 @@ def read_trajectory_csv(path: str | Path, species: Sequence[str] | None = None) 
     if not path.is_file():
         raise DataMissingError(f"no trajectory file {str(path)!r}: give data.path=<a CSV file with columns t,species...>")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a spreadsheet's byte-order mark
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     rows = [(n, row) for n, row in enumerate(csv.reader(lines), start=1)
@@ -55,9 +55,11 @@ def read_trajectory_csv(path: str | Path, species: Sequence[str] | None = None) 
     if len(set(header)) != len(header):
         raise ConfigError(f"{path}:{header_line}: repeated column names in {header}")
     columns = [h for h in header if h not in ("t", "trajectory")]
+    if isinstance(species, str):
+        raise ConfigError(f"data.species must be a list of columns, e.g. [{species}], not a string")
     species = columns if species is None else list(species)
     missing = [s for s in species if s not in header]
-    if isinstance(species, str) or missing or not species:
+    if missing or not species:
         raise ConfigError(f"{path}:{header_line}: species {missing or species} are not columns of {header}")
     col = {name: header.index(name) for name in header}
     groups: dict[str, list[tuple[int, float, list[float]]]] = {}

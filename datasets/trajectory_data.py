@@ -1,6 +1,6 @@
 """Observed trajectories of a dynamical system, as batches for fitting an ODE model.
 
-A batch is ``{"t": (B, K), "y": (B, K, S), "mask": (B, K, S) bool, "x0": (B, S)}`` (plus ``"x"``, the
+A batch is ``{"t": (B, K) float64, "y": (B, K, S), "mask": (B, K, S) bool, "x0": (B, S)}`` (plus ``"x"``, the
 noise-free states, when they are known): trajectory ``b`` starts from ``x0[b]`` at ``t[b, 0]`` and
 is observed where ``mask`` is true. Times may differ from one trajectory to the next; a trajectory
 with fewer points is padded by repeating its last time, unobserved. The initial state is the model's
@@ -28,7 +28,7 @@ def pad_trajectories(times: list[torch.Tensor], values: list[torch.Tensor], obse
     """Stack trajectories of different lengths: times ``(K_b,)``, values and observed ``(K_b, S)`` each."""
     k = max(len(t) for t in times)
     s = x0.shape[1]
-    out = {"t": torch.empty(len(times), k), "y": torch.zeros(len(times), k, s),
+    out = {"t": torch.empty(len(times), k, dtype=torch.float64), "y": torch.zeros(len(times), k, s),
            "mask": torch.zeros(len(times), k, s, dtype=torch.bool), "x0": x0.float()}
     if clean is not None:
         out["x"] = torch.zeros(len(times), k, s)

@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 
 from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.errors import ConfigError
 
 
 def _values(model: nn.Module) -> dict[str, float]:
@@ -36,13 +37,34 @@ class TrajectoryFitEvaluator(Evaluator):
         self.num_plotted, self.points_per_curve = num_plotted, points_per_curve
         self.true: dict[str, float] = {}
         self.species: list[str] = []
+        self.checked = False
 
     def setup(self, data: DataModule) -> None:
         self.true = dict(getattr(data, "true_parameters", None) or {})
+        zero = sorted(name for name, value in self.true.items() if not (math.isfinite(value) and value != 0))
+        if zero:
+            raise ConfigError(f"data.true_parameters {zero} must be finite and non-zero: a relative error "
+                              "|fitted / true - 1| needs a true value to divide by; leave them out")
         self.species = list(getattr(data, "species", []))
+        self.checked = False
+
+    def _check(self, model: nn.Module, fitted: dict[str, float]) -> None:
+        """Once per run: the data and the model name the same species and parameters."""
+        field_species = getattr(getattr(model, "field", None), "species", None)
+        if field_species is not None and self.species and list(field_species) != self.species:
+            raise ConfigError(f"the data's species {self.species} are not the vector field's {list(field_species)} "
+                              "(matched by name, in order): simulate and fit one network "
+                              "(data.network = model.field.network) or pick columns with data.species")
+        unknown = sorted(set(self.true) - set(fitted))
+        if fitted and unknown:  # a model without named parameters (a neural field) has nothing to compare
+            raise ConfigError(f"data.true_parameters names {unknown}, which the model does not have; "
+                              f"its parameters are {sorted(fitted)}")
+        self.checked = True
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+        if not self.checked:
+            self._check(model, _values(model))
         sq, sq_clean, count, count_clean, trajectories = 0.0, 0.0, 0, 0, 0
         for batch in batches:
             prediction = model(batch["x0"], batch["t"]).double()
@@ -62,7 +84,7 @@ class TrajectoryFitEvaluator(Evaluator):
         errors = {}
         for name, value in fitted.items():
             metrics[f"param/{name}"] = value
-            if self.true.get(name):
+            if name in self.true:
                 errors[name] = abs(value / self.true[name] - 1)
                 metrics[f"param_rel_error/{name}"] = errors[name]
         if errors:

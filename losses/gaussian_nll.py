@@ -29,5 +29,8 @@ class GaussianNLL(TrajectoryLoss):
             self.register_buffer("log_sigma", log_sigma)
 
     def pointwise(self, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if prediction.shape[-1] != self.log_sigma.shape[0]:
+            raise ConfigError(f"loss.num_species={self.log_sigma.shape[0]} but the data has {prediction.shape[-1]} "
+                              f"species: set loss.num_species={prediction.shape[-1]}")
         log_sigma = self.log_sigma.to(prediction.dtype)
         return 0.5 * ((y - prediction) * torch.exp(-log_sigma)) ** 2 + log_sigma + 0.5 * math.log(2 * math.pi)

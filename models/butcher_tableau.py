@@ -17,6 +17,7 @@ triangular) and consistent (``sum b = 1``, ``c_i = sum_j a_ij``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -48,12 +49,15 @@ def _number(name: str, value) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"tableau {name}: {value!r} is not a number")
     try:
-        return float(Fraction(str(value).replace(" ", ""))) if isinstance(value, str) else float(value)
+        number = float(Fraction(str(value).replace(" ", ""))) if isinstance(value, str) else float(value)
     except (TypeError, ValueError, ZeroDivisionError):
         raise ConfigError(f"tableau {name}: {value!r} is not a number or a fraction like 1/6") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"tableau {name}: {value!r} is not a finite number")
+    return number
 
 
-def tableau_from_mapping(cfg: Mapping, name: str = "tableau") -> ButcherTableau:
+def tableau_from_mapping(cfg: Mapping, name: str = "model.method") -> ButcherTableau:
     """A checked tableau from ``{a: [[], [a21], [a31, a32], ...], b: [...], c: [...], order: k}``."""
     cfg = dict(cfg)
     name = str(cfg.pop("name", name))

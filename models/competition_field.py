@@ -21,6 +21,8 @@ class CompetitionField(nn.Module):
 
     autonomous = True
 
+    num_species = 2  # species names are the data's own: any two columns
+
     def __init__(self, r1: float = 0.1, r2: float = 0.1, a1: float = 0.001, a2: float = 0.001,
                  iN1: float = 0.001, iN2: float = 0.001) -> None:
         super().__init__()
@@ -28,7 +30,7 @@ class CompetitionField(nn.Module):
             self.register_parameter(name, nn.Parameter(torch.tensor(float(value))))
 
     def parameter_values(self) -> dict[str, float]:
-        return {name: float(getattr(self, name)) for name in NAMES}
+        return {name: getattr(self, name).item() for name in NAMES}
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x[..., 0], x[..., 1]

@@ -61,8 +61,13 @@ class MassActionField(nn.Module):
         self.names = tuple(f"r{m}" for m in range(net.num_reactions))
         if isinstance(fixed, str) or set(fixed) - set(self.names):
             raise ConfigError(f"model.field.fixed={fixed!r} must list reactions among {list(self.names)}")
-        self.log_rate = nn.Parameter(torch.tensor(initial_rates(net, rates), dtype=torch.float32).log())
+        self.species = list(net.species)
+        self.num_species = len(self.species)
+        log_rate = torch.tensor(initial_rates(net, rates), dtype=torch.float32).log()
         self.register_buffer("fixed", torch.tensor([n in fixed for n in self.names]))
+        # known rates are a buffer, not a parameter: no optimiser (weight decay included) can move them
+        self.register_buffer("fixed_log_rate", log_rate.masked_fill(~self.fixed, 0.0))
+        self.log_rate = nn.Parameter(log_rate[~self.fixed].clone())
         _, reac, change = net.matrices()
         order = reac.sum(axis=1)
         # prod_i Omega^{s_i} / s_i! / Omega, per reaction
@@ -72,7 +77,7 @@ class MassActionField(nn.Module):
         self.register_buffer("const", torch.tensor(const, dtype=torch.float32))
 
     def rates(self) -> torch.Tensor:
-        log_rate = torch.where(self.fixed, self.log_rate.detach(), self.log_rate)
+        log_rate = self.fixed_log_rate.masked_scatter(~self.fixed, self.log_rate)
         return log_rate.exp()
 
     def parameter_values(self) -> dict[str, float]:

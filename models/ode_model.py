@@ -63,6 +63,9 @@ class ODEModel(nn.Module):
                  step_size: float | None = 1.0, clamp: float | None = None, rtol: float = 1e-6,
                  atol: float = 1e-6) -> None:
         super().__init__()
+        if not isinstance(field, nn.Module):
+            raise ConfigError(f"model.field must be a vector field module, got {field!r}: choose one with "
+                              "model/field=<competition|mass_action|neural> (a slash, not a dot)")
         if solver not in SOLVERS:
             raise ConfigError(f"model.solver={solver!r} is not one of {list(SOLVERS)}")
         if step_size is not None and not (isinstance(step_size, (int, float)) and step_size > 0):
@@ -96,8 +99,13 @@ class ODEModel(nn.Module):
     def forward(self, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if t.dim() == 1:
             t = t.expand(x0.shape[0], -1)
-        t0 = t[:, 0]
-        offsets = t - t0[:, None]
+        expected = getattr(self.field, "num_species", x0.shape[-1])
+        if x0.shape[-1] != expected:
+            raise ConfigError(f"the data has {x0.shape[-1]} species but the vector field "
+                              f"{type(self.field).__name__} has {expected}: choose data columns (data.species) "
+                              "or a field (model/field, model.field.network) that match")
+        offsets = t.double() - t[:, :1].double()  # float64: offsets of large absolute times stay exact
+        t0 = t[:, 0].to(x0.dtype)  # the field sees times in the state's dtype
         if bool((offsets[:, 1:] < offsets[:, :-1]).any()):
             raise ConfigError("observation times must not decrease within a trajectory")
         if self.solver == "cell":
@@ -110,8 +118,9 @@ class ODEModel(nn.Module):
 
     def _cell(self, x0: torch.Tensor, t0: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         h = self.step_size
-        grid = offsets.double() / h  # in steps; float64 so that t = 40 with h = 0.1 is step 400, not 399
-        steps = int(torch.ceil(grid.max() - 1e-6).clamp(min=0))
+        grid = offsets / h  # in steps; float64 so that t = 40 with h = 0.1 is step 400, not 399
+        # up to the grid point at or before the last time: a later one would be a step never used
+        steps = int(torch.floor(grid.max() + 1e-6).clamp(min=0))
         states = self.cell.unroll(self.field, x0, t0, h, steps)  # (steps + 1, B, S)
         index = torch.floor(grid + 1e-6).clamp(0, steps).long()  # the grid point at or just before each time
         batch = torch.arange(x0.shape[0], device=x0.device)[:, None]
@@ -119,7 +128,7 @@ class ODEModel(nn.Module):
         rest = (grid - index) * h
         if bool((rest.abs() > 1e-5 * h).any()):  # off-grid observations: one step of the remaining length
             flat = out.reshape(-1, out.shape[-1])
-            times = (t0[:, None] + index.to(offsets.dtype) * h).reshape(-1)
+            times = (t0[:, None] + index.to(t0.dtype) * h).reshape(-1)
             flat = self.cell(self.field, times, flat, rest.reshape(-1, 1).to(flat.dtype))
             out = flat.reshape(out.shape)
         return out

@@ -84,3 +84,12 @@ def test_the_data_module_batches_and_judges_on_the_same_points_by_default(tmp_pa
         big = TrajectoryCSV(str(path), batch_size=4)
         big.setup("cpu")
         assert big.batches_per_epoch
+
+
+def test_a_spreadsheets_byte_order_mark_and_species_as_a_string(tmp_path: Path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufefft,x1\n0,1\n1,2\n".encode("utf-8"))
+    species, split = read_trajectory_csv(path)
+    assert species == ["x1"] and split["t"].tolist() == [[0.0, 1.0]]
+    with pytest.raises(ConfigError, match=r"a list of columns, e.g. \[x1\]"):
+        read_trajectory_csv(path, "x1")

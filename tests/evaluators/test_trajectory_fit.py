@@ -7,7 +7,10 @@ import torch
 import torch.nn as nn
 
 from datasets.trajectory_data import pad_trajectories
+from engine.errors import ConfigError
 from evaluators.trajectory_fit import TrajectoryFitEvaluator
+from models.mass_action_field import MassActionField
+from models.ode_model import ODEModel
 
 
 class Line(nn.Module):
@@ -58,3 +61,21 @@ def test_the_fit_figure():
     assert len(ax.lines) == 2 and ax.get_title() == "A"
     x, y = ax.lines[0].get_data()
     assert len(x) == 11 and y[-1] == pytest.approx(1.0 + 2.0 * 2.0)
+
+
+def test_data_and_model_that_do_not_match_are_one_line():
+    evaluator = TrajectoryFitEvaluator()
+    wrong = Data()
+    wrong.true_parameters = {"k": 2.0, "kk": 1.0}
+    evaluator.setup(wrong)
+    with pytest.raises(ConfigError, match=r"names \['kk'\], which the model does not have"):
+        evaluator.evaluate(Line(2.5), wrong.eval_batches("val"))
+    wrong.true_parameters = {"k": 0.0}
+    with pytest.raises(ConfigError, match="non-zero"):
+        evaluator.setup(wrong)
+    data = Data()
+    evaluator.setup(data)
+    field = MassActionField("gene_expression")  # species M, P: the data's is A
+    model = ODEModel(field, "cell", "euler", 0.1)
+    with pytest.raises(ConfigError, match="not the vector field's"):
+        evaluator.evaluate(model, data.eval_batches("val"))

@@ -72,3 +72,5 @@ def test_bad_settings_are_one_line():
         GaussianNLL(2, sigma=-1.0)
     with pytest.raises(ConfigError, match="scale"):
         PoissonNLL(scale=0.0)
+    with pytest.raises(ConfigError, match="loss.num_species=2 but the data has 1"):
+        GaussianNLL(2).pointwise(torch.zeros(1, 3, 1), torch.zeros(1, 3, 1))

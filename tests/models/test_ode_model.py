@@ -167,7 +167,7 @@ def test_the_clamp_bounds_every_stage_derivative():
     cell = ODECell("rk4", clamp=2.0)
     field = LinearField(torch.tensor([[10.0]]))
     x = torch.ones(1, 1)
-    assert float(cell(field, torch.zeros(1), x, 0.1)) == pytest.approx(1 + 0.1 * 2.0)
+    assert cell(field, torch.zeros(1), x, 0.1).item() == pytest.approx(1 + 0.1 * 2.0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -181,3 +181,23 @@ def test_the_clamp_bounds_every_stage_derivative():
 def test_bad_solver_settings_are_one_line(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         ODEModel(CompetitionField(), **kwargs)
+
+
+def test_large_absolute_times_keep_their_spacing_and_the_last_grid_step_is_the_last_used():
+    # Unix-like times: in float32 1e9 + 10 is 1e9, so every offset would be 0
+    field = CompetitionField(0.1, 0.3, 1e-4, 2e-4, 0.002, 0.003).double()
+    x0 = torch.tensor([[100.0, 150.0]], dtype=torch.float64)
+    model = ODEModel(field, "cell", "rk4", step_size=0.5)
+    shifted = model(x0, torch.tensor([[1e9, 1e9 + 10.0, 1e9 + 12.25]], dtype=torch.float64))
+    torch.testing.assert_close(shifted, model(x0, torch.tensor([[0.0, 10.0, 12.25]], dtype=torch.float64)))
+    calls = []
+    field.register_forward_hook(lambda *args: calls.append(1))
+    model(x0, torch.tensor([0.0, 2.25], dtype=torch.float64))  # 4 steps of 0.5, then one of 0.25: 5 x 4 stages
+    assert len(calls) == 5 * 4
+
+
+def test_a_field_that_does_not_match_the_data_is_one_line():
+    with pytest.raises(ConfigError, match="3 species but the vector field CompetitionField has 2"):
+        ODEModel(CompetitionField())(torch.ones(1, 3), torch.tensor([0.0, 1.0]))
+    with pytest.raises(ConfigError, match="model/field="):
+        ODEModel("neural")
