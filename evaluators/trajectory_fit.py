@@ -7,7 +7,8 @@ Metrics of a split (every observed value of every trajectory counts once):
 - ``mse_clean``: the same against the noise-free states, where the data knows them (simulations);
 - ``param/<name>``: the field's named parameters (rates, not log-rates), so that TensorBoard shows
   them over training; where the data knows the true values, ``param_rel_error/<name>`` =
-  ``|fitted / true - 1|`` and ``param_max_rel_error`` their maximum.
+  ``|fitted / true - 1|`` and ``param_max_rel_error`` their maximum;
+- ``sigma/<species>``: the noise level of a Gaussian likelihood that learns it (``losses/gaussian_nll.py``).
 
 Media: ``fit``, the data points of the first ``num_plotted`` trajectories with the model's solution
 drawn through them on a fine time grid, one panel per species.
@@ -89,6 +90,10 @@ class TrajectoryFitEvaluator(Evaluator):
                 metrics[f"param_rel_error/{name}"] = errors[name]
         if errors:
             metrics["param_max_rel_error"] = max(errors.values())
+        log_sigma = getattr(objective, "log_sigma", None)  # a Gaussian likelihood's noise level per species
+        if isinstance(log_sigma, torch.Tensor):
+            names = self.species if len(self.species) == len(log_sigma) else [str(i) for i in range(len(log_sigma))]
+            metrics.update({f"sigma/{name}": float(v) for name, v in zip(names, log_sigma.detach().exp())})
         return metrics
 
     @torch.no_grad()
