@@ -7,19 +7,19 @@ What is measured, on one device (``--device auto``: cuda if available, else cpu)
   1024, for two fields: the post's competition model (kexue.fm/archives/5643) and a neural field
   (2 -> 64 -> 64 -> 2, tanh). Contenders: our ``rk38`` cell (``ODEModel(solver="cell",
   method="rk38")``), which takes the same step as torchdiffeq's ``rk4`` (Kutta's 3/8 rule; checked
-  equal in ``tests/models/test_ode_solvers.py`` and here), our classic ``rk4`` cell, and
+  equal in ``tests/models/test_ode_model.py`` and here), our classic ``rk4`` cell, and
   ``torchdiffeq.odeint(method="rk4", options={"step_size": h})`` called directly. The contenders
   alternate call by call (same load for all); ``--repeats`` calls each after 3 warm-up calls; the
   median time per call is printed;
 * memory: the bytes of the tensors autograd keeps for the backward pass (counted by
-  ``torch.autograd.graph.saved_tensors_hooks``) for 1,000 steps at batch 1024 with the neural field:
+  ``torch.autograd.graph.saved_tensors_hooks``) for ``--memory-steps`` (1,000) steps at batch 1024 with the neural field:
   back-propagation through our cell, through torchdiffeq's ``odeint``, and ``odeint_adjoint``
   (which keeps none and solves the adjoint ODE backwards instead; its backward-pass time is shown).
 
 The last line is the headline: our rk38 cell's speed over torchdiffeq's rk4 at batch 1024 (> 1: ours
 is faster), for each field.
 
-    .venv/bin/python -m benchmarks.ode_cells [--steps 100 --repeats 20 --device auto]
+    .venv/bin/python -m benchmarks.ode_cells [--steps 100 --repeats 20 --memory-steps 1000 --device auto]
 """
 
 from __future__ import annotations
@@ -131,13 +131,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--memory-steps", type=int, default=1000)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = select_device(args.device)
     print(f"device {device}, torch {torch.__version__}, torchdiffeq {torchdiffeq.__version__}, "
           f"{torch.get_num_threads()} threads; forward + backward over {args.steps} steps, median of {args.repeats}")
     results = speed(device, args.steps, args.repeats)
-    memory(device)
+    memory(device, args.memory_steps)
     ratios = {name: results[(name, 1024)]["torchdiffeq rk4"] / results[(name, 1024)]["ours rk38"]
               for name in ("competition", "neural")}
     print("\nspeed of our rk38 cell / torchdiffeq rk4, forward + backward, batch 1024: "
