@@ -64,8 +64,9 @@ class TrajectoryFitEvaluator(Evaluator):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+        fitted = _values(model)
         if not self.checked:
-            self._check(model, _values(model))
+            self._check(model, fitted)
         sq, sq_clean, count, count_clean, trajectories = 0.0, 0.0, 0, 0, 0
         for batch in batches:
             prediction = model(batch["x0"], batch["t"]).double()
@@ -81,7 +82,6 @@ class TrajectoryFitEvaluator(Evaluator):
         metrics = {"mse": sq / count, "rmse": math.sqrt(sq / count), "sse": sq / trajectories, "n": trajectories}
         if count_clean:
             metrics["mse_clean"] = sq_clean / count_clean
-        fitted = _values(model)
         errors = {}
         for name, value in fitted.items():
             metrics[f"param/{name}"] = value
