@@ -27,9 +27,10 @@ RESULT_NEUTRAL = ("resume", "runs_root", "progress", "device", "trainer.progress
 
 
 def folder_name_excludes() -> list[str]:
-    """Overrides left out of sweep job folder names: the result-neutral ones, and ``experiment``
-    (already the sweep folder's own name)."""
-    return [*RESULT_NEUTRAL, "experiment"]
+    """Overrides left out of sweep job folder names: the result-neutral ones, and ``name`` (already the
+    sweep folder's own name). ``experiment`` stays, so that a sweep over experiments
+    (``-m experiment=a,b name=study``) gets one folder per experiment."""
+    return [*RESULT_NEUTRAL, "name"]
 
 
 def latest_run(base: str | Path, depth: int = 1) -> Path | None:

@@ -1,4 +1,5 @@
-"""Accuracy, NLL and per-class accuracy of a classifier; misclassified images and a confusion matrix."""
+"""Accuracy, NLL, calibration and per-class accuracy of a classifier; misclassified images, a confusion
+matrix and a reliability diagram."""
 
 from __future__ import annotations
 
@@ -9,47 +10,62 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.errors import ConfigError
 
 
 class ClassificationEvaluator(Evaluator):
     """``acc = mean_i [argmax f(x_i) = y_i]``, ``nll = -mean_i log softmax(f(x_i))_{y_i}`` (nats),
-    per-class accuracy ``acc_class/<i>_<name>`` and the number of examples ``n``.
+    ``ece`` (expected calibration error, :func:`calibration`, ``ece_bins`` equal-width bins of the top
+    softmax probability; 15 as in Guo et al. 2017), per-class accuracy ``acc_class/<i>_<name>`` and
+    the number of examples ``n``.
 
-    Media: the first ``max_images`` misclassified images of the split (a grid) and the confusion
-    matrix (rows: true class, columns: predicted, normalised per row).
+    Media: the first ``max_images`` misclassified images of the split (a grid), the confusion matrix
+    (rows: true class, columns: predicted, normalised per row) and the reliability diagram, each
+    over the whole split.
     """
 
     monitor, mode = "acc", "max"
 
-    def __init__(self, class_names: list[str] | None = None, per_class: bool = True, max_images: int = 32) -> None:
+    def __init__(self, class_names: list[str] | None = None, per_class: bool = True, max_images: int = 32,
+                 ece_bins: int = 15) -> None:
+        if isinstance(ece_bins, bool) or not isinstance(ece_bins, int) or ece_bins < 1:
+            raise ConfigError(f"evaluator.ece_bins must be an integer >= 1, got {ece_bins!r}")
         self.class_names = class_names
         self.per_class = per_class
         self.max_images = max_images
+        self.ece_bins = ece_bins
 
     def setup(self, data: DataModule) -> None:
         if self.class_names is None:  # null in the config: the data's own class names
             self.class_names = getattr(data, "classes", None)
 
     @torch.no_grad()
-    def predictions(self, model: nn.Module, batches: Iterable[Batch]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (float32) and labels of every example of ``batches``."""
+    def predictions(self, model: nn.Module, batches: Iterable[Batch],
+                    keep_inputs: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Logits (float32), labels and (with ``keep_inputs``) inputs of every example of ``batches``."""
         was_training = model.training
         model.eval()
-        logits, labels = [], []
+        logits, labels, inputs = [], [], []
         for batch in batches:
             logits.append(model(batch["x"]).float())
             labels.append(batch["y"])
+            if keep_inputs:
+                inputs.append(batch["x"])
         model.train(was_training)
         if not labels:
             raise ValueError("the evaluation split is empty")
-        return torch.cat(logits), torch.cat(labels)
+        return torch.cat(logits), torch.cat(labels), torch.cat(inputs) if keep_inputs else None
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
-        logits, y = self.predictions(model, batches)
+        logits, y, _ = self.predictions(model, batches)
+        return self.scores(logits, y)
+
+    def scores(self, logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """The metrics of the class docstring from the logits and labels of a split."""
         hit = logits.argmax(1) == y
         n = len(y)
         metrics: dict[str, float] = {"acc": int(hit.sum()) / n, "nll": F.cross_entropy(logits, y, reduction="sum").item() / n,
-                                     "n": n}
+                                     "ece": calibration(logits.softmax(1), y, self.ece_bins)[0], "n": n}
         if self.per_class:
             k = logits.shape[1]
             correct = torch.bincount(y, weights=hit.double(), minlength=k).tolist()
@@ -61,16 +77,65 @@ class ClassificationEvaluator(Evaluator):
         return metrics
 
     def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
-        batch = next(iter(data.eval_batches(split)))
-        logits, y = self.predictions(model, [batch])
+        logits, y, x = self.predictions(model, data.eval_batches(split), keep_inputs=True)
         pred = logits.argmax(1)
-        x = batch["x"][pred != y][: self.max_images].float()
+        wrong = x[pred != y][: self.max_images].float()
         media = Media()
-        if len(x):
-            lo, hi = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
-            media.images["misclassified"] = (x - lo) / (hi - lo).clamp_min(1e-8)
+        if len(wrong):
+            media.images["misclassified"] = to_unit_range(wrong)
         media.figures["confusion"] = confusion_figure(y, pred, logits.shape[1], self.class_names, len(y))
+        media.figures["reliability"] = reliability_figure(logits.softmax(1), y, self.ece_bins)
         return media
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Each image of (B, C, H, W) scaled to [0, 1] by its own minimum and maximum, for display."""
+    lo, hi = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+    return (x - lo) / (hi - lo).clamp_min(1e-8)
+
+
+def calibration(probs: torch.Tensor, y: torch.Tensor, bins: int = 15) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Expected calibration error and its bins (Guo et al. 2017, arXiv 1706.04599).
+
+    With confidence ``c_i = max_k p_ik`` and bin ``B_m`` the examples with ``c_i`` in ``((m-1)/M, m/M]``:
+    ``ECE = sum_m |B_m| / n * |acc(B_m) - conf(B_m)|``. Returns the ECE and, per bin, the count, the
+    accuracy and the mean confidence (NaN for an empty bin).
+    """
+    conf, pred = probs.double().max(1)
+    hit = (pred == y).double()
+    idx = ((conf * bins).ceil().long() - 1).clamp(0, bins - 1)
+    count = torch.bincount(idx, minlength=bins).double()
+    acc = torch.bincount(idx, weights=hit, minlength=bins) / count
+    mean_conf = torch.bincount(idx, weights=conf, minlength=bins) / count
+    ece = float(((count / len(y)) * (acc - mean_conf).abs()).nansum())
+    return ece, count, acc, mean_conf
+
+
+def reliability_figure(probs: torch.Tensor, y: torch.Tensor, bins: int = 15):
+    """Accuracy against confidence per bin (bars), the diagonal of perfect calibration, and the ECE."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ece, count, acc, conf = calibration(probs, y, bins)
+    full = (count > 0).cpu().numpy()
+    acc, conf = acc.cpu().numpy(), conf.cpu().numpy()
+    centres = [(m + 0.5) / bins for m in range(bins)]
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.bar([c for c, f in zip(centres, full) if f], acc[full], width=1 / bins, edgecolor="black", linewidth=0.5,
+           label="accuracy")
+    ax.plot([c for c, f in zip(centres, full) if f], conf[full], "o", color="tab:red", markersize=3,
+            label="mean confidence")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top softmax probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability: ECE {100 * ece:.2f} % ({bins} bins, {len(y)} examples)", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
 
 
 def confusion_figure(y: torch.Tensor, pred: torch.Tensor, k: int, names: list[str] | None, n: int):
@@ -94,6 +159,6 @@ def confusion_figure(y: torch.Tensor, pred: torch.Tensor, k: int, names: list[st
     ax.set_yticks(range(k), labels, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"confusion (% of each true class), first batch: {n} examples", fontsize=8)
+    ax.set_title(f"confusion (% of each true class), {n} examples", fontsize=8)
     fig.tight_layout()
     return fig

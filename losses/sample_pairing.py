@@ -1,0 +1,43 @@
+"""SamplePairing (Inoue 2018, arXiv 1801.02929), read as a regulariser in kexue.fm/archives/5693.
+
+The input is the pixel mean ``(x_a + x_b) / 2`` and the label is ``y_a`` alone. Over random pairings
+the mixed input gets ``y_a`` or ``y_b`` with equal chance, so the best output for it is
+``(y_a + y_b) / 2``: the same linearity constraint as mixup at ``lam = 1/2`` (the post's argument).
+
+The paper's schedule, as options: no SamplePairing for the first ``start_epoch`` epochs (100 on
+CIFAR), then on for ``on_epochs`` and off for ``off_epochs`` in turn (8 and 2), and off again from
+``stop_epoch`` for fine-tuning. ``on_epochs: null`` (the default) keeps it on throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from engine.errors import ConfigError
+from engine.progress import Progress
+from losses.mixing import Mix, MixingObjective, partners
+
+
+class SamplePairing(MixingObjective):
+    def __init__(self, on_epochs: int | None = None, off_epochs: int = 0,
+                 criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 start_epoch: int = 0, stop_epoch: int | None = None) -> None:
+        super().__init__(criterion, start_epoch, stop_epoch)
+        if on_epochs is not None and (not isinstance(on_epochs, int) or on_epochs < 1):
+            raise ConfigError(f"loss.on_epochs must be null (always on) or an integer >= 1, got {on_epochs!r}")
+        if not isinstance(off_epochs, int) or off_epochs < 0:
+            raise ConfigError(f"loss.off_epochs must be an integer >= 0, got {off_epochs!r}")
+        self.on_epochs, self.off_epochs = on_epochs, off_epochs
+
+    def active(self, progress: Progress | None) -> bool:
+        if not super().active(progress):
+            return False
+        if progress is None or self.on_epochs is None:
+            return True
+        return (progress.epoch - self.start_epoch) % (self.on_epochs + self.off_epochs) < self.on_epochs
+
+    def mix(self, x: torch.Tensor, y: torch.Tensor) -> Mix:
+        perm = partners(len(x), x.device)
+        return Mix((x + x[perm]) * 0.5, perm, 0.5, 1.0)
