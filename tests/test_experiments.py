@@ -71,8 +71,21 @@ def test_sweep_makes_one_folder_per_job(tmp_path: Path):
     assert out.returncode == 0, out.stderr[-2000:]
     (sweep,) = (tmp_path / "multirun" / "fmnist_cnn").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    # named after the overrides, minus those that do not change the result (experiment, progress)
-    common = "data.train_subset=256,data.val_subset=128"
+    # named after the overrides, minus those that do not change the result (progress)
+    common = "data.train_subset=256,data.val_subset=128,experiment=fmnist_cnn"
     assert jobs == [f"{common},seed=0,trainer.max_steps=2", f"{common},seed=1,trainer.max_steps=2"]
     m0, m1 = (read_metrics(sweep / j) for j in jobs)
     assert m0["test/acc"] != m1["test/acc"] or m0["test/nll"] != m1["test/nll"]
+
+
+def test_a_sweep_over_experiments_gets_one_folder_per_experiment(tmp_path: Path):
+    overrides = ["data.train_subset=256", "data.val_subset=128", "data.test_subset=128", "trainer.max_steps=2",
+                 "trainer.progress=false"]
+    out = run_script("train.py", "-m", "experiment=fmnist_erm,fmnist_mixup_uniform", "name=study", *overrides,
+                     f"runs_root={tmp_path}", "seed=0")
+    assert out.returncode == 0, out.stderr[-2000:]
+    (sweep,) = (tmp_path / "multirun" / "study").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert [j.split("experiment=")[1].split(",")[0] for j in jobs] == ["fmnist_erm", "fmnist_mixup_uniform"]
+    assert all("name=" not in j for j in jobs)
+    assert read_metrics(sweep / jobs[0])["test/gap_softmax"] != read_metrics(sweep / jobs[1])["test/gap_softmax"]

@@ -129,3 +129,17 @@ def test_resume_auto_continues_every_job_of_the_latest_sweep(tmp_path: Path):
     for job in jobs:
         assert (job / "metrics.json").is_file()
         assert losses(job) == before[job.name]  # continued from last.pt, not retrained or logged twice
+
+
+def test_mixup_resume_is_bit_exact(tmp_path: Path):
+    # partners and per-example lambdas come from the run's saved random stream
+    cfg = compose_cfg("experiment=fmnist_mixup_uniform", *TINY, "trainer.max_steps=10", "trainer.val_every_steps=4",
+                      "loss.per_sample=true", "evaluator.pairs=64")
+    train(cfg, tmp_path / "one_go")
+    interrupted = make_trainer(cfg, tmp_path / "split", callbacks=[sigterm_at(5)])
+    assert interrupted.fit()["status"] == "interrupted"
+    resumed = make_trainer(cfg, tmp_path / "split")
+    resumed.resume(tmp_path / "split" / "last.pt")
+    resumed.fit()
+    assert_same_run(tmp_path / "one_go", tmp_path / "split")
+    assert losses(tmp_path / "one_go", "train/lam") == losses(tmp_path / "split", "train/lam")

@@ -60,3 +60,20 @@ def test_media_misclassified_and_confusion():
     assert wrong.amax(dim=(1, 2, 3)).tolist() == [1, 1, 1]
     rates = media.figures["confusion"].axes[0].images[0].get_array()
     assert rates[:, 0].tolist() == [1.0, 1.0, 1.0] and float(rates[:, 1:].sum()) == 0.0  # every row predicted c0
+
+
+def test_expected_calibration_error_by_hand():
+    from evaluators.classification import calibration
+
+    # confidences 0.9, 0.75, 0.55, 0.35 (top class 0 each); right, wrong, right, right
+    probs = torch.tensor([[0.9, 0.1, 0.0], [0.75, 0.25, 0.0], [0.55, 0.45, 0.0], [0.35, 0.33, 0.32]])
+    y = torch.tensor([0, 1, 0, 0])
+    ece, count, acc, conf = calibration(probs, y, bins=5)
+    # bins (0, .2], (.2, .4], (.4, .6], (.6, .8], (.8, 1]: 0.35 -> 2nd, 0.55 -> 3rd, 0.75 -> 4th, 0.9 -> 5th
+    assert count.tolist() == [0, 1, 1, 1, 1]
+    expected = (abs(1 - 0.35) + abs(1 - 0.55) + abs(0 - 0.75) + abs(1 - 0.9)) / 4
+    assert ece == pytest.approx(expected, rel=1e-6)
+    assert math.isnan(acc[0]) and conf[4] == pytest.approx(0.9)
+    m = ClassificationEvaluator(ece_bins=5).evaluate(Fixed(probs.log()), [{"x": torch.arange(4), "y": y}])
+    assert m["ece"] == pytest.approx(expected, rel=1e-6)
+    assert ClassificationEvaluator().ece_bins == 15

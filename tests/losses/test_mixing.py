@@ -1,0 +1,73 @@
+"""What the mixing objectives share: the criterion they wrap, switching off, and the configs that build them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from conftest import compose_cfg
+
+from engine.errors import ConfigError
+from engine.instantiate import build
+from engine.progress import Progress
+from losses.cutmix import CutMix
+from losses.mixing import NoMixing
+from losses.mixup import Mixup
+from losses.sample_pairing import SamplePairing
+
+
+def data() -> tuple[nn.Module, dict[str, torch.Tensor]]:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(8, 3)), {"x": torch.randn(5, 2, 2, 2), "y": torch.tensor([0, 2, 1, 1, 0])}
+
+
+def at_epoch(epoch: int) -> Progress:
+    return Progress(step=epoch * 4, epoch=epoch, batch=0, total_steps=40, steps_per_epoch=4)
+
+
+@pytest.mark.parametrize("obj", [Mixup(stop_epoch=2), SamplePairing(stop_epoch=2), CutMix(stop_epoch=2)])
+def test_mixing_stops_at_stop_epoch(obj):
+    f, b = data()
+    assert float(obj(f, b, "main", at_epoch(1))["mixed"]) == 1.0
+    out = obj(f, b, "main", at_epoch(2))
+    assert float(out["mixed"]) == 0.0
+    assert float(out["loss"]) == pytest.approx(float(F.cross_entropy(f(b["x"]), b["y"])), rel=1e-6)
+
+
+def test_no_mixing_is_the_criterion_itself():
+    f, b = data()
+    smooth = nn.CrossEntropyLoss(reduction="none", label_smoothing=0.1)
+    out = NoMixing(smooth)(f, b)
+    assert float(out["loss"]) == pytest.approx(float(F.cross_entropy(f(b["x"]), b["y"], label_smoothing=0.1)), rel=1e-6)
+
+
+def test_any_per_example_criterion_is_wrapped():
+    f, b = data()
+    hinge = nn.MultiMarginLoss(reduction="none")
+
+    def per_example(logits, y):  # MultiMarginLoss(reduction="none") gives one loss per example
+        return hinge(logits, y)
+
+    torch.manual_seed(2)
+    out = Mixup(criterion=per_example)(f, b)
+    torch.manual_seed(2)
+    mix = Mixup().mix(b["x"], b["y"])
+    logits = f(mix.x)
+    lam = mix.label_weight
+    expected = (lam * hinge(logits, b["y"]) + (1 - lam) * hinge(logits, b["y"][mix.partner])).mean()
+    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_a_criterion_that_reduces_is_one_clear_error():
+    f, b = data()
+    with pytest.raises(ConfigError, match="reduction: none"):
+        Mixup(criterion=nn.CrossEntropyLoss())(f, b)
+
+
+@pytest.mark.parametrize("loss", ["mixup", "sample_pairing", "cutmix", "no_mixing"])
+def test_configs_build_and_refuse_unknown_keys(loss: str):
+    obj = build("loss", compose_cfg(f"loss={loss}").loss)
+    assert isinstance(obj.criterion, nn.CrossEntropyLoss) and obj.criterion.reduction == "none"
+    with pytest.raises(ConfigError, match="lamda"):
+        build("loss", compose_cfg(f"loss={loss}", "+loss.lamda=0.5").loss)
