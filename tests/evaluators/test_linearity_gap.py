@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -82,9 +83,10 @@ def test_media_shows_training_inputs_as_the_objective_mixes_them():
     f = nn.Sequential(nn.Flatten(), nn.Linear(9, 4))
     ev = LinearityGapEvaluator(mixed_images=10)
     ev.setup(Images())
-    state = torch.get_rng_state()
+    state, numpy_state = torch.get_rng_state(), np.random.get_state()
     media = ev.media(f, Images(), "val", objective=Mixup())
-    assert torch.equal(torch.get_rng_state(), state)  # the run's random stream is untouched
+    assert torch.equal(torch.get_rng_state(), state)  # the run's random streams are untouched
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
     assert len([ax for ax in media.figures["mixed_inputs"].axes if ax.images]) == 10
     assert {"confusion", "reliability"} <= set(media.figures)
     assert "mixed_inputs" not in ev.media(f, Images(), "val", objective=None).figures

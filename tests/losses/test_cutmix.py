@@ -8,12 +8,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.errors import ConfigError
+from engine.seeding import seed_everything
 from losses.cutmix import CutMix, box
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_label_weight_is_the_area_left_of_x_a(seed: int):
-    torch.manual_seed(seed)
+    seed_everything(seed)
     n = 6
     x = torch.arange(1.0, n + 1).view(n, 1, 1, 1).expand(n, 2, 9, 7).contiguous()  # image i is all i + 1
     mix = CutMix().mix(x, torch.arange(n))
@@ -37,9 +38,9 @@ def test_loss_by_hand():
     f = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     x, y = torch.randn(5, 1, 4, 4), torch.tensor([0, 1, 2, 1, 0])
     obj = CutMix(alpha=1.0)
-    torch.manual_seed(4)
+    seed_everything(4)
     mix = obj.mix(x, y)
-    torch.manual_seed(4)
+    seed_everything(4)
     out = obj(f, {"x": x, "y": y})
     w, logits = mix.label_weight, f(mix.x)
     expected = w * F.cross_entropy(logits, y) + (1 - w) * F.cross_entropy(logits, y[mix.partner])

@@ -11,6 +11,7 @@ from conftest import compose_cfg
 from engine.errors import ConfigError
 from engine.instantiate import build
 from engine.progress import Progress
+from engine.seeding import seed_everything
 from losses.cutmix import CutMix
 from losses.mixing import NoMixing
 from losses.mixup import Mixup
@@ -49,9 +50,9 @@ def test_any_per_example_criterion_is_wrapped():
     def per_example(logits, y):  # MultiMarginLoss(reduction="none") gives one loss per example
         return hinge(logits, y)
 
-    torch.manual_seed(2)
+    seed_everything(2)
     out = Mixup(criterion=per_example)(f, b)
-    torch.manual_seed(2)
+    seed_everything(2)
     mix = Mixup().mix(b["x"], b["y"])
     logits = f(mix.x)
     lam = mix.label_weight

@@ -8,6 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.progress import Progress
+from engine.seeding import seed_everything
 from losses.sample_pairing import SamplePairing
 
 
@@ -16,11 +17,11 @@ def test_input_is_the_exact_mean_and_the_target_the_first_label():
     f = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
     x, y = torch.randn(5, 1, 2, 2), torch.tensor([0, 1, 2, 1, 0])
     obj = SamplePairing()
-    torch.manual_seed(1)
+    seed_everything(1)
     mix = obj.mix(x, y)
     assert torch.equal(mix.x, (x + x[mix.partner]) / 2)
     assert mix.label_weight == 1.0 and mix.input_weight == 0.5
-    torch.manual_seed(1)
+    seed_everything(1)
     out = obj(f, {"x": x, "y": y})
     assert float(out["loss"]) == pytest.approx(float(F.cross_entropy(f(mix.x), y)), rel=1e-6)
 
