@@ -1,7 +1,7 @@
 # `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
 PY := .venv/bin/python
 
-.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode clean
+.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode bench-mixup clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -41,6 +41,11 @@ bench-gillespie: venv
 bench-lexicon: venv data
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.lexicon
+
+# peer timm (its Mixup / CutMix): a benchmark-only dependency, requirements-bench.txt
+bench-mixup: venv data
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m benchmarks.mixup
 
 clean:
 	rm -rf runs outputs multirun .pytest_cache

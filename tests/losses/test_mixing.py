@@ -72,3 +72,20 @@ def test_configs_build_and_refuse_unknown_keys(loss: str):
     assert isinstance(obj.criterion, nn.CrossEntropyLoss) and obj.criterion.reduction == "none"
     with pytest.raises(ConfigError, match="lamda"):
         build("loss", compose_cfg(f"loss={loss}", "+loss.lamda=0.5").loss)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_one_softmax_cross_entropy_equals_the_wrapped_criterion_with_label_smoothing(per_sample: bool):
+    f, b = data()
+    smooth = nn.CrossEntropyLoss(reduction="none", label_smoothing=0.2)
+    obj = Mixup(alpha=0.5, per_sample=per_sample, criterion=smooth)
+    assert obj.fast_ce
+    seed_everything(7)
+    out = obj(f, b)
+    seed_everything(7)
+    mix = obj.mix(b["x"], b["y"])
+    logits, lam = f(mix.x), mix.label_weight
+    expected = (lam * smooth(logits, b["y"]) + (1 - lam) * smooth(logits, b["y"][mix.partner])).mean()
+    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-6)
+    out["loss"].backward()  # and it trains: gradients reach the model
+    assert f[1].weight.grad is not None and float(f[1].weight.grad.abs().sum()) > 0
