@@ -103,7 +103,8 @@ def calibration(probs: torch.Tensor, y: torch.Tensor, bins: int = 15) -> tuple[f
     """
     conf, pred = probs.double().max(1)
     hit = (pred == y).double()
-    idx = ((conf * bins).ceil().long() - 1).clamp(0, bins - 1)
+    right_edges = torch.arange(1, bins + 1, dtype=torch.float64, device=conf.device) / bins
+    idx = torch.bucketize(conf, right_edges).clamp(max=bins - 1)  # bucketize: edge[i-1] < c <= edge[i]
     count = torch.bincount(idx, minlength=bins).double()
     acc = torch.bincount(idx, weights=hit, minlength=bins) / count
     mean_conf = torch.bincount(idx, weights=conf, minlength=bins) / count

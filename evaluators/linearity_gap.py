@@ -87,6 +87,8 @@ class LinearityGapEvaluator(ClassificationEvaluator):
             raise ConfigError(f"evaluator.pairs must be an integer >= 1, got {pairs!r}")
         if isinstance(pair_seed, bool) or not isinstance(pair_seed, int):
             raise ConfigError(f"evaluator.pair_seed must be an integer, got {pair_seed!r}")
+        if isinstance(mixed_images, bool) or not isinstance(mixed_images, int) or mixed_images < 0:
+            raise ConfigError(f"evaluator.mixed_images must be an integer >= 0 (0: no figure), got {mixed_images!r}")
         self.pairs, self.pair_seed, self.mixed_images = pairs, pair_seed, mixed_images
 
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
@@ -99,7 +101,7 @@ class LinearityGapEvaluator(ClassificationEvaluator):
 
     def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
         media = super().media(model, data, split, objective)
-        if objective is not None and callable(getattr(objective, "mix", None)):
+        if self.mixed_images and objective is not None and callable(getattr(objective, "mix", None)):
             figure = self.mixed_inputs_figure(data, objective)
             if figure is not None:
                 media.figures["mixed_inputs"] = figure
@@ -111,8 +113,8 @@ class LinearityGapEvaluator(ClassificationEvaluator):
         x, y = batch["x"][: self.mixed_images], batch["y"][: self.mixed_images]
         numpy_state = np.random.get_state()
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.pair_seed)
+            with torch.random.fork_rng(devices=[]):  # the mixers draw on the CPU only: seed nothing else
+                torch.default_generator.manual_seed(self.pair_seed)
                 np.random.seed(self.pair_seed)
                 mix = objective.mix(x, y)
         finally:

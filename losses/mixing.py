@@ -72,9 +72,10 @@ class MixingObjective(Objective):
     def __init__(self, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  start_epoch: int = 0, stop_epoch: int | None = None) -> None:
         super().__init__()
-        if not isinstance(start_epoch, int) or start_epoch < 0:
+        if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
             raise ConfigError(f"loss.start_epoch must be an integer >= 0, got {start_epoch!r}")
-        if stop_epoch is not None and (not isinstance(stop_epoch, int) or stop_epoch <= start_epoch):
+        if stop_epoch is not None and (isinstance(stop_epoch, bool) or not isinstance(stop_epoch, int)
+                                       or stop_epoch <= start_epoch):
             raise ConfigError(f"loss.stop_epoch must be null or an integer > loss.start_epoch ({start_epoch}), "
                               f"got {stop_epoch!r}")
         self.criterion = criterion if criterion is not None else nn.CrossEntropyLoss(reduction="none")
@@ -121,7 +122,8 @@ class MixingObjective(Objective):
             logits = model(x)
             loss = self.per_example_loss(logits, y).mean()
             acc = (logits.detach().argmax(1) == y).float().mean()
-            return {"loss": loss, "acc": acc, "mixed": torch.zeros((), device=x.device)}
+            # lam: the share of x_a in the input, 1 when not mixed (so that a logging window's mean is right)
+            return {"loss": loss, "acc": acc, "mixed": torch.zeros((), device=x.device), "lam": torch.ones((), device=x.device)}
         logits = model(mix.x)
         w = mix.label_weight
         y_b = y.index_select(0, mix.partner)
@@ -130,8 +132,8 @@ class MixingObjective(Objective):
         elif self.fast_ce:
             loss = self.mixed_cross_entropy(logits, y, y_b, w).mean()
         else:  # any criterion: one call on both labels, then lerp(c_b, c_a, w) = w c_a + (1 - w) c_b
-            c_a, c_b = self.per_example_loss(torch.cat([logits, logits]), torch.cat([y, y_b])).chunk(2)
-            loss = torch.lerp(c_b, c_a, w).mean()
+            c_a, c_b = self.per_example_loss(torch.cat([logits, logits]), torch.cat([y, y_b])).float().chunk(2)
+            loss = torch.lerp(c_b, c_a, w).mean()  # in float32, also under autocast
         # accuracy against the label with the larger weight (the argmax of the mixed label)
         major = (y if w >= 0.5 else y_b) if isinstance(w, float) else torch.where(w >= 0.5, y, y_b)
         acc = (logits.detach().argmax(1) == major).float().mean()

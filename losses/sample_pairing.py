@@ -25,10 +25,13 @@ class SamplePairing(MixingObjective):
                  criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  start_epoch: int = 0, stop_epoch: int | None = None) -> None:
         super().__init__(criterion, start_epoch, stop_epoch)
-        if on_epochs is not None and (not isinstance(on_epochs, int) or on_epochs < 1):
+        if on_epochs is not None and (isinstance(on_epochs, bool) or not isinstance(on_epochs, int) or on_epochs < 1):
             raise ConfigError(f"loss.on_epochs must be null (always on) or an integer >= 1, got {on_epochs!r}")
-        if not isinstance(off_epochs, int) or off_epochs < 0:
+        if isinstance(off_epochs, bool) or not isinstance(off_epochs, int) or off_epochs < 0:
             raise ConfigError(f"loss.off_epochs must be an integer >= 0, got {off_epochs!r}")
+        if on_epochs is None and off_epochs:
+            raise ConfigError(f"loss.off_epochs={off_epochs} needs loss.on_epochs (the epochs on between the "
+                              "off ones); set both, or neither")
         self.on_epochs, self.off_epochs = on_epochs, off_epochs
 
     def active(self, progress: Progress | None) -> bool:

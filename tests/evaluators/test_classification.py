@@ -77,3 +77,6 @@ def test_expected_calibration_error_by_hand():
     m = ClassificationEvaluator(ece_bins=5).evaluate(Fixed(probs.log()), [{"x": torch.arange(4), "y": y}])
     assert m["ece"] == pytest.approx(expected, rel=1e-6)
     assert ClassificationEvaluator().ece_bins == 15
+    # a confidence exactly on an edge belongs to the bin it closes: 0.7 (float64) in (0.6, 0.7] of 10 bins
+    _, count, _, _ = calibration(torch.tensor([[0.7, 0.3]], dtype=torch.float64), torch.tensor([0]), bins=10)
+    assert count.tolist() == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0]

@@ -89,3 +89,11 @@ def test_one_softmax_cross_entropy_equals_the_wrapped_criterion_with_label_smoot
     assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-6)
     out["loss"].backward()  # and it trains: gradients reach the model
     assert f[1].weight.grad is not None and float(f[1].weight.grad.abs().sum()) > 0
+
+
+def test_a_custom_criterion_under_bf16_autocast_with_per_example_lambdas():
+    f, b = data()
+    hinge = nn.MultiMarginLoss(reduction="none")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = Mixup(per_sample=True, criterion=lambda logits, y: hinge(logits, y))(f, b)
+    assert out["loss"].dtype == torch.float32 and torch.isfinite(out["loss"])

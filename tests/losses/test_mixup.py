@@ -45,13 +45,21 @@ def test_loss_is_lam_ce_a_plus_one_minus_lam_ce_b(per_sample: bool):
     assert float(out["lam"]) == pytest.approx(float(lam.mean()), rel=1e-6)
 
 
-def test_lambda_one_is_plain_cross_entropy(monkeypatch):
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_lambda_one_is_plain_cross_entropy(monkeypatch, per_sample: bool):
     f, b = model(), batch()
-    obj = Mixup()
-    monkeypatch.setattr(obj, "draw", lambda n: 1.0)
+    obj = Mixup(per_sample=per_sample)
+    monkeypatch.setattr(obj, "draw", lambda n: torch.ones(n) if per_sample else 1.0)
     mix = obj.mix(b["x"], b["y"])
     assert torch.equal(mix.x, b["x"])
     assert float(obj(f, b)["loss"]) == pytest.approx(float(nn.functional.cross_entropy(f(b["x"]), b["y"])), rel=1e-6)
+    monkeypatch.setattr(obj, "draw", lambda n: torch.zeros(n) if per_sample else 0.0)  # and 0: the partner's
+    torch.manual_seed(0)
+    mix = obj.mix(b["x"], b["y"])
+    torch.manual_seed(0)
+    loss = obj(f, b)["loss"]
+    expected = nn.functional.cross_entropy(f(b["x"][mix.partner]), b["y"][mix.partner])
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])

@@ -45,3 +45,11 @@ def test_an_off_epoch_is_plain_training():
     out = SamplePairing(start_epoch=1)(f, {"x": x, "y": y}, "main", at_epoch(0))
     assert float(out["mixed"]) == 0.0
     assert float(out["loss"]) == pytest.approx(float(F.cross_entropy(f(x), y)), rel=1e-6)
+
+
+@pytest.mark.parametrize("bad", [{"on_epochs": True}, {"on_epochs": 0}, {"off_epochs": -1}, {"off_epochs": 2}])
+def test_invalid_schedules_are_one_clear_error(bad: dict):
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loss\\.o"):
+        SamplePairing(**bad)
