@@ -59,6 +59,13 @@ def beta(alpha: float, n: int | None = None) -> float | torch.Tensor:
     return torch.from_numpy(np.random.beta(alpha, alpha, size=n).astype(np.float32))
 
 
+def gather(x: torch.Tensor, perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x_b = x[perm]`` (``index_select``: 4x cheaper than ``x[perm]`` on a CPU) and an empty output with
+    ``x``'s memory format: a channels-last batch stays channels-last, and a CPU max-pool on an NCHW
+    copy of one measured 8x slower (1.3 against 11 ms for the small CNN's first pool)."""
+    return x.index_select(0, perm), torch.empty_like(x)
+
+
 def per_example(w: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Weights of shape (B,) reshaped to broadcast over examples of ``like`` (B, ...)."""
     return w.to(like.device, like.dtype).view(-1, *([1] * (like.dim() - 1)))
@@ -105,14 +112,19 @@ class MixingObjective(Objective):
 
     def mixed_cross_entropy(self, logits: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor,
                             w: float | torch.Tensor) -> torch.Tensor:
-        """``w CE(y_a) + (1 - w) CE(y_b)`` per example with one log-softmax, equal to the wrapped
-        ``nn.CrossEntropyLoss`` on each label (label smoothing eps included:
-        ``CE_eps(y) = (1 - eps) (-log p_y) - eps mean_k log p_k``)."""
+        """``w CE(y_a) + (1 - w) CE(y_b)`` per example as one cross-entropy against the mixed label
+        ``t = (1 - eps) (w e_{y_a} + (1 - w) e_{y_b}) + eps / K``: ``-sum_k t_k log p_k``. Equal to the
+        wrapped ``nn.CrossEntropyLoss`` on each label, label smoothing eps included
+        (``CE_eps(y) = (1 - eps) (-log p_y) - eps mean_k log p_k``), with one log-softmax and a
+        backward pass of three nodes."""
         logp = logits.log_softmax(1, dtype=torch.float32)
-        weight = w[:, None] if isinstance(w, torch.Tensor) else w
-        nll = -torch.lerp(logp.gather(1, y_b[:, None]), logp.gather(1, y_a[:, None]), weight).view(-1)
-        eps = self.criterion.label_smoothing
-        return nll if eps == 0 else (1 - eps) * nll - eps * logp.mean(1)
+        with torch.no_grad():
+            w_col = w[:, None].float() if isinstance(w, torch.Tensor) else torch.full_like(logp[:, :1], w)
+            target = torch.zeros_like(logp).scatter_(1, y_b[:, None], 1 - w_col).scatter_add_(1, y_a[:, None], w_col)
+            eps = self.criterion.label_smoothing
+            if eps:
+                target.mul_(1 - eps).add_(eps / logp.shape[1])
+        return -(target * logp).sum(1)
 
     def forward(self, model: nn.Module, batch: Batch, player: str = "main",
                 progress: Progress | None = None) -> dict[str, torch.Tensor]:
@@ -137,7 +149,8 @@ class MixingObjective(Objective):
         # accuracy against the label with the larger weight (the argmax of the mixed label)
         major = (y if w >= 0.5 else y_b) if isinstance(w, float) else torch.where(w >= 0.5, y, y_b)
         acc = (logits.detach().argmax(1) == major).float().mean()
-        lam = torch.as_tensor(mix.input_weight, device=x.device, dtype=torch.float32).mean()
+        share = mix.input_weight
+        lam = share.float().mean() if isinstance(share, torch.Tensor) else torch.full((), share, device=x.device)
         return {"loss": loss, "acc": acc, "mixed": torch.ones((), device=x.device), "lam": lam}
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from engine.errors import ConfigError
-from losses.mixing import Mix, MixingObjective, beta, partners, per_example
+from losses.mixing import Mix, MixingObjective, beta, gather, partners, per_example
 
 
 class Mixup(MixingObjective):
@@ -38,6 +38,5 @@ class Mixup(MixingObjective):
         if isinstance(lam, torch.Tensor):
             lam = lam.to(x.device)
         weight = per_example(lam, x) if isinstance(lam, torch.Tensor) else lam
-        # x_b.lerp_(x_a, lam) = lam x_a + (1 - lam) x_b, in place on the gathered copy (index_select: 4x
-        # cheaper than x[perm] on a CPU)
-        return Mix(x.index_select(0, perm).lerp_(x, weight), perm, lam, lam)
+        x_b, out = gather(x, perm)
+        return Mix(torch.lerp(x_b, x, weight, out=out), perm, lam, lam)  # lerp(b, a, lam) = lam a + (1 - lam) b

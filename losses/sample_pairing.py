@@ -17,7 +17,7 @@ import torch
 
 from engine.errors import ConfigError
 from engine.progress import Progress
-from losses.mixing import Mix, MixingObjective, partners
+from losses.mixing import Mix, MixingObjective, gather, partners
 
 
 class SamplePairing(MixingObjective):
@@ -43,4 +43,5 @@ class SamplePairing(MixingObjective):
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> Mix:
         perm = partners(len(x), x.device)
-        return Mix(x.index_select(0, perm).add_(x).mul_(0.5), perm, 0.5, 1.0)  # (x_b + x_a) / 2
+        x_b, out = gather(x, perm)
+        return Mix(torch.add(x_b, x, out=out).mul_(0.5), perm, 0.5, 1.0)  # (x_b + x_a) / 2
