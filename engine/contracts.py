@@ -37,6 +37,14 @@ class DataModule(ABC):
     def units_per_batch(self) -> int:
         return self.batch_size
 
+    def sizes(self) -> dict[str, int]:
+        """Sizes that only the data knows (``vocab_size``, ``num_classes``), by name.
+
+        A model or loss config that leaves a key of the same name ``???`` gets this value
+        (``engine.instantiate.build_components``). Default: none.
+        """
+        return {}
+
     @abstractmethod
     def setup(self, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1, seed: int = 0) -> None:
         """Load (once) and place the data; later calls only re-place it."""

@@ -100,9 +100,29 @@ def build_model(node: DictConfig) -> Any:
     return build("model", node)
 
 
+def fill_sizes(node: Any, sizes: dict[str, int]) -> None:
+    """Give every ``???`` key of ``node`` (nested too) that ``sizes`` names its value, in place."""
+    if not isinstance(node, DictConfig):
+        return
+    for key in node:
+        if OmegaConf.is_missing(node, key) and key in sizes:
+            node[key] = sizes[key]
+        elif isinstance(node._get_node(key), DictConfig):
+            fill_sizes(node[key], sizes)
+
+
 def build_components(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
-    """``(data, model, objective, evaluator)`` from a train config (``train.py`` and ``eval.py`` alike)."""
-    return build("data", cfg.data), build_model(cfg.model), build("loss", cfg.loss), build("evaluator", cfg.evaluator)
+    """``(data, model, objective, evaluator)`` from a train config (``train.py`` and ``eval.py`` alike).
+
+    The data is built first: the sizes it decides (``DataModule.sizes``, e.g. the vocabulary) fill the
+    model's and the loss's ``???`` keys of the same name, in ``cfg`` itself, so that the run's saved
+    config holds them.
+    """
+    data = build("data", cfg.data)
+    sizes = data.sizes() if hasattr(data, "sizes") else {}
+    fill_sizes(cfg.model, sizes)
+    fill_sizes(cfg.loss, sizes)
+    return data, build_model(cfg.model), build("loss", cfg.loss), build("evaluator", cfg.evaluator)
 
 
 def _groups(defaults: Any) -> set[str]:

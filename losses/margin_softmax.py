@@ -1,0 +1,67 @@
+"""The margin-softmax family (post 6, kexue.fm/archives/5743): classification over paraphrase groups on a sphere.
+
+With unit sentence vectors ``z`` and unit class centres ``c_j``, ``cos theta_j = <z, c_j>``. Every member
+is the cross-entropy of the logits ``s cos theta_j`` (``j != t``) and ``s psi(theta_t)`` for the
+true class ``t``, where ``psi(theta) <= cos theta`` is the member's margin:
+
+    L = -log( e^{s psi(theta_t)} / (e^{s psi(theta_t)} + sum_{j != t} e^{s cos theta_j}) ).
+
+The margin is applied by changing the one target logit of each row in place, so memory is the
+``(B, C)`` logits and nothing more (no one-hot matrix), which keeps 90,000+ classes affordable.
+The centres are normalised inside the forward pass (the standard AM-Softmax; the post's Keras code
+instead projected them back to the sphere after each update). The logits and the loss are computed
+in float32 even under autocast. After training the classifier is thrown away: retrieval uses ``z``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from engine.contracts import Batch, Objective
+from engine.errors import ConfigError, as_int, as_number
+from engine.progress import Progress
+
+
+class MarginSoftmax(Objective):
+    """One player, ``main``, updating the encoder and the class centres; logs the loss and the batch accuracy."""
+
+    players = ("main",)
+
+    def __init__(self, num_classes: int, dim: int = 128, scale: float = 30.0) -> None:
+        super().__init__()
+        self.num_classes = as_int("loss.num_classes", num_classes, 1)
+        self.scale = as_number("loss.scale", scale)
+        if self.scale <= 0:
+            raise ConfigError(f"loss.scale must be positive, got {scale}")
+        self.centres = nn.Parameter(F.normalize(torch.randn(self.num_classes, as_int("loss.dim", dim, 1)), dim=1))
+
+    @abstractmethod
+    def psi(self, cos_t: torch.Tensor) -> torch.Tensor:
+        """The target logit's margin: ``psi(theta_t)`` as a function of ``cos theta_t``."""
+
+    def cosines(self, z: torch.Tensor) -> torch.Tensor:
+        """``(B, C)`` cosines of the unit-normalised ``z`` with the unit-normalised centres, in float32 at least."""
+        dtype = torch.promote_types(z.dtype, torch.float32)  # float16 / bfloat16 up, float64 kept
+        with torch.autocast(z.device.type, enabled=False):
+            return F.normalize(z.to(dtype), dim=1) @ F.normalize(self.centres.to(dtype), dim=1).t()
+
+    def logits(self, cos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``s cos`` with each row's target entry replaced by ``s psi(cos_t)``."""
+        rows = torch.arange(len(y), device=y.device)
+        cos_t = cos[rows, y]
+        logits = cos * self.scale
+        logits[rows, y] = self.psi(cos_t) * self.scale  # in place: mul keeps no copy of its output for backward
+        return logits
+
+    def forward(self, model: nn.Module, batch: Batch, player: str = "main",
+                progress: Progress | None = None) -> dict[str, torch.Tensor]:
+        y = batch["y"]
+        cos = self.cosines(model(batch["x"]))
+        with torch.autocast(cos.device.type, enabled=False):
+            loss = F.cross_entropy(self.logits(cos, y), y)
+        acc = (cos.detach().argmax(1) == y).float().mean()
+        return {"loss": loss, "acc": acc}
