@@ -15,17 +15,14 @@ import json
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from engine.checkpoint import load_checkpoint
 from engine.cli import print_result, run_guarded
 from engine.devices import select_device
-from engine.errors import CheckpointError, ConfigError
-from engine.evaluation import evaluate_to_file
-from engine.instantiate import build_components
+from engine.errors import ConfigError
+from engine.evaluation import evaluate_to_file, restore
 from engine.metrics import headline
 from engine.run_folders import register_resolvers
-from engine.weights import Weights
 
 register_resolvers()  # eval.yaml uses the run-folder resolvers
 
@@ -46,26 +43,16 @@ def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: s
     if not run.is_dir():
         raise ConfigError(f"run={run} is not a run folder (expected runs/<name>/<date_time>)")
     path = checkpoint_path(run, ckpt)
-    dev = select_device(device, key="device")
-    state = load_checkpoint(path, map_location=dev)
-    if not state.get("config"):
-        raise CheckpointError(f"{path} holds no config to rebuild the model from")
-    cfg = OmegaConf.create(state["config"])
-    data, model, objective, evaluator = build_components(cfg)
-    parts = cfg.trainer.get("parts")
-    weights = Weights(model, objective, OmegaConf.to_container(parts, resolve=True) if parts else None)
-    weights.load_state_dict(state, source=str(path))
-    weights.to(dev)
-    data.setup(dev, seed=int(cfg.seed))
-    evaluator.setup(data)
+    restored = restore(path, select_device(device, key="device"))
     filename = metrics_filename(run, path, split)
     default = filename == "metrics.json"
     earlier = run / "metrics.json"
     extra = json.loads(earlier.read_text()) if default and earlier.is_file() else {}
     extra = {k: v for k, v in extra.items() if not k.startswith(f"{split}/")}  # keep e.g. val/best_acc
-    extra["steps"] = extra.get("steps", int(state["step"]))
-    return evaluate_to_file(weights.eval_model(), objective, evaluator, data, run, split, checkpoint=path.name,
-                            checkpoint_step=int(state["step"]), extra=extra, filename=filename)
+    step = int(restored.state["step"])
+    extra["steps"] = extra.get("steps", step)
+    return evaluate_to_file(restored.weights.eval_model(), restored.objective, restored.evaluator, restored.data, run,
+                            split, checkpoint=path.name, checkpoint_step=step, extra=extra, filename=filename)
 
 
 def _work(cfg: DictConfig, out: Path) -> str:

@@ -3,14 +3,55 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch.nn as nn
+from omegaconf import DictConfig, OmegaConf
 
+from engine.checkpoint import load_checkpoint
 from engine.contracts import DataModule, Evaluator, Objective
+from engine.errors import CheckpointError
 from engine.files import write_atomic
+from engine.instantiate import build_components
 from engine.run_logger import RunLogger
+from engine.weights import Weights
+
+
+@dataclass
+class RestoredRun:
+    """A checkpoint rebuilt from its own config: data (set up), weights restored, evaluator set up."""
+
+    cfg: DictConfig
+    state: dict[str, Any]
+    data: DataModule
+    weights: Weights
+    objective: Objective
+    evaluator: Evaluator
+
+    @property
+    def model(self) -> nn.Module:
+        """The model to evaluate (EMA copies in place of their parts), in eval mode."""
+        return self.weights.eval_model().eval()
+
+
+def restore(path: Path, device: torch.device) -> RestoredRun:
+    """Rebuild data, model, loss and evaluator from the config stored in checkpoint ``path`` and restore
+    every part, the objective's parameters and EMA copies (``engine.weights.Weights``), as the final evaluation does."""
+    state = load_checkpoint(path, map_location=device)
+    if not state.get("config"):
+        raise CheckpointError(f"{path} holds no config to rebuild the model from")
+    cfg = OmegaConf.create(state["config"])
+    data, model, objective, evaluator = build_components(cfg)
+    parts = cfg.trainer.get("parts")
+    weights = Weights(model, objective, OmegaConf.to_container(parts, resolve=True) if parts else None)
+    weights.load_state_dict(state, source=str(path))
+    weights.to(device)
+    data.setup(device, seed=int(cfg.seed))
+    evaluator.setup(data)
+    return RestoredRun(cfg, state, data, weights, objective, evaluator)
 
 
 def evaluate_to_file(model: nn.Module, objective: Objective, evaluator: Evaluator, data: DataModule, run_dir: Path,
