@@ -50,11 +50,10 @@ class MarginSoftmax(Objective):
             return F.normalize(z.to(dtype), dim=1) @ F.normalize(self.centres.to(dtype), dim=1).t()
 
     def logits(self, cos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``s cos`` with each row's target entry replaced by ``s psi(cos_t)``."""
+        """``s cos`` with each row's target entry replaced by ``s psi(cos_t)`` (for inspection; the loss is fused)."""
         rows = torch.arange(len(y), device=y.device)
-        cos_t = cos[rows, y]
         logits = cos * self.scale
-        logits[rows, y] = self.psi(cos_t) * self.scale  # in place: mul keeps no copy of its output for backward
+        logits[rows, y] = self.psi(cos[rows, y]) * self.scale
         return logits
 
     def forward(self, model: nn.Module, batch: Batch, player: str = "main",
@@ -62,6 +61,40 @@ class MarginSoftmax(Objective):
         y = batch["y"]
         cos = self.cosines(model(batch["x"]))
         with torch.autocast(cos.device.type, enabled=False):
-            loss = F.cross_entropy(self.logits(cos, y), y)
-        acc = (cos.detach().argmax(1) == y).float().mean()
+            loss = MarginCrossEntropy.apply(cos, y, self.scale, self.psi)
+        acc = (cos.detach().argmax(1) == y).float().mean()  # the nearest centre: classification without the margin
         return {"loss": loss, "acc": acc}
+
+
+class MarginCrossEntropy(torch.autograd.Function):
+    """``mean_i -log softmax(s cos_i with target entry s psi(cos_it))_{t_i}`` and its gradient, in one pass.
+
+    The gradient with respect to the logits is ``softmax - onehot``, so with respect to ``cos`` it is
+    ``s softmax`` off the target and ``s (p_t - 1) psi'(cos_t)`` on it; ``psi'`` comes from autograd on
+    the ``B`` target cosines. Autograd through the same ops would keep and sweep several more
+    ``(B, C)`` tensors (a gather's and an in-place write's gradients, their sum).
+    """
+
+    @staticmethod
+    def forward(ctx, cos: torch.Tensor, y: torch.Tensor, scale: float, psi) -> torch.Tensor:
+        rows = torch.arange(len(y), device=y.device)
+        with torch.enable_grad():
+            cos_t = cos[rows, y].detach().requires_grad_(True)
+            psi_t = psi(cos_t)
+            (dpsi,) = torch.autograd.grad(psi_t.sum(), cos_t)
+        logits = cos * scale
+        logits[rows, y] = psi_t.detach() * scale
+        log_p = logits.log_softmax(1)
+        ctx.save_for_backward(log_p, y, dpsi)
+        ctx.scale = scale
+        return -log_p[rows, y].mean()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_loss: torch.Tensor):
+        log_p, y, dpsi = ctx.saved_tensors
+        rows = torch.arange(len(y), device=y.device)
+        grad = log_p.exp()
+        grad[rows, y] = (grad[rows, y] - 1) * dpsi
+        grad *= grad_loss * ctx.scale / len(y)
+        return grad, None, None, None
