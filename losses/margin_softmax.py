@@ -47,7 +47,7 @@ class MarginSoftmax(Objective):
         """``(B, C)`` cosines of the unit-normalised ``z`` with the unit-normalised centres, in float32 at least."""
         dtype = torch.promote_types(z.dtype, torch.float32)  # float16 / bfloat16 up, float64 kept
         with torch.autocast(z.device.type, enabled=False):
-            return F.normalize(z.to(dtype), dim=1) @ F.normalize(self.centres.to(dtype), dim=1).t()
+            return F.normalize(z.to(dtype), dim=1) @ UnitRows.apply(self.centres.to(dtype)).t()
 
     def logits(self, cos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``s cos`` with each row's target entry replaced by ``s psi(cos_t)`` (for inspection; the loss is fused)."""
@@ -98,3 +98,24 @@ class MarginCrossEntropy(torch.autograd.Function):
         grad[rows, y] = (grad[rows, y] - 1) * dpsi
         grad *= grad_loss * ctx.scale / len(y)
         return grad, None, None, None
+
+
+class UnitRows(torch.autograd.Function):
+    """``u = c / ||c||`` row by row, as ``F.normalize``, with the gradient ``(g - u <u, g>) / ||c||`` written out.
+
+    For the ``(C, D)`` centres autograd through ``F.normalize`` keeps and sweeps several ``(C, D)``
+    temporaries; this keeps ``u`` and the ``C`` inverse norms only.
+    """
+
+    @staticmethod
+    def forward(ctx, c: torch.Tensor) -> torch.Tensor:
+        inv = c.norm(dim=1, keepdim=True).clamp_min(1e-12).reciprocal()
+        u = c * inv
+        ctx.save_for_backward(u, inv)
+        return u
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        u, inv = ctx.saved_tensors
+        return (g - u * (u * g).sum(1, keepdim=True)) * inv
