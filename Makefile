@@ -12,8 +12,8 @@ venv: .venv/.installed
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt
-data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt: | venv
+data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/kjv_web.tsv
+data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/kjv_web.tsv: | venv
 	PYTHON=$(PY) bash tools/install_data.sh data
 
 run: venv data

@@ -52,3 +52,17 @@ put("sanguo.txt", "\n".join(line.strip() for doc in docs for line in doc.splitli
 PY
 fi
 echo "Chinese corpora ready in $zh (199801.txt, sanguo.txt, reviews.txt)"
+
+# The Bible in two translations (KJV, WEB) aligned by verse: a paraphrase-group corpus. diatheke prints
+# the SWORD modules of Debian's sword-text-kjv / sword-text-web; tools/install_bible.py cleans and aligns
+# them and writes kjv_web.tsv through a temp file + rename (an interrupted install leaves no half file).
+if [ ! -s "$root/bible/kjv_web.tsv" ]; then
+  if ! dpkg -s diatheke sword-text-kjv sword-text-web >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing Debian packages diatheke sword-text-kjv sword-text-web ..."
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq diatheke sword-text-kjv sword-text-web >/dev/null
+  fi
+  "$python" tools/install_bible.py "$root/bible"
+fi
+echo "Bible ready in $root/bible (kjv_web.tsv, install_report.txt)"
