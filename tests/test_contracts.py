@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from engine.contracts import DataModule, Evaluator, Media, Objective
 from engine.errors import ConfigError, DataMissingError
-from engine.instantiate import build, build_model
+from engine.instantiate import build, build_model, fill_sizes
 from engine.parts import ModelParts, parts_of
 from engine.players import player_parts
 from engine.progress import Progress
@@ -36,12 +36,20 @@ def target_of(group: str, name: str) -> str | None:
 
 
 def context(group: str, name: str, *extra: str) -> DictConfig:
-    """A composed, shrunk train config that uses ``<group>=<name>``."""
+    """A composed, shrunk train config that uses ``<group>=<name>``, with the sizes its data decides filled in."""
     for experiment in EXPERIMENTS:
         cfg = smoke_cfg(experiment)
         if target_of(group, name) and cfg[group].get("_target_") == target_of(group, name):
-            return smoke_cfg(experiment, f"{group}={name}", *extra)
-    return smoke_cfg("fmnist_cnn", f"{group}={name}", *extra)
+            return with_sizes(smoke_cfg(experiment, f"{group}={name}", *extra))
+    return with_sizes(smoke_cfg("fmnist_cnn", f"{group}={name}", *extra))
+
+
+def with_sizes(cfg: DictConfig) -> DictConfig:
+    """``???`` keys of the model and loss filled from ``data.sizes()``, as ``build_components`` does."""
+    sizes = build("data", cfg.data).sizes()
+    fill_sizes(cfg.model, sizes)
+    fill_sizes(cfg.loss, sizes)
+    return cfg
 
 
 def progress(batch: int = 0) -> Progress:
