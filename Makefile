@@ -1,7 +1,7 @@
 # `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
 PY := .venv/bin/python
 
-.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode bench-mixup clean
+.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -46,6 +46,11 @@ bench-lexicon: venv data
 bench-mixup: venv data
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.mixup
+
+# peer pytorch-metric-learning (its CosFaceLoss): a benchmark-only dependency, requirements-bench.txt
+bench-margin: venv
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m benchmarks.margin_softmax
 
 clean:
 	rm -rf runs outputs multirun .pytest_cache

@@ -100,15 +100,22 @@ def build_model(node: DictConfig) -> Any:
     return build("model", node)
 
 
-def fill_sizes(node: Any, sizes: dict[str, int]) -> None:
-    """Give every ``???`` key of ``node`` (nested too) that ``sizes`` names its value, in place."""
+def fill_sizes(node: Any, sizes: dict[str, int], path: str = "") -> None:
+    """Give every ``???`` key of ``node`` (nested too) that ``sizes`` names its value, in place.
+
+    A key given a different value is refused: an embedding or a class layer of the wrong size
+    would fail later with an index error, or silently (a run's config against a changed data file).
+    """
     if not isinstance(node, DictConfig):
         return
     for key in node:
-        if OmegaConf.is_missing(node, key) and key in sizes:
+        if key in sizes and OmegaConf.is_missing(node, key):
             node[key] = sizes[key]
+        elif key in sizes and not isinstance(node._get_node(key), DictConfig) and node[key] != sizes[key]:
+            raise ConfigError(f"{path}{key}={node[key]} but the data gives {key}={sizes[key]}: leave {path}{key} "
+                              "??? to take the data's value (a run's own config: has the data file changed since?)")
         elif isinstance(node._get_node(key), DictConfig):
-            fill_sizes(node[key], sizes)
+            fill_sizes(node[key], sizes, f"{path}{key}.")
 
 
 def build_components(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
@@ -120,8 +127,8 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
     """
     data = build("data", cfg.data)
     sizes = data.sizes() if hasattr(data, "sizes") else {}
-    fill_sizes(cfg.model, sizes)
-    fill_sizes(cfg.loss, sizes)
+    fill_sizes(cfg.model, sizes, "model.")
+    fill_sizes(cfg.loss, sizes, "loss.")
     return data, build_model(cfg.model), build("loss", cfg.loss), build("evaluator", cfg.evaluator)
 
 
