@@ -25,11 +25,11 @@ maximum of that running sum; "fwd MB" is the same maximum up to the start of ``b
 is everything alive before the step (inputs, centres; gradients cleared), so the number is what the step
 adds: activations, temporaries, saved tensors and the new gradients. Caveats: tensor storage through
 PyTorch's allocator only (not Python objects, not buffers BLAS / oneDNN allocate themselves, not the
-process's RSS); it reads a private profiler structure (``experimental_event_tree``); and at these shapes
-both steps peak in the same place, the backward of ``F.normalize`` over the ``(classes, dim)`` centres
-(several ``(classes, dim)`` temporaries), which both run, so the step peaks come out equal and the
-forward peaks show the difference (theirs builds a dense ``(B, C)`` one-hot mask and more ``(B, C)``
-temporaries). The profiler prints its start / stop lines on stderr.
+process's RSS); and it reads a private profiler structure (``experimental_event_tree``). Theirs builds a
+dense ``(B, C)`` one-hot mask and more ``(B, C)`` temporaries in its forward and normalises the centres
+through autograd's ``F.normalize`` (several ``(classes, dim)`` temporaries in backward); ours keeps one
+``(B, C)`` tensor for backward and normalises the centres with a written-out gradient. The profiler prints
+its start / stop lines on stderr.
 
 The last line is the headline: pytorch-metric-learning's time per step over ours per class count (above 1:
 ours is faster).
