@@ -40,7 +40,7 @@ class SimulatedTrajectoryData(TrajectoryData):
         for s in self.observe:
             self.network.index(s)  # one line for an unknown species
         self.species = list(self.network.species)
-        self.sizes = {"train": num_train, "val": num_val, "test": num_test}
+        self.split_sizes = {"train": num_train, "val": num_val, "test": num_test}
         self.settings = dict(t_end=t_end, num_points=num_points, noise=noise, noise_scale=noise_scale, volume=volume)
         self.data_seed = data_seed
         self.true_parameters = {f"r{m}": r.rate for m, r in enumerate(self.network.reactions)}
@@ -49,7 +49,7 @@ class SimulatedTrajectoryData(TrajectoryData):
         data_seed = seed if self.data_seed is None else self.data_seed
         observed = torch.tensor([s in self.observe for s in self.species])
         splits, first = {}, 0
-        for name, n in self.sizes.items():
+        for name, n in self.split_sizes.items():
             traj = SimulatedTrajectories(self.network, n, seed=data_seed, first_id=first, **self.settings)
             first += n
             k = traj.t.shape[0]

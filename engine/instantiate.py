@@ -126,7 +126,7 @@ def build_components(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
     config holds them.
     """
     data = build("data", cfg.data)
-    sizes = data.sizes() if hasattr(data, "sizes") else {}
+    sizes = data.sizes() if callable(getattr(data, "sizes", None)) else {}
     fill_sizes(cfg.model, sizes, "model.")
     fill_sizes(cfg.loss, sizes, "loss.")
     return data, build_model(cfg.model), build("loss", cfg.loss), build("evaluator", cfg.evaluator)
