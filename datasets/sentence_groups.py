@@ -92,8 +92,8 @@ class SentenceGroupsData(DataModule):
             if g in split_of:
                 self.texts[split_of[g]].append(text)
                 group_ids[split_of[g]].append(g)
-        split = splitter(self.tokens, self.lexicon)
-        tokens = {s: [split(normalise(t, self.half_width, self.lower)) for t in self.texts[s]] for s in SPLITS}
+        self.split = splitter(self.tokens, self.lexicon)  # once: the lexicon's segmenter is costly to build
+        tokens = {s: [self.split(normalise(t, self.half_width, self.lower)) for t in self.texts[s]] for s in SPLITS}
         self.vocab = Vocabulary(tokens["train"], self.min_count)
         self.classes = list(dict.fromkeys(group_ids["train"]))
         self.rows = {}
@@ -118,8 +118,7 @@ class SentenceGroupsData(DataModule):
     def encode(self, sentences: list[str]) -> torch.Tensor:
         """Id rows of new sentences with this data's tokens and vocabulary, on the data's device."""
         self.prepare()
-        split = splitter(self.tokens, self.lexicon)
-        return self.vocab.encode([split(normalise(t, self.half_width, self.lower)) for t in sentences],
+        return self.vocab.encode([self.split(normalise(t, self.half_width, self.lower)) for t in sentences],
                                  self.maxlen).to(self.device)
 
     # ------------------------------------------------------------------ the DataModule contract

@@ -52,9 +52,7 @@ class MarginSoftmax(Objective):
     def logits(self, cos: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``s cos`` with each row's target entry replaced by ``s psi(cos_t)`` (for inspection; the loss is fused)."""
         rows = torch.arange(len(y), device=y.device)
-        logits = cos * self.scale
-        logits[rows, y] = self.psi(cos[rows, y]) * self.scale
-        return logits
+        return with_target(cos, y, self.scale, self.psi(cos[rows, y]))
 
     def forward(self, model: nn.Module, batch: Batch, player: str = "main",
                 progress: Progress | None = None) -> dict[str, torch.Tensor]:
@@ -64,6 +62,13 @@ class MarginSoftmax(Objective):
             loss = MarginCrossEntropy.apply(cos, y, self.scale, self.psi)
         acc = (cos.detach().argmax(1) == y).float().mean()  # the nearest centre: classification without the margin
         return {"loss": loss, "acc": acc}
+
+
+def with_target(cos: torch.Tensor, y: torch.Tensor, scale: float, psi_t: torch.Tensor) -> torch.Tensor:
+    """The logits ``s cos`` with each row's target entry set to ``s psi_t``."""
+    logits = cos * scale
+    logits[torch.arange(len(y), device=y.device), y] = psi_t * scale
+    return logits
 
 
 class MarginCrossEntropy(torch.autograd.Function):
@@ -82,9 +87,7 @@ class MarginCrossEntropy(torch.autograd.Function):
             cos_t = cos[rows, y].detach().requires_grad_(True)
             psi_t = psi(cos_t)
             (dpsi,) = torch.autograd.grad(psi_t.sum(), cos_t)
-        logits = cos * scale
-        logits[rows, y] = psi_t.detach() * scale
-        log_p = logits.log_softmax(1)
+        log_p = with_target(cos, y, scale, psi_t.detach()).log_softmax(1)
         ctx.save_for_backward(log_p, y, dpsi)
         ctx.scale = scale
         return -log_p[rows, y].mean()

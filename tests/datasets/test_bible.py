@@ -146,8 +146,8 @@ TSV = REPO / "data" / "bible" / "kjv_web.tsv"
 MEASURED = 31_095  # verses in both (diatheke 1.9, sword-text-kjv 14.3, sword-text-web 426.0, Debian bookworm)
 
 
-@pytest.mark.skipif(not TSV.exists(), reason="data/bible/kjv_web.tsv is not installed (make data)")
 def test_installed_tsv():
+    assert TSV.is_file(), "data/bible/kjv_web.tsv is not installed: run `make data` (make test does)"
     lines = TSV.read_text(encoding="utf-8").splitlines()
     rows = [line.split("\t") for line in lines]
     assert all(len(r) == 2 and r[1] and r[1] == r[1].strip() for r in rows)  # one tab, a non-empty sentence
