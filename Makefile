@@ -1,7 +1,7 @@
 # `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
 PY := .venv/bin/python
 
-.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin clean
+.PHONY: run test data venv lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -12,8 +12,8 @@ venv: .venv/.installed
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/kjv_web.tsv
-data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/kjv_web.tsv: | venv
+data: data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/kjv_web.tsv data/english/wiki.txt data/gcide/gcide.txt data/chinese/peoples_daily_words.txt
+data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/kjv_web.tsv data/english/wiki.txt data/gcide/gcide.txt data/chinese/peoples_daily_words.txt: | venv
 	PYTHON=$(PY) bash tools/install_data.sh data
 
 run: venv data
@@ -51,6 +51,15 @@ bench-mixup: venv data
 bench-margin: venv
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.margin_softmax
+
+# NCE and sampled softmax (k = 64) against the full softmax, output layer only (no peer: nothing to install)
+bench-heads: venv
+	$(PY) -m benchmarks.softmax_heads
+
+# peer gensim (its Word2Vec): a benchmark-only dependency, requirements-bench.txt
+bench-word2vec: venv data
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) -m benchmarks.word2vec
 
 clean:
 	rm -rf runs outputs multirun .pytest_cache

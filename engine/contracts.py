@@ -81,6 +81,11 @@ class Objective(nn.Module, ABC):
     players: tuple[str, ...] = ("main",)
     updates: Mapping[str, Sequence[str]] | None = None
 
+    def setup(self, data: DataModule) -> None:
+        """Read what the objective needs from the data once it is set up (an output head's noise
+        distribution from the word counts, say). Default: nothing."""
+        return None
+
     def own_parameters(self, player: str) -> Iterable[nn.Parameter]:
         """The objective's own parameters that ``player`` updates: all of them for a single player.
 
@@ -111,23 +116,25 @@ class Media:
 
     ``images``: batches ``(N, C, H, W)`` in [0, 1], drawn as one grid each (misclassified inputs,
     samples from a prior); ``figures``: matplotlib figures (curves, fitted trajectories, confusion
-    matrices); ``embeddings``: labelled vectors. The run logger writes them to TensorBoard and, at the
-    final evaluation, as PNG files in ``<run>/figures/``.
+    matrices); ``embeddings``: labelled vectors; ``texts``: markdown (nearest neighbours of chosen words).
+    The run logger writes them to TensorBoard and, at the final evaluation, to ``<run>/figures/`` (PNG, ``.md``).
     """
 
     images: dict[str, torch.Tensor] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     embeddings: dict[str, Embedding] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.images or self.figures or self.embeddings)
+        return bool(self.images or self.figures or self.embeddings or self.texts)
 
 
 class Evaluator(ABC):
     """A model and the batches of a split in, a dict of float metrics out.
 
     ``monitor`` (a key of :meth:`evaluate`'s result) and ``mode`` (``"max"`` or ``"min"``) pick
-    ``best.pt`` during training. The trainer calls :meth:`setup` once the data is set up, and
+    ``best.pt`` during training; ``mode = "last"`` keeps the latest validated weights (for metrics that are
+    test sets, with no validation split to choose on). The trainer calls :meth:`setup` once the data is set up, and
     :meth:`media` at every validation and at the final evaluation.
     """
 

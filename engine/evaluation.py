@@ -47,9 +47,10 @@ def restore(path: Path, device: torch.device) -> RestoredRun:
     data, model, objective, evaluator = build_components(cfg)
     parts = cfg.trainer.get("parts")
     weights = Weights(model, objective, OmegaConf.to_container(parts, resolve=True) if parts else None)
-    weights.load_state_dict(state, source=str(path))
     weights.to(device)
     data.setup(device, seed=int(cfg.seed))
+    objective.setup(data)  # before the weights load: what it reads from the data must not overwrite them
+    weights.load_state_dict(state, source=str(path))
     evaluator.setup(data)
     return RestoredRun(cfg, state, data, weights, objective, evaluator)
 

@@ -107,3 +107,24 @@ def attach_optimizers(players: dict[str, Player], optimizer: Callable[..., torch
         except (ValueError, TypeError) as e:
             raise ConfigError(f"optim/scheduler for player {player.name!r}: {e}") from None
         player.scaler = torch.amp.GradScaler(device_type, enabled=fp16)
+
+
+SPARSE_OPTIMIZERS = (torch.optim.SGD, torch.optim.SparseAdam, torch.optim.Adagrad)
+
+
+def check_sparse_gradients(model: nn.Module, objective: Objective, players: dict[str, Player]) -> None:
+    """One line, before the first step, when sparse gradients (``model.sparse`` / ``loss.sparse``) meet an
+    optimiser that cannot take them (Adam, AdamW), or SGD's weight decay (dense by nature)."""
+    sources = ["model.sparse" for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse][:1]
+    sources += ["loss.sparse"] if getattr(objective, "sparse", False) else []
+    if not sources:
+        return
+    for player in players.values():
+        opt = player.optimizer
+        name = type(opt).__name__
+        if not isinstance(opt, SPARSE_OPTIMIZERS):
+            raise ConfigError(f"{' and '.join(sources)}=true give sparse gradients, which {name} cannot take: use "
+                              "optim=sgd (or torch.optim.SparseAdam / Adagrad), or set them to false")
+        if any(group.get("weight_decay", 0) for group in opt.param_groups):
+            raise ConfigError(f"{' and '.join(sources)}=true: sparse gradients cannot take {name}'s weight decay; "
+                              "set optim.weight_decay=0")

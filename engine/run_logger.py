@@ -53,7 +53,7 @@ class RunLogger:
 
     def media(self, step: int, media: Media, prefix: str, png_dir: Path | None = None) -> None:
         """Images and figures to TensorBoard as ``<prefix>/<name>`` and, with ``png_dir``, to
-        ``png_dir/<prefix>_<name>.png``; embeddings to TensorBoard's projector."""
+        ``png_dir/<prefix>_<name>.png`` (texts: ``.md``); embeddings to TensorBoard's projector."""
         if not self.enabled:
             return
         if png_dir is not None:
@@ -75,6 +75,11 @@ class RunLogger:
                 import matplotlib.pyplot as plt
 
                 plt.close(fig)
+        for name, text in media.texts.items():
+            if png_dir is not None:
+                write_atomic(png_dir / f"{prefix}_{name}.md", text + "\n")
+            if self.events:
+                self.writer.add_text(f"{prefix}/{name}", text, step)
         if self.events:
             for name, emb in media.embeddings.items():
                 images = None if emb.images is None else emb.images.detach().float().cpu()

@@ -37,3 +37,8 @@ def multistep(optimizer: Optimizer, total_steps: int, milestones: Sequence[float
     """
     bounds = sorted(round(m * total_steps) for m in milestones)
     return LambdaLR(optimizer, lambda step: gamma ** sum(step >= b for b in bounds))
+
+
+def linear(optimizer: Optimizer, total_steps: int, final_factor: float = 0.0) -> LambdaLR:
+    """lr * (1 - (1 - f) t) with t = step / total_steps: word2vec's decay from ``alpha`` to ``min_alpha = f alpha``."""
+    return LambdaLR(optimizer, lambda step: 1.0 - (1.0 - final_factor) * min(1.0, step / max(1, total_steps)))

@@ -37,7 +37,7 @@ from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_
 from engine.evaluation import evaluate_to_file
 from engine.metrics import headline
 from engine.parts import map_parts
-from engine.players import attach_optimizers, build_players, draws_per_step
+from engine.players import attach_optimizers, build_players, check_sparse_gradients, draws_per_step
 from engine.progress import Progress
 from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
@@ -129,6 +129,7 @@ class Trainer:
 
         self.data, self.evaluator = data, evaluator
         self.data.setup(self.device, self.dist.rank, self.dist.world_size, self.seed)
+        self.objective.setup(self.data)
         self.evaluator.setup(self.data)
         self.players = build_players(objective, self.weights.parts, players)
         self.draws = draws_per_step(self.players)
@@ -138,6 +139,7 @@ class Trainer:
                               f"{self.draws} fresh batches: lower the repeat or the batch size")
         self.total_steps = min(max_steps or math.inf, max_epochs * self.steps_per_epoch)
         attach_optimizers(self.players, optimizer, scheduler, self.total_steps, precision == "fp16", self.device.type)
+        check_sparse_gradients(model, objective, self.players)
 
         self.step = 0
         self.best: dict[str, Any] = {"value": None, "step": None}
@@ -312,8 +314,10 @@ class Trainer:
                 sums, n_sum, t_last, step_last = {}, 0, time.perf_counter(), self.step
             val_due = self.step % self.steps_per_epoch == 0 if self.val_every is None else self.step % self.val_every == 0
             if val_due or done:
+                t_val = time.perf_counter()
                 self._validate(logger)
                 self.save("last.pt")
+                t_last += time.perf_counter() - t_val  # throughput counts training time only
             elif self.ckpt_every and self.step % self.ckpt_every == 0:
                 self.save("last.pt")
             for callback in self.callbacks:
@@ -340,7 +344,7 @@ class Trainer:
                 raise ConfigError(f"{name}.monitor={monitor!r} is not among its metrics {sorted(metrics)}")
             value, best = metrics[monitor], self.best["value"]
             sign = 1 if self.evaluator.mode == "max" else -1
-            if best is None or sign * (value - best) > 0:
+            if best is None or self.evaluator.mode == "last" or sign * (value - best) > 0:
                 self.best = {"value": value, "step": self.step}
                 save_checkpoint(self.state_dict(), self.run_dir / "best.pt")
             log.info("step %d: val %s %.4f (best %.4f at step %d)", self.step, monitor,

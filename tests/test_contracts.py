@@ -111,7 +111,7 @@ def test_evaluator_contract(name: str):
     cfg = context("evaluator", name)
     evaluator, model, objective, data = (build("evaluator", cfg.evaluator), build_model(cfg.model),
                                          build("loss", cfg.loss), build("data", cfg.data))
-    assert isinstance(evaluator, Evaluator) and evaluator.mode in ("max", "min")
+    assert isinstance(evaluator, Evaluator) and evaluator.mode in ("max", "min", "last")
     data.setup("cpu", seed=0)
     evaluator.setup(data)
     metrics = evaluator.evaluate(model, data.eval_batches("val"), objective=objective)

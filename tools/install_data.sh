@@ -66,3 +66,12 @@ if [ ! -s "$root/bible/kjv_web.tsv" ]; then
   "$python" tools/install_bible.py "$root/bible"
 fi
 echo "Bible ready in $root/bible (kjv_web.tsv, install_report.txt)"
+
+# Tokenised text for word2vec / language models: gensim 4.4.0's Wikipedia sample and word-similarity test
+# sets (read from the wheel, gensim not installed), the GCIDE dictionary (Debian's dict-gcide, downloaded, not
+# installed) and the gold words of People's Daily 1998-01. tools/install_text.py writes each through a temp
+# file + rename and skips a corpus already there.
+if [ ! -s "$root/english/wiki.txt" ] || [ ! -s "$root/gcide/gcide.txt" ] || [ ! -s "$root/chinese/peoples_daily_words.txt" ]; then
+  "$python" tools/install_text.py "$root"
+fi
+echo "text corpora ready in $root (english/wiki.txt, gcide/gcide.txt, chinese/peoples_daily_words.txt)"

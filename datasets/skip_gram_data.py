@@ -1,0 +1,155 @@
+"""Skip-gram pairs for word2vec (post 4, kexue.fm/archives/5617; Mikolov et al. 2013), built on the fly.
+
+Each epoch, with a generator seeded by ``(seed, epoch)``:
+
+- frequent words are subsampled: word ``w`` with corpus frequency ``f`` is kept with probability
+  ``min(1, (sqrt(f / (s T)) + 1) s T / f)``, ``s = sample``, ``T`` the training tokens (word2vec's rule);
+  dropped words leave the text before windows are drawn, so windows reach further, as in word2vec;
+- every kept position ``i`` draws its window ``r_i`` uniformly in ``1..window`` (the dynamic window);
+- pairs ``(x = w_j, y = w_i)`` for ``0 < |i - j| <= r_i`` in the same line: ``x`` is the input word,
+  ``y`` the word its output head must pick out (word2vec's own orientation).
+
+A batch is ``batch_size`` consecutive kept positions and all their pairs, so the throughput is counted
+in kept ("effective") words, as gensim counts it. Batches are a pure function of ``(seed, epoch,
+batch)``; the number of kept words varies a little between epochs, so the number of batches is its
+expectation and the last batch of an epoch runs to the epoch's end (a little shorter or longer than the rest).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+
+from datasets.token_corpus import EOS, UNK, WordVocabulary, read_token_lines, split_lines
+from engine.contracts import DataModule
+from engine.errors import ConfigError, as_int, as_number
+from engine.progress import Progress
+from engine.seeding import stream_seed
+
+
+def keep_probability(counts: torch.Tensor, total: int, sample: float) -> torch.Tensor:
+    """word2vec's subsampling: ``min(1, (sqrt(c / (s T)) + 1) * s T / c)``; ``sample = 0`` keeps every word."""
+    if sample <= 0:
+        return torch.ones_like(counts)
+    threshold = sample * total
+    keep = ((counts / threshold).sqrt() + 1) * threshold / counts.clamp_min(1)
+    return keep.clamp(max=1.0)
+
+
+def window_pairs(ids: torch.Tensor, lines: torch.Tensor, radius: torch.Tensor, start: int, stop: int,
+                 window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pairs ``(x = ids[j], y = ids[i])`` for centres ``start <= i < stop``, ``0 < |i - j| <= radius[i]``, same line."""
+    centre = torch.arange(start, stop, device=ids.device)
+    xs, ys = [], []
+    for d in range(1, window + 1):
+        for j in (centre - d, centre + d):
+            ok = (j >= 0) & (j < len(ids)) & (radius[centre] >= d)
+            jj = j.clamp(0, len(ids) - 1)
+            ok &= lines[jj] == lines[centre]
+            xs.append(ids[jj[ok]])
+            ys.append(ids[centre[ok]])
+    return torch.cat(xs), torch.cat(ys)
+
+
+class SkipGramData(DataModule):
+    """Batches ``{"x": input words (P,), "y": output words (P,)}`` of skip-gram pairs.
+
+    ``sizes()`` gives ``vocab_size``; ``noise_counts()`` the counts the output head's noise is built from.
+    The vocabulary (``<unk>``, ``</s>``, then words by frequency) is the language model's
+    (``LanguageModelData``) for the same file, ``min_count`` and fractions, so that a language model can start
+    from these word vectors.
+    """
+
+    unit = "words"
+
+    def __init__(self, path: str, min_count: int = 5, max_vocab: int | None = None, sample: float = 1e-3,
+                 window: int = 5, batch_size: int = 10000, val_fraction: float = 0.0, test_fraction: float = 0.0,
+                 eval_pairs: int = 20000, eval_batch_size: int = 4096) -> None:
+        self.path, self.min_count, self.max_vocab = path, as_int("data.min_count", min_count, 1), max_vocab
+        self.sample = as_number("data.sample", sample)
+        if self.sample < 0:
+            raise ConfigError(f"data.sample must be >= 0 (0: no subsampling), got {sample}")
+        self.window = as_int("data.window", window, 1)
+        self.batch_size = as_int("data.batch_size", batch_size, 1)
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.eval_pairs = as_int("data.eval_pairs", eval_pairs, 1)
+        self.eval_batch_size = as_int("data.eval_batch_size", eval_batch_size, 1)
+        self.prepared = False
+        self.device = torch.device("cpu")
+
+    def prepare(self) -> None:
+        if self.prepared:
+            return
+        parts = split_lines(read_token_lines(self.path), self.val_fraction, self.test_fraction)
+        self.vocab = WordVocabulary(parts["train"], self.min_count, (UNK, EOS), self.max_vocab)
+        self.vocab.log_summary(str(self.path), self.min_count)
+        self.streams = {name: self.vocab.encode(lines) for name, lines in parts.items()}
+        unk = self.vocab.stoi[UNK]
+        self.streams = {name: (ids[ids != unk], line[ids != unk]) for name, (ids, line) in self.streams.items()}
+        self.keep = keep_probability(self.vocab.counts, self.vocab.total, self.sample).float()
+        self.keep[: 2] = 0.0  # the specials never enter a pair
+        train_ids = self.streams["train"][0]
+        self.expected_words = float(self.keep[train_ids].sum())
+        self.prepared = True
+
+    def sizes(self) -> dict[str, int]:
+        self.prepare()
+        return {"vocab_size": len(self.vocab)}
+
+    def noise_counts(self) -> torch.Tensor:
+        """Training counts of the words that can be drawn as noise (the specials: 0)."""
+        counts = self.vocab.counts.clone()
+        counts[: 2] = 0
+        return counts
+
+    @property
+    def words(self) -> list[str]:
+        return self.vocab.itos
+
+    def setup(self, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1, seed: int = 0) -> None:
+        self.prepare()
+        self.device, self.rank, self.world_size, self.seed = torch.device(device), rank, world_size, seed
+        self.on_device = {k: (ids.to(self.device), line.to(self.device)) for k, (ids, line) in self.streams.items()}
+        self.keep_on_device = self.keep.to(self.device)
+        self._epoch: tuple[int, tuple[torch.Tensor, ...]] | None = None
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return max(1, math.ceil(self.expected_words / self.batch_size))
+
+    def epoch_stream(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(kept ids, their lines, window radii)`` of ``epoch``: subsampled and drawn with ``(seed, epoch)``."""
+        if self._epoch is None or self._epoch[0] != epoch:
+            gen = torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, epoch))
+            ids, line = self.on_device["train"]
+            kept = torch.rand(len(ids), generator=gen, device=self.device) < self.keep_on_device[ids]
+            ids, line = ids[kept], line[kept]
+            radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen, device=self.device)
+            self._epoch = (epoch, (ids, line, radius))
+        return self._epoch[1]
+
+    def train_batch(self, progress: Progress) -> dict[str, torch.Tensor]:
+        ids, line, radius = self.epoch_stream(progress.epoch)
+        last = progress.batch == self.batches_per_epoch - 1
+        start = min(progress.batch * self.batch_size, len(ids) - 1)
+        stop = len(ids) if last else min(start + self.batch_size, len(ids))
+        x, y = window_pairs(ids, line, radius, start, stop, self.window)
+        if self.world_size > 1:
+            x, y = x.tensor_split(self.world_size)[self.rank], y.tensor_split(self.world_size)[self.rank]
+        return {"x": x, "y": y}
+
+    def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
+        """The first ``eval_pairs`` pairs of ``split`` (of the training text when the split is empty), every
+        word kept, windows drawn with a fixed seed."""
+        if split not in ("val", "test"):
+            raise ConfigError(f"unknown split {split!r}: use val or test")
+        ids, line = self.on_device[split] if len(self.on_device[split][0]) > 1 else self.on_device["train"]
+        gen = torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, -1))
+        radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen, device=self.device)
+        stop = min(len(ids), math.ceil(self.eval_pairs / self.window) + 1)
+        x, y = window_pairs(ids, line, radius, 0, stop, self.window)
+        x, y = x[: self.eval_pairs], y[: self.eval_pairs]
+        for i in range(0, len(x), self.eval_batch_size):
+            yield {"x": x[i:i + self.eval_batch_size], "y": y[i:i + self.eval_batch_size]}

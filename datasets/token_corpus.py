@@ -1,0 +1,106 @@
+"""A tokenised corpus: one sentence (or paragraph, or article) per line, tokens separated by spaces.
+
+This is the input of word2vec and of the language model (post 4, kexue.fm/archives/5617): the
+user's own corpus in this layout works as is. Lines are split, in file order, into contiguous
+training, validation and test parts (the last lines are held out, as newspaper corpora are ordered by
+date); the vocabulary counts the training lines only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from engine.errors import ConfigError, DataMissingError, ProjectError, as_int, as_number
+
+log = logging.getLogger(__name__)
+UNK, EOS = "<unk>", "</s>"
+
+
+def read_token_lines(path: str | Path, install_hint: str = "make data") -> list[list[str]]:
+    """The token lists of a file's non-empty lines; a missing or non-UTF-8 file is one clear error."""
+    path = Path(str(path))
+    if not path.is_file():
+        raise DataMissingError(f"{path} does not exist: `{install_hint}` installs the shipped corpora, or point "
+                               "data.path at your own file (one sentence per line, tokens separated by spaces)")
+    lines = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                tokens = raw.decode("utf-8").split()
+            except UnicodeDecodeError as e:
+                raise ProjectError(f"{path}:{number}: not UTF-8 ({e.reason} at byte {e.start}); re-encode the file "
+                                   "as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)") from None
+            if tokens:
+                lines.append(tokens)
+    if not lines:
+        raise ProjectError(f"{path} holds no tokens: expected one sentence per line, tokens separated by spaces")
+    return lines
+
+
+def split_lines(lines: list[list[str]], val_fraction: float, test_fraction: float) -> dict[str, list[list[str]]]:
+    """Contiguous ``train`` / ``val`` / ``test`` parts: the last ``test_fraction`` of the lines is test,
+    the ``val_fraction`` before it validation (a fraction of 0 gives an empty part)."""
+    val_fraction = as_number("data.val_fraction", val_fraction)
+    test_fraction = as_number("data.test_fraction", test_fraction)
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ConfigError(f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be in [0, 1) "
+                          "and leave some training lines")
+    n = len(lines)
+    n_test, n_val = math.ceil(n * test_fraction), math.ceil(n * val_fraction)
+    if n - n_test - n_val < 1:
+        raise ConfigError(f"the corpus has {n} lines: too few to hold out {n_val} validation and {n_test} test lines")
+    return {"train": lines[: n - n_val - n_test], "val": lines[n - n_val - n_test: n - n_test], "test": lines[n - n_test:]}
+
+
+class WordVocabulary:
+    """Word ids, most frequent first, for the words seen ``min_count`` times or more in the training lines.
+
+    ``specials`` (e.g. ``<unk>``, ``</s>`` for the language model) come first; ``counts[i]`` is the
+    training count of word ``i`` (for specials: how often they stand in for, or end, something).
+    ``max_size`` keeps only the most frequent words (ties broken alphabetically, so ids are reproducible).
+    """
+
+    def __init__(self, lines: list[list[str]], min_count: int = 5, specials: tuple[str, ...] = (),
+                 max_size: int | None = None) -> None:
+        min_count = as_int("data.min_count", min_count, 1)
+        counts = Counter(t for tokens in lines for t in tokens)
+        kept = sorted((t for t, c in counts.items() if c >= min_count and t not in specials), key=lambda t: (-counts[t], t))
+        if max_size is not None:
+            kept = kept[: as_int("data.max_vocab", max_size, 1)]
+        if not kept:
+            raise ConfigError(f"no word occurs data.min_count={min_count} times in the training lines: lower it")
+        self.itos = [*specials, *kept]
+        self.stoi = {t: i for i, t in enumerate(self.itos)}
+        kept_set = set(kept)
+        special_counts = {UNK: sum(c for t, c in counts.items() if t not in kept_set), EOS: len(lines)}
+        self.counts = torch.tensor([special_counts.get(t, 0) for t in specials] + [counts[t] for t in kept],
+                                   dtype=torch.float64)
+        self.total = sum(counts.values())
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, lines: list[list[str]], eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, line_of_each_id)``: known words only (unknown ones become ``<unk>`` if it exists, else are
+        dropped, as word2vec drops them); ``eos`` appends ``</s>`` to every line."""
+        unk = self.stoi.get(UNK)
+        ids: list[int] = []
+        line_ids: list[int] = []
+        for n, tokens in enumerate(lines):
+            row = [self.stoi.get(t, unk) for t in tokens]
+            row = [i for i in row if i is not None]
+            if eos:
+                row.append(self.stoi[EOS])
+            ids.extend(row)
+            line_ids.extend([n] * len(row))
+        return torch.tensor(ids, dtype=torch.long), torch.tensor(line_ids, dtype=torch.long)
+
+    def log_summary(self, name: str, min_count: int) -> None:
+        covered = self.counts[[i for i, t in enumerate(self.itos) if t not in (UNK, EOS)]].sum().item()
+        log.info("%s: %d training tokens, vocabulary %d words (min_count %d) covering %.1f %% of them",
+                 name, self.total, len(self), min_count, 100 * covered / max(1, self.total))

@@ -1,0 +1,91 @@
+"""Perplexity with the exact full softmax, whatever head the model was trained with (post 4, kexue.fm/archives/5617).
+
+For every target word ``y_t`` of the split: ``nll_t = log Z(h_t) - s(y_t | h_t)`` with
+``Z(h) = sum_w exp s(w | h)`` over the whole vocabulary; ``ppl = exp(mean nll)``. The scores are the head's
+(:meth:`losses.output_head.OutputHead.logits`), computed in chunks of rows so that memory stays at about
+``chunk_elements`` floats for any vocabulary. ``log_z_mean`` / ``log_z_std`` show how far the trained scores
+are from self-normalised (NCE's promise: ``log Z(h) ~ gamma``, the learned ``gamma`` reported beside them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.errors import ConfigError, as_int
+
+
+class PerplexityEvaluator(Evaluator):
+    """``ppl`` (the monitor, lower is better), ``nll`` (nats per word), ``top1`` (the next word ranked first),
+    ``log_z_mean``, ``log_z_std``, ``gamma`` (NCE heads), ``tokens``; figure: the histogram of ``log Z(h)``."""
+
+    monitor, mode = "ppl", "min"
+
+    def __init__(self, chunk_elements: int = 2 ** 25, max_tokens: int | None = None) -> None:
+        self.chunk_elements = as_int("evaluator.chunk_elements", chunk_elements, 1)
+        self.max_tokens = None if max_tokens is None else as_int("evaluator.max_tokens", max_tokens, 1)
+        self._log_z: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+        if objective is None or not callable(getattr(objective, "logits", None)):
+            raise ConfigError("evaluator=perplexity needs a loss with an output head over the vocabulary "
+                              "(loss=full_softmax|nce|negative_sampling|sampled_softmax)")
+        was_training = model.training
+        model.eval()
+        nll_sum, correct, n = 0.0, 0, 0
+        log_zs = []
+        for batch in batches:
+            h, y = objective.features(model, batch)
+            rows = max(1, self.chunk_elements // objective.vocab_size)
+            for i in range(0, len(y), rows):
+                logits = objective.logits(h[i:i + rows]).float()
+                log_z = torch.logsumexp(logits, -1)
+                target = logits.gather(1, y[i:i + rows, None]).squeeze(1)
+                nll_sum += float((log_z - target).sum())
+                correct += int((logits.argmax(1) == y[i:i + rows]).sum())
+                n += len(log_z)
+                log_zs.append(log_z.cpu())
+            if self.max_tokens is not None and n >= self.max_tokens:
+                break
+        model.train(was_training)
+        if n == 0:
+            raise ValueError("the evaluation split is empty")
+        log_z = torch.cat(log_zs)
+        self._log_z = log_z
+        nll = nll_sum / n
+        out = {"ppl": math.exp(min(nll, 700.0)), "nll": nll, "top1": correct / n, "log_z_mean": float(log_z.mean()),
+               "log_z_std": float(log_z.std()) if n > 1 else 0.0, "tokens": float(n)}
+        gamma = getattr(objective, "gamma", None)
+        if isinstance(gamma, torch.Tensor):
+            out["gamma"] = float(gamma)
+        return out
+
+    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+        """The histogram of ``log Z(h)`` of the evaluation just run (``evaluate`` is always called first)."""
+        if self._log_z is None:
+            return Media()
+        gamma = getattr(objective, "gamma", None)
+        return Media(figures={"log_z": log_z_histogram(self._log_z, float(gamma) if gamma is not None else None)})
+
+
+def log_z_histogram(log_z: torch.Tensor, gamma: float | None) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(log_z.numpy(), bins=80, alpha=0.8)
+    if gamma is not None:
+        ax.axvline(gamma, color="k", linestyle="--", label=f"gamma = {gamma:.3f}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("log Z(h) = log sum_w exp s(w | h)")
+    ax.set_ylabel("positions")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,58 @@
+"""Noise-contrastive estimation (post 4, kexue.fm/archives/5617; Gutmann and Hyvarinen 2010; Mnih and Teh 2012).
+
+A binary classifier tells a target word from ``k`` noise words drawn from ``q``. Its logit is the model's
+unnormalised log-probability minus a learned ``gamma`` (the post's ``sigma(G(x) - gamma)``) and minus
+``log(k q(w))``, the log-odds of the noise:
+
+    logit(w | h) = s(w | h) - gamma - log(k q(w))
+    loss = -log sigma(logit(y | h)) - sum_{j=1..k} log sigma(-logit(n_j | h)),   n_j ~ q
+
+At the optimum ``s(w | h) - gamma = log p(w | h)``: ``gamma`` plays ``log Z`` (the post's equation for the
+density, ``p = exp(G - (gamma - log U))``), so the model comes out self-normalised without ever computing
+``Z``. ``learn_gamma=false`` fixes ``gamma`` (``gamma=0``: Mnih and Teh's ``Z = 1``); ``correction=false``
+drops ``log(k q)``, which with ``gamma = 0`` is word2vec's negative sampling (``negative_sampling.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from engine.errors import as_bool, as_number
+from losses.output_head import SampledHead
+
+
+def nce_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor) -> torch.Tensor:
+    """``-log sigma(l_data) - sum_j log sigma(-l_noise_j)``: the post's equation (5) with ``k`` noise draws per
+    data draw; ``data_logits`` ``(N,)``, ``noise_logits`` ``(N, k)``; one loss per data draw."""
+    return -F.logsigmoid(data_logits) - F.logsigmoid(-noise_logits).sum(-1)
+
+
+class NCE(SampledHead):
+    """``k`` noise words per target (``shared``: per batch) from ``q ~ count^alpha``; ``gamma`` learned from its initial value."""
+
+    def __init__(self, vocab_size: int, dim: int, k: int = 64, alpha: float = 0.75, shared: bool = False,
+                 gamma: float = 0.0, learn_gamma: bool = True, correction: bool = True, **kwargs: Any) -> None:
+        super().__init__(vocab_size, dim, k=k, alpha=alpha, shared=shared, **kwargs)
+        self.correction = as_bool("loss.correction", correction)
+        gamma_t = torch.tensor(as_number("loss.gamma", gamma))
+        if as_bool("loss.learn_gamma", learn_gamma):
+            self.gamma = nn.Parameter(gamma_t)
+        else:
+            self.register_buffer("gamma", gamma_t)
+
+    def binary_logits(self, scores: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """``s(w | h) - gamma - log(k q(w))`` (without the last term when ``correction=false``)."""
+        logits = scores - self.gamma
+        return logits - self.log_kq(words) if self.correction else logits
+
+    def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        noise = self.sample_noise(len(y))
+        pos, neg = self.scores(h, y, noise)
+        pos, neg = self.binary_logits(pos, y), self.binary_logits(neg, noise)
+        per_target = nce_loss(pos, neg)
+        return {"loss": self.reduce(per_target), "gamma": self.gamma.detach().clone(),
+                "p_data": torch.sigmoid(pos).mean().detach()}

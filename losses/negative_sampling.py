@@ -1,0 +1,23 @@
+"""Negative sampling (word2vec; Mikolov et al. 2013), NCE's special case in post 4 (kexue.fm/archives/5617).
+
+    loss = -log sigma(<h, v_y>) - sum_{j=1..k} log sigma(-<h, v_{n_j}>),   n_j ~ q ~ count^0.75
+
+It is ``NCE`` with ``gamma = 0`` and no ``log(k q)`` correction, so its optimum is not the normalised
+``log p(w | h)`` but ``<h, v_w> = log p(w | h) / q(w) - log k``: for skip-gram with unigram noise, the
+pointwise mutual information of the two words minus ``log k`` (the post, and Levy and Goldberg 2014).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from losses.nce import NCE
+
+
+class NegativeSampling(NCE):
+    """word2vec's defaults: ``k = 5`` per target, ``alpha = 0.75``, no output bias, output vectors from zero."""
+
+    def __init__(self, vocab_size: int, dim: int, k: int = 5, alpha: float = 0.75, shared: bool = False,
+                 bias: bool = False, init: str = "zeros", **kwargs: Any) -> None:
+        super().__init__(vocab_size, dim, k=k, alpha=alpha, shared=shared, gamma=0.0, learn_gamma=False,
+                         correction=False, bias=bias, init=init, **kwargs)

@@ -1,0 +1,160 @@
+"""Output heads over a vocabulary: the objective owns the output word vectors ``v_w`` and biases ``b_w``.
+
+A model turns ``batch["x"]`` into features ``h`` (one per target word in ``batch["y"]``); a head scores word
+``w`` as ``s(w | h) = <h, v_w> + b_w``. The exact model is the full softmax ``p(w | h) = exp s(w | h) / Z(h)``
+with ``Z(h) = sum_w exp s(w | h)``; the sampled heads (post 4, kexue.fm/archives/5617) train the same scores
+without computing ``Z``, against ``k`` words drawn from a noise distribution
+``q(w) ~ count(w)^alpha`` (``alpha = 0.75`` is word2vec's; 1 the unigram; 0 uniform over the seen words).
+Every head exposes :meth:`OutputHead.logits`, the full scores, so that quality is always measured with the
+exact softmax (``evaluators/perplexity.py``), whatever the head was trained with.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from engine.contracts import Batch, DataModule, Objective
+from engine.errors import ConfigError, as_bool, as_int, as_number
+from engine.progress import Progress
+
+REDUCTIONS = ("mean", "sum")
+
+
+def word_counts(data: DataModule, head: nn.Module) -> torch.Tensor:
+    """The data's training word counts (``noise_counts()``), or one clear error for a data module without them."""
+    counts = getattr(data, "noise_counts", None)
+    if counts is None:
+        raise ConfigError(f"loss {type(head).__name__} reads word counts, but data {type(data).__name__} has no "
+                          "noise_counts(): use a text data module (skip_gram, language_model)")
+    return counts()
+INITS = ("normal", "zeros")
+
+
+class OutputHead(Objective):
+    """Output word vectors ``(vocab_size, dim)`` and biases (``bias=false``: none, as word2vec).
+
+    ``reduction``: the loss is the ``mean`` over target words, or the ``sum`` (word2vec's per-pair SGD step
+    with learning rate ``a`` is a summed loss at ``a``). ``sparse``: gradients of gathered rows are sparse
+    (for SGD / SparseAdam / Adagrad; Adam needs ``false``). ``init``: ``normal(0, dim^-1/2)`` or ``zeros``
+    (word2vec's output vectors start at zero). ``bias_init``: ``zeros``, or ``log_unigram`` (``b_w = log`` of
+    the word's training frequency, read from the data in :meth:`setup`: the scores start as the unigram
+    model, normalised, so a short run does not spend its steps moving every bias down to ``log p``).
+    """
+
+    def __init__(self, vocab_size: int, dim: int, bias: bool = True, reduction: str = "mean",
+                 sparse: bool = False, init: str = "normal", bias_init: str = "zeros") -> None:
+        super().__init__()
+        self.vocab_size, self.dim = as_int("loss.vocab_size", vocab_size, 1), as_int("loss.dim", dim, 1)
+        if reduction not in REDUCTIONS:
+            raise ConfigError(f"loss.reduction={reduction!r} is not one of {list(REDUCTIONS)}")
+        if init not in INITS:
+            raise ConfigError(f"loss.init={init!r} is not one of {list(INITS)}")
+        self.reduction, self.sparse = reduction, as_bool("loss.sparse", sparse)
+        self.weight = nn.Parameter(torch.zeros(self.vocab_size, self.dim))
+        if init == "normal":
+            nn.init.normal_(self.weight, std=self.dim ** -0.5)
+        self.bias = nn.Parameter(torch.zeros(self.vocab_size)) if as_bool("loss.bias", bias) else None
+        if bias_init not in ("zeros", "log_unigram"):
+            raise ConfigError(f"loss.bias_init={bias_init!r} is not one of ['zeros', 'log_unigram']")
+        self.bias_init = bias_init
+
+    def setup(self, data: DataModule) -> None:
+        """Biases from the data's word counts (``bias_init=log_unigram``). Called before any checkpoint is
+        loaded, so a restored or resumed run keeps its trained biases."""
+        if self.bias is not None and self.bias_init == "log_unigram":
+            counts = torch.as_tensor(word_counts(data, self), dtype=torch.float64)
+            with torch.no_grad():
+                self.bias.copy_((counts.clamp_min(0.5) / counts.sum()).log().float())
+
+    # ---------------------------------------------------------------- scores
+    def features(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h, y)``: the model's features, flattened to ``(N, dim)``, and the ``N`` target words."""
+        h = model(batch["x"])
+        if h.shape[-1] != self.dim or h.shape[:-1] != batch["y"].shape:
+            raise ConfigError(f"the model gives features of shape {tuple(h.shape)} for targets of shape "
+                              f"{tuple(batch['y'].shape)}; the head expects (*targets, {self.dim}): set loss.dim")
+        return h.reshape(-1, self.dim).float(), batch["y"].reshape(-1)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """``s(w | h)`` for every word: ``(N, vocab_size)``."""
+        return F.linear(h, self.weight, self.bias)
+
+    def gather(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """Output vectors and biases of ``words``: one gather of the weight (one sparse, or one dense, gradient)."""
+        v = F.embedding(words, self.weight, sparse=self.sparse)
+        return v, 0.0 if self.bias is None else self.bias[words]  # the bias gradient is dense: V floats
+
+    def reduce(self, per_target: torch.Tensor) -> torch.Tensor:
+        return per_target.mean() if self.reduction == "mean" else per_target.sum()
+
+    def forward(self, model: nn.Module, batch: Batch, player: str, progress: Progress) -> dict[str, torch.Tensor]:
+        h, y = self.features(model, batch)
+        return self.loss(h, y)
+
+    def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+class SampledHead(OutputHead):
+    """A head trained against ``k`` noise words per target (``shared``: ``k`` words for the whole batch).
+
+    The noise distribution is built in :meth:`setup` from the data's ``noise_counts()`` and sampled on the
+    device (inverse CDF, from torch's generator, so resume replays the same draws).
+    """
+
+    def __init__(self, vocab_size: int, dim: int, k: int = 5, alpha: float = 0.75, shared: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(vocab_size, dim, **kwargs)
+        self.k = as_int("loss.k", k, 1)
+        self.alpha = as_number("loss.alpha", alpha)
+        self.shared = as_bool("loss.shared", shared)
+        self.register_buffer("noise_probs", torch.full((self.vocab_size,), 1.0 / self.vocab_size), persistent=False)
+        self.register_buffer("noise_cdf", torch.linspace(1.0 / self.vocab_size, 1.0, self.vocab_size,
+                                                         dtype=torch.float64), persistent=False)
+
+    def setup(self, data: DataModule) -> None:
+        super().setup(data)
+        self.set_noise(word_counts(data, self))
+
+    def set_noise(self, counts: torch.Tensor) -> None:
+        """``q(w) ~ counts(w)^alpha`` over the words with a count (``alpha = 0``: uniform over them)."""
+        counts = torch.as_tensor(counts, dtype=torch.float64)
+        if counts.shape != (self.vocab_size,) or (counts < 0).any() or counts.sum() <= 0:
+            raise ConfigError(f"noise counts of shape {tuple(counts.shape)} for a vocabulary of {self.vocab_size}: "
+                              "the data and loss.vocab_size disagree")
+        q = torch.where(counts > 0, counts.pow(self.alpha), torch.zeros_like(counts))
+        q = q / q.sum()
+        self.noise_probs = q.float().to(self.weight.device)
+        cdf = q.cumsum(0)
+        self.noise_cdf = (cdf / cdf[-1]).to(self.weight.device)
+
+    def sample_noise(self, n: int) -> torch.Tensor:
+        """``(n, k)`` noise words, or ``(k,)`` when shared by the batch."""
+        shape = (self.k,) if self.shared else (n, self.k)
+        u = torch.rand(shape, dtype=torch.float64, device=self.noise_cdf.device)
+        return torch.searchsorted(self.noise_cdf, u).clamp_(max=self.vocab_size - 1)
+
+    def log_kq(self, words: torch.Tensor) -> torch.Tensor:
+        """``log(k q(w))``: the log of the expected count of ``w`` among the ``k`` noise words."""
+        return math.log(self.k) + self.noise_probs[words].clamp_min(1e-30).log()
+
+    def scores(self, h: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(s(y_i | h_i) (N,), s(n_ij | h_i) (N, k))`` for per-row ``(N, k)`` or shared ``(k,)`` noise words."""
+        if noise.dim() == 1:  # shared: the noise scores are one matrix product
+            v, b = self.gather(torch.cat([y, noise]))
+            scores = (h * v[: len(y)]).sum(-1), h @ v[len(y):].t()
+            if isinstance(b, torch.Tensor):
+                scores = scores[0] + b[: len(y)], scores[1] + b[len(y):]
+            return scores
+        v, b = self.gather(torch.cat([y.unsqueeze(1), noise], 1))
+        s = torch.bmm(v, h.unsqueeze(-1)).squeeze(-1) + b
+        return s[:, 0], s[:, 1:]
+
+    def noise_of(self, noise: torch.Tensor, n: int) -> torch.Tensor:
+        """The noise words as ``(N, k)`` (shared ones repeated for every row)."""
+        return noise.expand(n, -1) if noise.dim() == 1 else noise
