@@ -6,11 +6,13 @@ Each epoch, with a generator seeded by ``(seed, epoch)``:
   ``min(1, (sqrt(f / (s T)) + 1) s T / f)``, ``s = sample``, ``T`` the training tokens (word2vec's rule);
   dropped words leave the text before windows are drawn, so windows reach further, as in word2vec;
 - every kept position ``i`` draws its window ``r_i`` uniformly in ``1..window`` (the dynamic window);
-- pairs ``(x = w_j, y = w_i)`` for ``0 < |i - j| <= r_i`` in the same line: ``x`` is the input word,
-  ``y`` the word its output head must pick out (word2vec's own orientation).
+- the pairs are ``(x = w_i, y = w_j)`` for ``0 < |i - j| <= r_i`` in the same line: the centre word is the
+  input and each word of its window a target of the output head (the predict-the-context orientation of
+  Mikolov et al.; word2vec's C code and gensim swap the roles, with the same pairs in distribution).
 
-A batch is ``batch_size`` consecutive kept positions and all their pairs, so the throughput is counted
-in kept ("effective") words, as gensim counts it. Batches are a pure function of ``(seed, epoch,
+A batch is ``batch_size`` consecutive kept positions, each with its window as one row of targets
+(``-1`` where the window is shorter), so a head scores a centre's noise words once for all its targets;
+the throughput is counted in kept ("effective") words, as gensim counts it. Batches are a pure function of ``(seed, epoch,
 batch)``; the number of kept words varies a little between epochs, so the number of batches is its
 expectation and the last batch of an epoch runs to the epoch's end (a little shorter or longer than the rest).
 """
@@ -38,23 +40,20 @@ def keep_probability(counts: torch.Tensor, total: int, sample: float) -> torch.T
     return keep.clamp(max=1.0)
 
 
-def window_pairs(ids: torch.Tensor, lines: torch.Tensor, radius: torch.Tensor, start: int, stop: int,
-                 window: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pairs ``(x = ids[j], y = ids[i])`` for centres ``start <= i < stop``, ``0 < |i - j| <= radius[i]``, same line."""
+def window_contexts(ids: torch.Tensor, lines: torch.Tensor, radius: torch.Tensor, start: int, stop: int,
+                    window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centres ``x = ids[start:stop]`` and their contexts ``y`` ``(C, 2 window)``: ``ids[i + d]`` for
+    ``0 < |d| <= radius[i]`` in the same line, ``-1`` elsewhere (offsets ``-window .. -1, 1 .. window``)."""
     centre = torch.arange(start, stop, device=ids.device)
-    xs, ys = [], []
-    for d in range(1, window + 1):
-        for j in (centre - d, centre + d):
-            ok = (j >= 0) & (j < len(ids)) & (radius[centre] >= d)
-            jj = j.clamp(0, len(ids) - 1)
-            ok &= lines[jj] == lines[centre]
-            xs.append(ids[jj[ok]])
-            ys.append(ids[centre[ok]])
-    return torch.cat(xs), torch.cat(ys)
+    offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(ids.device)
+    j = centre[:, None] + offsets[None, :]
+    jj = j.clamp(0, len(ids) - 1)
+    ok = (j >= 0) & (j < len(ids)) & (offsets.abs()[None, :] <= radius[centre, None]) & (lines[jj] == lines[centre, None])
+    return ids[centre], torch.where(ok, ids[jj], torch.full_like(jj, -1))
 
 
 class SkipGramData(DataModule):
-    """Batches ``{"x": input words (P,), "y": output words (P,)}`` of skip-gram pairs.
+    """Batches ``{"x": centre words (C,), "y": their contexts (C, 2 window), -1 padded}`` of skip-gram pairs.
 
     ``sizes()`` gives ``vocab_size``; ``noise_counts()`` the counts the output head's noise is built from.
     The vocabulary (``<unk>``, ``</s>``, then words by frequency) is the language model's
@@ -135,21 +134,20 @@ class SkipGramData(DataModule):
         last = progress.batch == self.batches_per_epoch - 1
         start = min(progress.batch * self.batch_size, len(ids) - 1)
         stop = len(ids) if last else min(start + self.batch_size, len(ids))
-        x, y = window_pairs(ids, line, radius, start, stop, self.window)
+        x, y = window_contexts(ids, line, radius, start, stop, self.window)
         if self.world_size > 1:
             x, y = x.tensor_split(self.world_size)[self.rank], y.tensor_split(self.world_size)[self.rank]
         return {"x": x, "y": y}
 
     def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
-        """The first ``eval_pairs`` pairs of ``split`` (of the training text when the split is empty), every
-        word kept, windows drawn with a fixed seed."""
+        """The windows of the first centres of ``split`` (of the training text when the split is empty) up to
+        about ``eval_pairs`` pairs, every word kept, windows drawn with a fixed seed."""
         if split not in ("val", "test"):
             raise ConfigError(f"unknown split {split!r}: use val or test")
         ids, line = self.on_device[split] if len(self.on_device[split][0]) > 1 else self.on_device["train"]
         gen = torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, -1))
         radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen, device=self.device)
-        stop = min(len(ids), math.ceil(self.eval_pairs / self.window) + 1)
-        x, y = window_pairs(ids, line, radius, 0, stop, self.window)
-        x, y = x[: self.eval_pairs], y[: self.eval_pairs]
+        stop = min(len(ids), math.ceil(self.eval_pairs / (self.window + 1)))  # a window holds window + 1 words on average
+        x, y = window_contexts(ids, line, radius, 0, stop, self.window)
         for i in range(0, len(x), self.eval_batch_size):
             yield {"x": x[i:i + self.eval_batch_size], "y": y[i:i + self.eval_batch_size]}

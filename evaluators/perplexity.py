@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
 from engine.errors import ConfigError, as_int
+from losses.output_head import full_softmax_nll
 
 
 class PerplexityEvaluator(Evaluator):
@@ -45,12 +46,11 @@ class PerplexityEvaluator(Evaluator):
             rows = max(1, self.chunk_elements // objective.vocab_size)
             for i in range(0, len(y), rows):
                 logits = objective.logits(h[i:i + rows]).float()
-                log_z = torch.logsumexp(logits, -1)
-                target = logits.gather(1, y[i:i + rows, None]).squeeze(1)
-                nll_sum += float((log_z - target).sum())
-                correct += int((logits.argmax(1) == y[i:i + rows]).sum())
-                n += len(log_z)
-                log_zs.append(log_z.cpu())
+                nll, mask, log_z = full_softmax_nll(logits, y[i:i + rows])
+                nll_sum += float(nll.sum())
+                correct += int(((logits.argmax(1, keepdim=True) == y[i:i + rows]) & mask).sum())
+                n += int(mask.sum())
+                log_zs.append(log_z[mask.any(1)].cpu())
             if self.max_tokens is not None and n >= self.max_tokens:
                 break
         model.train(was_training)
@@ -63,7 +63,7 @@ class PerplexityEvaluator(Evaluator):
                "log_z_std": float(log_z.std()) if n > 1 else 0.0, "tokens": float(n)}
         gamma = getattr(objective, "gamma", None)
         if isinstance(gamma, torch.Tensor):
-            out["gamma"] = float(gamma)
+            out["gamma"] = float(gamma.detach())
         return out
 
     def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
@@ -71,7 +71,7 @@ class PerplexityEvaluator(Evaluator):
         if self._log_z is None:
             return Media()
         gamma = getattr(objective, "gamma", None)
-        return Media(figures={"log_z": log_z_histogram(self._log_z, float(gamma) if gamma is not None else None)})
+        return Media(figures={"log_z": log_z_histogram(self._log_z, float(gamma.detach()) if gamma is not None else None)})
 
 
 def log_z_histogram(log_z: torch.Tensor, gamma: float | None) -> Any:

@@ -26,6 +26,7 @@ from scipy.stats import spearmanr
 
 from engine.contracts import Batch, DataModule, Embedding, Evaluator, Media, Objective
 from engine.errors import ConfigError, DataMissingError, ProjectError, as_int
+from losses.output_head import full_softmax_nll
 
 
 def _lines(path: str | Path) -> list[str]:
@@ -151,8 +152,9 @@ class WordVectorsEvaluator(Evaluator):
             nll, n = 0.0, 0
             for batch in batches:
                 h, y = objective.features(model, batch)
-                nll += float(F.cross_entropy(objective.logits(h).float(), y, reduction="sum"))
-                n += len(y)
+                pair_nll, mask, _ = full_softmax_nll(objective.logits(h).float(), y)
+                nll += float(pair_nll.sum())
+                n += int(mask.sum())
             model.train(was_training)
             if n:
                 out["pair_nll"] = nll / n

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from losses.output_head import OutputHead
+from losses.output_head import OutputHead, full_softmax_nll
 
 
 class FullSoftmax(OutputHead):
@@ -15,5 +14,6 @@ class FullSoftmax(OutputHead):
     """
 
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        nll = F.cross_entropy(self.logits(h), y, reduction="none")
-        return {"loss": self.reduce(nll), "nll": nll.mean().detach()}
+        nll, mask, _ = full_softmax_nll(self.logits(h), y)
+        total = nll.sum()
+        return {"loss": self.reduce(total, mask), "nll": (total / mask.sum().clamp_min(1)).detach()}

@@ -50,9 +50,14 @@ class NCE(SampledHead):
         return logits - self.log_kq(words) if self.correction else logits
 
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every target ``y_it`` of row ``i`` against the row's ``k`` noise words: the noise term counts once per
+        target (``m_i`` times), an unbiased estimate of ``m_i`` independent draws, computed once."""
+        y = y.unsqueeze(1) if y.dim() == 1 else y
         noise = self.sample_noise(len(y))
         pos, neg = self.scores(h, y, noise)
-        pos, neg = self.binary_logits(pos, y), self.binary_logits(neg, noise)
-        per_target = nce_loss(pos, neg)
-        return {"loss": self.reduce(per_target), "gamma": self.gamma.detach().clone(),
-                "p_data": torch.sigmoid(pos).mean().detach()}
+        pos, neg = self.binary_logits(pos, y.clamp_min(0)), self.binary_logits(neg, noise)
+        mask = y >= 0
+        m = mask.sum(1).to(neg.dtype)
+        total = (-F.logsigmoid(pos) * mask).sum() + (m * -F.logsigmoid(-neg).sum(-1)).sum()
+        p_data = (torch.sigmoid(pos.detach()) * mask).sum() / mask.sum().clamp_min(1)
+        return {"loss": self.reduce(total, mask), "gamma": self.gamma.detach().clone(), "p_data": p_data}

@@ -73,12 +73,16 @@ class OutputHead(Objective):
 
     # ---------------------------------------------------------------- scores
     def features(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(h, y)``: the model's features, flattened to ``(N, dim)``, and the ``N`` target words."""
-        h = model(batch["x"])
-        if h.shape[-1] != self.dim or h.shape[:-1] != batch["y"].shape:
+        """``(h (N, dim), y (N, T))``: the model's features and the target words of each, ``-1`` for none.
+
+        ``batch["y"]`` has the shape of ``batch["x"]`` (one target per feature: the language model, ``T = 1``)
+        or one more axis (several targets per feature: a skip-gram centre word and its window, padded with -1).
+        """
+        h, y = model(batch["x"]), batch["y"]
+        if h.shape[-1] != self.dim or y.shape[: h.dim() - 1] != h.shape[:-1] or y.dim() > h.dim():
             raise ConfigError(f"the model gives features of shape {tuple(h.shape)} for targets of shape "
-                              f"{tuple(batch['y'].shape)}; the head expects (*targets, {self.dim}): set loss.dim")
-        return h.reshape(-1, self.dim).float(), batch["y"].reshape(-1)
+                              f"{tuple(y.shape)}; the head expects (*targets, {self.dim}): set loss.dim")
+        return h.reshape(-1, self.dim).float(), y.reshape(h.shape[:-1].numel(), -1)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """``s(w | h)`` for every word: ``(N, vocab_size)``."""
@@ -89,8 +93,9 @@ class OutputHead(Objective):
         v = F.embedding(words, self.weight, sparse=self.sparse)
         return v, 0.0 if self.bias is None else self.bias[words]  # the bias gradient is dense: V floats
 
-    def reduce(self, per_target: torch.Tensor) -> torch.Tensor:
-        return per_target.mean() if self.reduction == "mean" else per_target.sum()
+    def reduce(self, total: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The summed loss, or its mean over the target words (``mask``: the real targets)."""
+        return total / mask.sum().clamp_min(1) if self.reduction == "mean" else total
 
     def forward(self, model: nn.Module, batch: Batch, player: str, progress: Progress) -> dict[str, torch.Tensor]:
         h, y = self.features(model, batch)
@@ -98,6 +103,24 @@ class OutputHead(Objective):
 
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+
+def row_dots(v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``<v_ij, h_i>`` as ``(N, J)``. A window and a few noise words per row (J < 32): an elementwise product,
+    several times faster than ``bmm``'s tiny products on a CPU; many words per row: ``bmm`` (both measured)."""
+    if v.shape[1] < 32:
+        return (v * h.unsqueeze(1)).sum(-1)
+    return torch.bmm(v, h.unsqueeze(-1)).squeeze(-1)
+
+
+def full_softmax_nll(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(nll (N, T), mask (N, T), log Z (N,))``: ``-log p(y_t | h) = log Z(h) - s(y_t | h)`` (0 where ``y = -1``)."""
+    if y.dim() == 1:
+        y = y.unsqueeze(1)
+    mask = y >= 0
+    log_z = torch.logsumexp(logits, -1)
+    nll = (log_z.unsqueeze(1) - logits.gather(1, y.clamp_min(0))) * mask
+    return nll, mask, log_z
 
 
 class SampledHead(OutputHead):
@@ -144,16 +167,20 @@ class SampledHead(OutputHead):
         return math.log(self.k) + self.noise_probs[words].clamp_min(1e-30).log()
 
     def scores(self, h: torch.Tensor, y: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(s(y_i | h_i) (N,), s(n_ij | h_i) (N, k))`` for per-row ``(N, k)`` or shared ``(k,)`` noise words."""
+        """``(s(y_it | h_i) (N, T), s(n_ij | h_i) (N, k))`` for per-row ``(N, k)`` or shared ``(k,)`` noise words
+        (``y = -1`` scores as word 0; the losses mask it)."""
+        n, t = y.shape
+        targets = y.clamp_min(0)
         if noise.dim() == 1:  # shared: the noise scores are one matrix product
-            v, b = self.gather(torch.cat([y, noise]))
-            scores = (h * v[: len(y)]).sum(-1), h @ v[len(y):].t()
+            v, b = self.gather(torch.cat([targets.flatten(), noise]))
+            pos = row_dots(v[: n * t].view(n, t, -1), h)
+            neg = h @ v[n * t:].t()
             if isinstance(b, torch.Tensor):
-                scores = scores[0] + b[: len(y)], scores[1] + b[len(y):]
-            return scores
-        v, b = self.gather(torch.cat([y.unsqueeze(1), noise], 1))
-        s = torch.bmm(v, h.unsqueeze(-1)).squeeze(-1) + b
-        return s[:, 0], s[:, 1:]
+                pos, neg = pos + b[: n * t].view(n, t), neg + b[n * t:]
+            return pos, neg
+        v, b = self.gather(torch.cat([targets, noise], 1))
+        s = row_dots(v, h) + b
+        return s[:, :t], s[:, t:]
 
     def noise_of(self, noise: torch.Tensor, n: int) -> torch.Tensor:
         """The noise words as ``(N, k)`` (shared ones repeated for every row)."""

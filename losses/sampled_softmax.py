@@ -28,10 +28,14 @@ class SampledSoftmax(SampledHead):
         self.remove_hits = as_bool("loss.remove_hits", remove_hits)
 
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every target ``y_it`` of row ``i`` is softmaxed against the row's ``k`` noise words."""
+        y = y.unsqueeze(1) if y.dim() == 1 else y
         noise = self.sample_noise(len(y))
         pos, neg = self.scores(h, y, noise)
-        pos, neg = pos - self.log_kq(y), neg - self.log_kq(noise)
+        pos, neg = pos - self.log_kq(y.clamp_min(0)), neg - self.log_kq(noise)
+        neg = neg.unsqueeze(1).expand(-1, y.shape[1], -1)  # (N, T, k)
         if self.remove_hits:
-            neg = neg.masked_fill(self.noise_of(noise, len(y)) == y.unsqueeze(-1), float("-inf"))
+            neg = neg.masked_fill(self.noise_of(noise, len(y)).unsqueeze(1) == y.unsqueeze(-1), float("-inf"))
         per_target = torch.logsumexp(torch.cat([pos.unsqueeze(-1), neg], -1), -1) - pos
-        return {"loss": self.reduce(per_target)}
+        mask = y >= 0
+        return {"loss": self.reduce((per_target * mask).sum(), mask)}

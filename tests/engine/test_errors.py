@@ -137,3 +137,23 @@ def test_a_failing_job_does_not_stop_its_sweep(tmp_path: Path):
             if p.is_dir()}
     assert not (jobs["-0.1"] / "metrics.json").exists() and (jobs["0.05"] / "metrics.json").is_file()
     assert (jobs["-0.1"] / "error.txt").read_text().startswith("optim/scheduler for player 'main': Invalid learning rate")
+
+
+def test_sparse_gradients_with_adam_or_weight_decay_are_one_line():
+    import torch.nn as nn
+
+    from engine.players import Player, check_sparse_gradients
+    from losses.negative_sampling import NegativeSampling
+    from models.skip_gram import SkipGram
+
+    model, head = SkipGram(10, 4, sparse=True), NegativeSampling(10, 4, sparse=True)
+    params = [*model.parameters(), *head.parameters()]
+    player = Player("main", ["model"], params, optimizer=torch.optim.Adam(params))
+    with pytest.raises(ConfigError, match="sparse gradients, which Adam cannot take"):
+        check_sparse_gradients(model, head, {"main": player})
+    player.optimizer = torch.optim.SGD(params, lr=0.1, weight_decay=1e-4)
+    with pytest.raises(ConfigError, match="weight_decay=0"):
+        check_sparse_gradients(model, head, {"main": player})
+    player.optimizer = torch.optim.SGD(params, lr=0.1)
+    check_sparse_gradients(model, head, {"main": player})
+    check_sparse_gradients(nn.Linear(2, 2), NegativeSampling(10, 4), {"main": player})  # nothing sparse: no check

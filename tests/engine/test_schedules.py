@@ -33,3 +33,17 @@ def test_multistep_is_the_mixup_paper_schedule():
     got = lrs(lambda o, total_steps: schedules.multistep(o, total_steps), 200)  # one step per "epoch"
     assert got[99] == pytest.approx(0.1) and got[100] == pytest.approx(0.01)
     assert got[149] == pytest.approx(0.01) and got[150] == pytest.approx(0.001) and got[199] == pytest.approx(0.001)
+
+
+def test_linear_decays_to_the_final_factor():
+    from engine.schedules import linear
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.025)
+    sched = linear(opt, total_steps=100, final_factor=0.004)
+    lrs = []
+    for _ in range(101):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.025) and lrs[50] == pytest.approx(0.025 * (1 - 0.996 * 0.5))
+    assert lrs[100] == pytest.approx(0.0001)

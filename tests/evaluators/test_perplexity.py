@@ -46,3 +46,19 @@ def test_perplexity_is_exp_of_the_full_softmax_nll(chunk: int):
 def test_perplexity_needs_an_output_head():
     with pytest.raises(ConfigError, match="output head"):
         PerplexityEvaluator().evaluate(Table(3, 2), [], objective=None)
+
+
+def test_eval_restores_the_trained_biases_not_the_unigram_start(tmp_path):
+    """``bias_init=log_unigram`` is applied by the loss's setup, before a checkpoint loads: restore keeps the trained ones."""
+    from conftest import smoke_cfg
+
+    from engine.evaluation import restore
+    from train import train
+
+    train(smoke_cfg("lm_nce", "optim.lr=0.05"), tmp_path)
+    run = restore(tmp_path / "best.pt", torch.device("cpu"))
+    trained = torch.load(tmp_path / "best.pt", weights_only=True)["objective"]["bias"]
+    torch.testing.assert_close(run.objective.bias.detach(), trained)
+    counts = run.data.noise_counts()
+    start = (counts.clamp_min(0.5) / counts.sum()).log().float()
+    assert not torch.allclose(trained, start), "training moved the biases"

@@ -89,3 +89,24 @@ def test_nce_gradient_is_unbiased_over_the_noise():
         # the Monte-Carlo error of a mean of 40,000 draws: a few 1e-3 here; the tolerance is 3e-2 of the scale
         scale = b.abs().max().item()
         assert (a - b).abs().max().item() < 3e-2 * scale + 1e-3, (a, b)
+
+
+def test_several_targets_per_row_share_the_rows_noise_words():
+    """A row of T targets (-1: none) against its k noise words = the targets one by one against the same words."""
+    torch.manual_seed(0)
+    k = 3
+    head = NCE(V, D, k=k, gamma=0.4, reduction="sum")
+    torch.nn.init.normal_(head.bias)
+    head.set_noise(COUNTS)
+    h, _ = features(n=4)
+    y = torch.tensor([[2, 5, -1], [3, -1, -1], [7, 8, 9], [-1, -1, -1]])
+    noise = torch.randint(2, V, (4, k))
+    loss = with_fixed_noise(head, noise).loss(h, y)["loss"]
+    expected = 0.0
+    for i in range(4):
+        for t in y[i][y[i] >= 0]:
+            one = NCE(V, D, k=k, gamma=0.4, reduction="sum")
+            one.load_state_dict(head.state_dict())
+            one.set_noise(COUNTS)
+            expected = expected + with_fixed_noise(one, noise[i:i + 1]).loss(h[i:i + 1], t.view(1))["loss"]
+    torch.testing.assert_close(loss, expected)

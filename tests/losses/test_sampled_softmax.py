@@ -47,3 +47,19 @@ def test_sampled_softmax_approaches_the_full_softmax_as_k_grows():
     sampled = head.loss(h, y)["loss"]
     offset = math.log(200000 / V)  # log(k q_y): no parameter in it, so the gradients agree
     assert abs(sampled.item() - offset - full.item()) < 0.02
+
+
+def test_several_targets_per_row_are_each_softmaxed_against_the_rows_noise():
+    torch.manual_seed(0)
+    k = 4
+    head = SampledSoftmax(V, D, k=k, reduction="mean")
+    head.set_noise(COUNTS)
+    h, _ = features(n=3)
+    y = torch.tensor([[2, 5], [3, -1], [7, 8]])
+    noise = torch.tensor([[5, 4, 4, 9], [2, 3, 6, 6], [11, 10, 8, 2]])  # hits: 5 in row 0, 3 in row 1, 8 in row 2
+    loss = with_fixed_noise(head, noise).loss(h, y)["loss"]
+    singles = []
+    for i in range(3):
+        for t in y[i][y[i] >= 0]:
+            singles.append(with_fixed_noise(head, noise[i:i + 1]).loss(h[i:i + 1], t.view(1))["loss"])
+    torch.testing.assert_close(loss, torch.stack(singles).mean())

@@ -53,7 +53,9 @@ def test_sgns_learns_pmi_minus_log_k(tmp_path: Path, k: int):
 
     V = len(data.vocab)
     pairs = torch.zeros(V, V, dtype=torch.float64)
-    pairs.index_put_((batch["x"], batch["y"]), torch.ones(len(batch["x"]), dtype=torch.float64), accumulate=True)
+    rows, cols = (batch["y"] >= 0).nonzero(as_tuple=True)
+    pairs.index_put_((batch["x"][rows], batch["y"][rows, cols]), torch.ones(len(rows), dtype=torch.float64),
+                     accumulate=True)
     q = head.noise_probs.double()
     frequent = pairs >= 40
     x, y = frequent.nonzero(as_tuple=True)
