@@ -49,6 +49,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from engine.memory import step_peak_bytes
+
 WARMUP = 3
 CLASSES = (10_000, 90_000)
 SCALE, MARGIN = 30.0, 0.35
@@ -121,37 +123,9 @@ def race(contenders: dict[str, Step], calls: int, repeats: int) -> dict[str, flo
 
 
 def peak_bytes(c: Step) -> tuple[int, int]:
-    """Peak CPU bytes allocated above the baseline during one forward + backward, and during the forward alone.
-
-    The profiler's allocation events (each allocation and free, with its size, including temporaries
-    freed inside an op), summed in time order; the gradients are cleared before, so they count.
-    """
-    from torch._C._profiler import _EventType
-    from torch.autograd.profiler import record_function
-    from torch.profiler import ProfilerActivity, profile
-
-    c.clear()
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        loss = c.forward()
-        with record_function("backward"):
-            loss.backward()
-        del loss
-    events, backward_start, stack = [], None, list(prof.profiler.kineto_results.experimental_event_tree())
-    while stack:
-        node = stack.pop()
-        if node.tag == _EventType.Allocation and node.extra_fields.device.type == "cpu":
-            events.append((node.start_time_ns, node.extra_fields.alloc_size))
-        elif node.name == "backward":
-            backward_start = node.start_time_ns
-        stack.extend(node.children)
-    assert backward_start is not None
-    live = peak = forward_peak = 0
-    for t, size in sorted(events):
-        live += size
-        peak = max(peak, live)
-        if t < backward_start:
-            forward_peak = peak
-    return peak, forward_peak
+    """Peak CPU bytes above the baseline during one forward + backward, and during the forward alone
+    (:func:`engine.memory.step_peak_bytes`)."""
+    return step_peak_bytes(c.forward, c.clear)
 
 
 def main() -> None:

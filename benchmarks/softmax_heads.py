@@ -30,7 +30,7 @@ default; ``--threads 1 2`` runs the whole table at both). "speed-up": the full s
 over the contender's, at the same vocabulary and thread count.
 
 Peak memory ("MB", above the baseline of everything alive before the step): one step of each under
-``torch.profiler`` after the timing, by :func:`benchmarks.margin_softmax.peak_bytes` (its docstring and
+``torch.profiler`` after the timing, by :func:`engine.memory.step_peak_bytes` (its docstring and
 caveats: tensor storage through PyTorch's CPU allocator only; temporaries freed inside an op count).
 
 The last two lines are the headline: the full softmax's time per step over sampled softmax's, then over
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from benchmarks.margin_softmax import Step, peak_bytes
+from engine.memory import step_peak_bytes
 from losses.full_softmax import FullSoftmax
 from losses.nce import NCE
 from losses.output_head import OutputHead, SampledHead
@@ -72,9 +72,13 @@ CONTENDERS: dict[tuple[str, str], Callable[[int, int], OutputHead]] = {
 
 
 @dataclass
-class HeadStep(Step):
-    """One contender's step; ``clear()`` sets every gradient of the head and ``h`` to ``None`` (``zero_grad``)."""
+class HeadStep:
+    """One contender's step: ``forward()`` returns the loss; ``clear()`` sets every gradient of the head and
+    of ``z`` (the features) to ``None`` (``zero_grad``)."""
 
+    forward: Callable[[], torch.Tensor]
+    z: torch.Tensor
+    weight: torch.Tensor
     head: OutputHead
 
     def clear(self) -> None:
@@ -161,7 +165,7 @@ def main() -> None:
             t = race(steps, args.calls, args.repeats)
             for key, s in steps.items():
                 speedup[(threads, vocab, *key)] = t[FULL] / t[key]
-                mb = peak_bytes(s)[0] / 2**20
+                mb = step_peak_bytes(s.forward, s.clear)[0] / 2**20
                 print(f"{threads:7d} {vocab:7d}  {key[0]:16s} {key[1]:12s} {1e3 * t[key]:8.2f} "
                       f"{speedup[(threads, vocab, *key)]:8.1f}x {mb:8.1f}", flush=True)
             del steps

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import torch
 
-from datasets.token_corpus import EOS, UNK, WordVocabulary, read_token_lines, split_lines
+from datasets.token_corpus import load_corpus
 from engine.contracts import DataModule
-from engine.errors import ConfigError, as_int
+from engine.errors import ConfigError, as_int, as_number
 from engine.progress import Progress
 from engine.seeding import stream_seed
 
@@ -57,12 +57,10 @@ class LanguageModelData(DataModule):
     def prepare(self) -> None:
         if self.prepared:
             return
-        parts = split_lines(read_token_lines(self.path), self.val_fraction, self.test_fraction)
         for name in ("val", "test"):
-            if not parts[name]:
+            if as_number(f"data.{name}_fraction", getattr(self, f"{name}_fraction")) <= 0:
                 raise ConfigError(f"data.{name}_fraction=0 leaves no {name} lines: the language model is evaluated on them")
-        self.vocab = WordVocabulary(parts["train"], self.min_count, (UNK, EOS), self.max_vocab)
-        self.vocab.log_summary(str(self.path), self.min_count)
+        parts, self.vocab = load_corpus(self.path, self.min_count, self.max_vocab, self.val_fraction, self.test_fraction)
         self.streams = {name: self.vocab.encode(lines, eos=True)[0] for name, lines in parts.items()}
         if len(self.streams["train"]) < self.bptt * self.batch_size + self.bptt + 1:
             raise ConfigError(f"{len(self.streams['train'])} training words fill less than one batch of "

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 import torch
 
-from datasets.token_corpus import EOS, UNK, WordVocabulary, read_token_lines, split_lines
+from datasets.token_corpus import UNK, load_corpus
 from engine.contracts import DataModule
 from engine.errors import ConfigError, as_int, as_number
 from engine.progress import Progress
@@ -81,9 +81,7 @@ class SkipGramData(DataModule):
     def prepare(self) -> None:
         if self.prepared:
             return
-        parts = split_lines(read_token_lines(self.path), self.val_fraction, self.test_fraction)
-        self.vocab = WordVocabulary(parts["train"], self.min_count, (UNK, EOS), self.max_vocab)
-        self.vocab.log_summary(str(self.path), self.min_count)
+        parts, self.vocab = load_corpus(self.path, self.min_count, self.max_vocab, self.val_fraction, self.test_fraction)
         self.streams = {name: self.vocab.encode(lines) for name, lines in parts.items()}
         unk = self.vocab.stoi[UNK]
         self.streams = {name: (ids[ids != unk], line[ids != unk]) for name, (ids, line) in self.streams.items()}

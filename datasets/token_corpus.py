@@ -104,3 +104,13 @@ class WordVocabulary:
         covered = self.counts[[i for i, t in enumerate(self.itos) if t not in (UNK, EOS)]].sum().item()
         log.info("%s: %d training tokens, vocabulary %d words (min_count %d) covering %.1f %% of them",
                  name, self.total, len(self), min_count, 100 * covered / max(1, self.total))
+
+
+def load_corpus(path: str | Path, min_count: int, max_vocab: int | None, val_fraction: float,
+                test_fraction: float) -> tuple[dict[str, list[list[str]]], WordVocabulary]:
+    """The split lines and their vocabulary (``<unk>``, ``</s>``, then the training words): one function for
+    word2vec and the language model, so the same file and settings give both the same word ids."""
+    parts = split_lines(read_token_lines(path), val_fraction, test_fraction)
+    vocab = WordVocabulary(parts["train"], min_count, (UNK, EOS), max_vocab)
+    vocab.log_summary(str(path), min_count)
+    return parts, vocab
