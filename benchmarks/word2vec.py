@@ -30,7 +30,7 @@ Words per second, effective (kept after subsampling) words over training time:
   validation, checkpoints and logging are left out as gensim's evaluation is. Also shown ("log"): the rate the
   ``throughput/words_per_s`` rows of the run's ``log.jsonl`` add up to (all their words over all their seconds,
   not the mean of the rows, which over-weights fast windows); those windows count nominal batches
-  (``data.batch_size`` each) and the per-epoch validation falls in the window after it, so it reads lower.
+  (``data.batch_size`` each) and leave the validation time out, as the Trainer does.
 
 ``torch.set_num_threads(--threads)`` (2 by default) for ours; gensim's workers are its own threads. The last two
 lines are the headlines: WS353, ours against gensim (``--workers``' first count), then ours words/s over gensim's
@@ -191,7 +191,7 @@ def main() -> None:
             mean = {k: statistics.mean(m[k] for m in ms) for k in ms[0]}
             print(row(name, mean, {k: statistics.stdev(m[k] for m in ms) for k in ms[0]}))
     print("\nwords/s: effective (kept) words over training time; ours: time inside Trainer.train_step "
-          "(log: log.jsonl's throughput rows, words over seconds, validation included); gensim: the wall time of model.train")
+          "(log: log.jsonl's throughput rows, words over seconds); gensim: the wall time of model.train")
 
     def mean_sd(name: str, k: str) -> str:
         v = [m[k] for m in results[name]]

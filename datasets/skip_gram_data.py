@@ -123,6 +123,9 @@ class SkipGramData(DataModule):
             ids, line = self.on_device["train"]
             kept = torch.rand(len(ids), generator=gen, device=self.device) < self.keep_on_device[ids]
             ids, line = ids[kept], line[kept]
+            if len(ids) == 0:
+                raise ConfigError(f"epoch {epoch} kept no word of {self.path} after subsampling: the corpus is too small "
+                                  "for data.sample; lower it (0: keep every word) or use a larger corpus")
             radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen, device=self.device)
             self._epoch = (epoch, (ids, line, radius))
         return self._epoch[1]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -21,12 +23,22 @@ log = logging.getLogger(__name__)
 UNK, EOS = "<unk>", "</s>"
 
 
-def read_token_lines(path: str | Path, install_hint: str = "make data") -> list[list[str]]:
-    """The token lists of a file's non-empty lines; a missing or non-UTF-8 file is one clear error."""
+def read_token_lines(path: str | Path, install_hint: str = "make data") -> tuple[tuple[str, ...], ...]:
+    """The token tuples of a file's non-empty lines; a missing or non-UTF-8 file is one clear error.
+
+    Read once per process while the file is unchanged (keyed by its path, size and modification time):
+    the data module, the tests' configs and the tools that load the same corpus share one copy.
+    """
     path = Path(str(path))
     if not path.is_file():
         raise DataMissingError(f"{path} does not exist: `{install_hint}` installs the shipped corpora, or point "
                                "data.path at your own file (one sentence per line, tokens separated by spaces)")
+    stat = path.stat()
+    return _read(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _read(path: Path, size: int, mtime_ns: int) -> tuple[tuple[str, ...], ...]:
     lines = []
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
@@ -36,13 +48,14 @@ def read_token_lines(path: str | Path, install_hint: str = "make data") -> list[
                 raise ProjectError(f"{path}:{number}: not UTF-8 ({e.reason} at byte {e.start}); re-encode the file "
                                    "as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)") from None
             if tokens:
-                lines.append(tokens)
+                lines.append(tuple(tokens))
     if not lines:
         raise ProjectError(f"{path} holds no tokens: expected one sentence per line, tokens separated by spaces")
-    return lines
+    return tuple(lines)
 
 
-def split_lines(lines: list[list[str]], val_fraction: float, test_fraction: float) -> dict[str, list[list[str]]]:
+def split_lines(lines: Sequence[Sequence[str]], val_fraction: float, test_fraction: float
+                ) -> dict[str, Sequence[Sequence[str]]]:
     """Contiguous ``train`` / ``val`` / ``test`` parts: the last ``test_fraction`` of the lines is test,
     the ``val_fraction`` before it validation (a fraction of 0 gives an empty part)."""
     val_fraction = as_number("data.val_fraction", val_fraction)
@@ -65,7 +78,7 @@ class WordVocabulary:
     ``max_size`` keeps only the most frequent words (ties broken alphabetically, so ids are reproducible).
     """
 
-    def __init__(self, lines: list[list[str]], min_count: int = 5, specials: tuple[str, ...] = (),
+    def __init__(self, lines: Sequence[Sequence[str]], min_count: int = 5, specials: tuple[str, ...] = (),
                  max_size: int | None = None) -> None:
         min_count = as_int("data.min_count", min_count, 1)
         counts = Counter(t for tokens in lines for t in tokens)
@@ -85,7 +98,7 @@ class WordVocabulary:
     def __len__(self) -> int:
         return len(self.itos)
 
-    def encode(self, lines: list[list[str]], eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, lines: Sequence[Sequence[str]], eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ids, line_of_each_id)``: known words only (unknown ones become ``<unk>`` if it exists, else are
         dropped, as word2vec drops them); ``eos`` appends ``</s>`` to every line."""
         unk = self.stoi.get(UNK)
@@ -107,7 +120,7 @@ class WordVocabulary:
 
 
 def load_corpus(path: str | Path, min_count: int, max_vocab: int | None, val_fraction: float,
-                test_fraction: float) -> tuple[dict[str, list[list[str]]], WordVocabulary]:
+                test_fraction: float) -> tuple[dict[str, Sequence[Sequence[str]]], WordVocabulary]:
     """The split lines and their vocabulary (``<unk>``, ``</s>``, then the training words): one function for
     word2vec and the language model, so the same file and settings give both the same word ids."""
     parts = split_lines(read_token_lines(path), val_fraction, test_fraction)

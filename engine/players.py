@@ -109,7 +109,7 @@ def attach_optimizers(players: dict[str, Player], optimizer: Callable[..., torch
         player.scaler = torch.amp.GradScaler(device_type, enabled=fp16)
 
 
-SPARSE_OPTIMIZERS = (torch.optim.SGD, torch.optim.SparseAdam, torch.optim.Adagrad)
+SPARSE_OPTIMIZERS = (torch.optim.SGD, torch.optim.Adagrad)  # both take sparse and dense gradients together
 
 
 def check_sparse_gradients(model: nn.Module, objective: Objective, players: dict[str, Player]) -> None:
@@ -124,7 +124,7 @@ def check_sparse_gradients(model: nn.Module, objective: Objective, players: dict
         name = type(opt).__name__
         if not isinstance(opt, SPARSE_OPTIMIZERS):
             raise ConfigError(f"{' and '.join(sources)}=true give sparse gradients, which {name} cannot take: use "
-                              "optim=sgd (or torch.optim.SparseAdam / Adagrad), or set them to false")
+                              "optim=sgd (or optim._target_=torch.optim.Adagrad), or set them to false")
         if any(group.get("weight_decay", 0) for group in opt.param_groups):
             raise ConfigError(f"{' and '.join(sources)}=true: sparse gradients cannot take {name}'s weight decay; "
                               "set optim.weight_decay=0")

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
-from engine.errors import ConfigError, as_int
+from engine.errors import ConfigError, ProjectError, as_int
 from losses.output_head import full_softmax_nll
 
 
@@ -55,12 +55,12 @@ class PerplexityEvaluator(Evaluator):
                 break
         model.train(was_training)
         if n == 0:
-            raise ValueError("the evaluation split is empty")
+            raise ProjectError("the evaluation split holds no target word: raise data.val_fraction / data.test_fraction")
         log_z = torch.cat(log_zs)
         self._log_z = log_z
         nll = nll_sum / n
         out = {"ppl": math.exp(min(nll, 700.0)), "nll": nll, "top1": correct / n, "log_z_mean": float(log_z.mean()),
-               "log_z_std": float(log_z.std()) if n > 1 else 0.0, "tokens": float(n)}
+               "log_z_std": float(log_z.std()) if len(log_z) > 1 else 0.0, "tokens": float(n)}
         gamma = getattr(objective, "gamma", None)
         if isinstance(gamma, torch.Tensor):
             out["gamma"] = float(gamma.detach())

@@ -15,8 +15,6 @@ drops ``log(k q)``, which with ``gamma = 0`` is word2vec's negative sampling (``
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -25,18 +23,22 @@ from engine.errors import as_bool, as_number
 from losses.output_head import SampledHead
 
 
-def nce_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor) -> torch.Tensor:
-    """``-log sigma(l_data) - sum_j log sigma(-l_noise_j)``: the post's equation (5) with ``k`` noise draws per
-    data draw; ``data_logits`` ``(N,)``, ``noise_logits`` ``(N, k)``; one loss per data draw."""
-    return -F.logsigmoid(data_logits) - F.logsigmoid(-noise_logits).sum(-1)
+def nce_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The post's equation (5) with ``k`` noise draws per data draw, summed: ``sum_it -log sigma(l_data_it)`` over
+    the real targets (``mask``) plus ``sum_i m_i sum_j -log sigma(-l_noise_ij)``, ``m_i`` the targets of row ``i``
+    (its noise words count once per target). ``data_logits`` ``(N, T)``, ``noise_logits`` ``(N, k)``."""
+    mask = torch.ones_like(data_logits, dtype=torch.bool) if mask is None else mask
+    m = mask.sum(1).to(noise_logits.dtype)
+    return (-F.logsigmoid(data_logits) * mask).sum() + (m * -F.logsigmoid(-noise_logits).sum(-1)).sum()
 
 
 class NCE(SampledHead):
     """``k`` noise words per target (``shared``: per batch) from ``q ~ count^alpha``; ``gamma`` learned from its initial value."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 64, alpha: float = 0.75, shared: bool = False,
-                 gamma: float = 0.0, learn_gamma: bool = True, correction: bool = True, **kwargs: Any) -> None:
-        super().__init__(vocab_size, dim, k=k, alpha=alpha, shared=shared, **kwargs)
+                 gamma: float = 0.0, learn_gamma: bool = True, correction: bool = True, bias: bool = True,
+                 reduction: str = "mean", sparse: bool = False, init: str = "normal", bias_init: str = "zeros") -> None:
+        super().__init__(vocab_size, dim, k, alpha, shared, bias, reduction, sparse, init, bias_init)
         self.correction = as_bool("loss.correction", correction)
         gamma_t = torch.tensor(as_number("loss.gamma", gamma))
         if as_bool("loss.learn_gamma", learn_gamma):
@@ -57,7 +59,6 @@ class NCE(SampledHead):
         pos, neg = self.scores(h, y, noise)
         pos, neg = self.binary_logits(pos, y.clamp_min(0)), self.binary_logits(neg, noise)
         mask = y >= 0
-        m = mask.sum(1).to(neg.dtype)
-        total = (-F.logsigmoid(pos) * mask).sum() + (m * -F.logsigmoid(-neg).sum(-1)).sum()
+        total = nce_loss(pos, neg, mask)
         p_data = (torch.sigmoid(pos.detach()) * mask).sum() / mask.sum().clamp_min(1)
         return {"loss": self.reduce(total, mask), "gamma": self.gamma.detach().clone(), "p_data": p_data}

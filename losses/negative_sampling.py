@@ -9,8 +9,6 @@ pointwise mutual information of the two words minus ``log k`` (the post, and Lev
 
 from __future__ import annotations
 
-from typing import Any
-
 from losses.nce import NCE
 
 
@@ -18,6 +16,7 @@ class NegativeSampling(NCE):
     """word2vec's defaults: ``k = 5`` per target, ``alpha = 0.75``, no output bias, output vectors from zero."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 5, alpha: float = 0.75, shared: bool = False,
-                 bias: bool = False, init: str = "zeros", **kwargs: Any) -> None:
-        super().__init__(vocab_size, dim, k=k, alpha=alpha, shared=shared, gamma=0.0, learn_gamma=False,
-                         correction=False, bias=bias, init=init, **kwargs)
+                 bias: bool = False, reduction: str = "mean", sparse: bool = False, init: str = "zeros",
+                 bias_init: str = "zeros") -> None:
+        super().__init__(vocab_size, dim, k, alpha, shared, gamma=0.0, learn_gamma=False, correction=False, bias=bias,
+                         reduction=reduction, sparse=sparse, init=init, bias_init=bias_init)

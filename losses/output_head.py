@@ -12,17 +12,17 @@ exact softmax (``evaluators/perplexity.py``), whatever the head was trained with
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.contracts import Batch, DataModule, Objective
-from engine.errors import ConfigError, as_bool, as_int, as_number
+from engine.errors import ConfigError, ProjectError, as_bool, as_int, as_number
 from engine.progress import Progress
 
 REDUCTIONS = ("mean", "sum")
+INITS = ("normal", "zeros")
 
 
 def word_counts(data: DataModule, head: nn.Module) -> torch.Tensor:
@@ -30,9 +30,8 @@ def word_counts(data: DataModule, head: nn.Module) -> torch.Tensor:
     counts = getattr(data, "noise_counts", None)
     if counts is None:
         raise ConfigError(f"loss {type(head).__name__} reads word counts, but data {type(data).__name__} has no "
-                          "noise_counts(): use a text data module (skip_gram, language_model)")
+                          "noise_counts(): use a text data module (data=skip_gram_data or language_model_data)")
     return counts()
-INITS = ("normal", "zeros")
 
 
 class OutputHead(Objective):
@@ -79,6 +78,8 @@ class OutputHead(Objective):
         or one more axis (several targets per feature: a skip-gram centre word and its window, padded with -1).
         """
         h, y = model(batch["x"]), batch["y"]
+        if y.numel() == 0:
+            raise ProjectError("an empty batch of targets: the data gave no words (a corpus too small for the batch?)")
         if h.shape[-1] != self.dim or y.shape[: h.dim() - 1] != h.shape[:-1] or y.dim() > h.dim():
             raise ConfigError(f"the model gives features of shape {tuple(h.shape)} for targets of shape "
                               f"{tuple(y.shape)}; the head expects (*targets, {self.dim}): set loss.dim")
@@ -131,8 +132,9 @@ class SampledHead(OutputHead):
     """
 
     def __init__(self, vocab_size: int, dim: int, k: int = 5, alpha: float = 0.75, shared: bool = False,
-                 **kwargs: Any) -> None:
-        super().__init__(vocab_size, dim, **kwargs)
+                 bias: bool = True, reduction: str = "mean", sparse: bool = False, init: str = "normal",
+                 bias_init: str = "zeros") -> None:
+        super().__init__(vocab_size, dim, bias, reduction, sparse, init, bias_init)
         self.k = as_int("loss.k", k, 1)
         self.alpha = as_number("loss.alpha", alpha)
         self.shared = as_bool("loss.shared", shared)
@@ -160,7 +162,7 @@ class SampledHead(OutputHead):
         """``(n, k)`` noise words, or ``(k,)`` when shared by the batch."""
         shape = (self.k,) if self.shared else (n, self.k)
         u = torch.rand(shape, dtype=torch.float64, device=self.noise_cdf.device)
-        return torch.searchsorted(self.noise_cdf, u).clamp_(max=self.vocab_size - 1)
+        return torch.searchsorted(self.noise_cdf, u, right=True).clamp_(max=self.vocab_size - 1)  # u = 0: not a q = 0 word
 
     def log_kq(self, words: torch.Tensor) -> torch.Tensor:
         """``log(k q(w))``: the log of the expected count of ``w`` among the ``k`` noise words."""

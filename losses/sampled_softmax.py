@@ -11,8 +11,6 @@ Noise words equal to the target ("accidental hits") are left out of the sum (``r
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from engine.errors import as_bool
@@ -23,8 +21,9 @@ class SampledSoftmax(SampledHead):
     """``k`` noise words per target (``shared``: per batch) from ``q ~ count^alpha``, with the ``log(k q)`` correction."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 64, alpha: float = 0.75, shared: bool = False,
-                 remove_hits: bool = True, **kwargs: Any) -> None:
-        super().__init__(vocab_size, dim, k=k, alpha=alpha, shared=shared, **kwargs)
+                 remove_hits: bool = True, bias: bool = True, reduction: str = "mean", sparse: bool = False,
+                 init: str = "normal", bias_init: str = "zeros") -> None:
+        super().__init__(vocab_size, dim, k, alpha, shared, bias, reduction, sparse, init, bias_init)
         self.remove_hits = as_bool("loss.remove_hits", remove_hits)
 
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

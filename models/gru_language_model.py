@@ -24,10 +24,10 @@ class GRULanguageModel(nn.Module):
         super().__init__()
         self.dim = as_int("model.dim", dim, 1)
         p = as_number("model.dropout", dropout)
-        self.embedding = nn.Embedding(as_int("model.vocab_size", vocab_size, 1), as_int("model.embed_dim", embed_dim, 1))
+        embed_dim, num_layers = as_int("model.embed_dim", embed_dim, 1), as_int("model.num_layers", num_layers, 1)
+        self.embedding = nn.Embedding(as_int("model.vocab_size", vocab_size, 1), embed_dim)
         nn.init.normal_(self.embedding.weight, std=embed_dim ** -0.5)
-        self.gru = nn.GRU(embed_dim, self.dim, as_int("model.num_layers", num_layers, 1), batch_first=True,
-                          dropout=p if num_layers > 1 else 0.0)
+        self.gru = nn.GRU(embed_dim, self.dim, num_layers, batch_first=True, dropout=p if num_layers > 1 else 0.0)
         self.drop = nn.Dropout(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -71,7 +71,10 @@ echo "Bible ready in $root/bible (kjv_web.tsv, install_report.txt)"
 # sets (read from the wheel, gensim not installed), the GCIDE dictionary (Debian's dict-gcide, downloaded, not
 # installed) and the gold words of People's Daily 1998-01. tools/install_text.py writes each through a temp
 # file + rename and skips a corpus already there.
-if [ ! -s "$root/english/wiki.txt" ] || [ ! -s "$root/gcide/gcide.txt" ] || [ ! -s "$root/chinese/peoples_daily_words.txt" ]; then
+# (GCIDE: `apt-get download dict-gcide`, after a `sudo apt-get update` when the package lists are empty)
+if [ ! -s "$root/english/wiki.txt" ] || [ ! -s "$root/english/wordsim353.tsv" ] || [ ! -s "$root/english/simlex999.txt" ] \
+   || [ ! -s "$root/english/questions-words.txt" ] || [ ! -s "$root/gcide/gcide.txt" ] \
+   || [ ! -s "$root/chinese/peoples_daily_words.txt" ]; then
   "$python" tools/install_text.py "$root"
 fi
 echo "text corpora ready in $root (english/wiki.txt, gcide/gcide.txt, chinese/peoples_daily_words.txt)"

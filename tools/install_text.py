@@ -253,22 +253,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wheel", type=Path, help="a saved gensim 4.4.0 wheel (else pip download)")
     p.add_argument("--deb", type=Path, help="a saved dict-gcide .deb (else apt-get download)")
     args = p.parse_args(argv)
+    # the default corpora of the experiments first; one that fails does not stop the others
     jobs = {args.root / "english/wiki.txt": lambda tmp: install_english(args.root / "english", args.wheel, tmp),
-            args.root / "gcide/gcide.txt": lambda tmp: install_gcide(args.root / "gcide", args.deb, tmp),
-            args.root / "chinese/peoples_daily_words.txt": lambda tmp: install_chinese(args.root / "chinese")}
-    try:
-        for target, job in jobs.items():
-            if target.exists():
-                print(f"{target} exists: nothing to do")
-                continue
+            args.root / "chinese/peoples_daily_words.txt": lambda tmp: install_chinese(args.root / "chinese"),
+            args.root / "gcide/gcide.txt": lambda tmp: install_gcide(args.root / "gcide", args.deb, tmp)}
+    tests = [args.root / "english" / name for name in ("wordsim353.tsv", "simlex999.txt", "questions-words.txt")]
+    failed = []
+    for target, job in jobs.items():
+        if target.exists() and (target.parent.name != "english" or all(t.exists() for t in tests)):
+            print(f"{target} exists: nothing to do")
+            continue
+        try:
             with tempfile.TemporaryDirectory() as tmp:
                 print(job(Path(tmp)), end="")
             print(f"wrote {target}")
-    except (OSError, KeyError, ValueError, ET.ParseError, subprocess.CalledProcessError, zipfile.BadZipFile) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
+        except (OSError, KeyError, ValueError, ET.ParseError, subprocess.CalledProcessError, zipfile.BadZipFile) as e:
+            print(f"error: {target} not installed: {e}", file=sys.stderr)
+            failed.append(target)
+    return 2 if failed else 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -14,7 +14,7 @@ from engine.errors import ConfigError, DataMissingError, ProjectError
 def test_reader_splits_on_whitespace_and_skips_empty_lines(tmp_path: Path):
     path = tmp_path / "c.txt"
     path.write_text("a b  c\n\n   \nd\te\n", encoding="utf-8")
-    assert read_token_lines(path) == [["a", "b", "c"], ["d", "e"]]
+    assert read_token_lines(path) == (("a", "b", "c"), ("d", "e"))
 
 
 def test_reader_errors_are_one_clear_line(tmp_path: Path):

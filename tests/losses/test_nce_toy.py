@@ -3,7 +3,8 @@
 Data ``x ~ p(x) = exp(-a x^2 - b x^4) / Z``, drawn exactly by inverting the CDF on a fine grid; noise uniform
 on ``[-L, L]``. The classifier's logit is ``G(x) - gamma`` (the post's form: one noise draw per data draw, no
 correction, so ``gamma - log U = gamma + log 2L`` plays ``log Z``), or ``G(x) - gamma - log(k U)`` (the head's
-form, ``k`` draws: ``gamma`` itself is ``log Z``). ``log Z`` comes from quadrature (scipy).
+form, ``k`` draws: ``gamma`` itself is ``log Z``); the loss is the NCE head's own ``losses.nce.nce_loss``.
+``log Z`` comes from quadrature (scipy).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def fit(k: int, correction: bool, n: int = 200000, seed: int = 0) -> tuple[float
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = nce_loss(logits(x), logits(noise)).mean()
+        loss = nce_loss(logits(x)[:, None], logits(noise)) / n
         loss.backward()
         return loss
 

@@ -89,8 +89,9 @@ def test_cut_at_ten_thousand_tokens():
 
 
 def test_install_is_idempotent_and_leaves_no_temp_files(tmp_path, capsys):
-    for done in ("english/wiki.txt", "gcide/gcide.txt"):  # present: skipped, so nothing is downloaded
-        (tmp_path / done).parent.mkdir(parents=True)
+    for done in ("english/wiki.txt", "english/wordsim353.tsv", "english/simlex999.txt", "english/questions-words.txt",
+                 "gcide/gcide.txt"):  # present: skipped, so nothing is downloaded
+        (tmp_path / done).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / done).write_text("x\n", encoding="utf-8")
     (tmp_path / "chinese").mkdir()
     (tmp_path / "chinese/199801.txt").write_text("迈向/v  [中央/n  电台/n]nt\n\n希望/n  迈向/v\n", encoding="utf-8")
