@@ -7,8 +7,8 @@ linearly to 0.0001, ours whatever optimiser and schedule ``experiment=word2vec``
 
 * ours: every setting comes from the composed ``train`` config with ``experiment=word2vec`` (optimiser, batch
   size, loss, ...; only ``seed``, ``trainer.max_epochs`` and ``trainer.progress`` are overridden, besides any
-  Hydra overrides given on the command line, which gensim's values follow too), built as
-  ``train.py`` builds a run (``build_components``, optimiser and schedule, ``Trainer``), in a temporary run folder;
+  Hydra overrides given on the command line, which gensim's values follow too), built by ``train.py``'s own
+  ``engine.runs.make_trainer``, in a temporary run folder;
 * gensim 4.4.0 (a benchmark-only dependency, ``requirements-bench.txt``): ``Word2Vec(sg=1, hs=0, negative,
   ns_exponent, window, vector_size, min_count, sample, epochs, workers=W, seed)`` with those values read from
   the same config (``loss.k``, ``loss.alpha``, ``data.*``, ``model.dim``), given the same training lines as lists
@@ -81,21 +81,12 @@ def judge(vectors: torch.Tensor, stoi: dict[str, int], tests: dict[str, Any], re
 
 
 def train_ours(cfg: Any, run_dir: Path, tests: dict[str, Any]) -> tuple[dict[str, float], int]:
-    """Train ``cfg`` as train.py's make_trainer builds it; its scores, words/s (and the log's), vocabulary size."""
-    from omegaconf import OmegaConf
+    """Train ``cfg`` as train.py does (``engine.runs.make_trainer``); its scores, words/s (and the log's), vocabulary size."""
+    from engine.run_logger import read_jsonl
+    from engine.runs import make_trainer
 
-    from engine.instantiate import build, build_components
-    from engine.run_logger import flat_hparams, read_jsonl
-    from engine.seeding import seed_everything
-    from engine.trainer import Trainer
-
-    seed_everything(cfg.seed)
-    data, model, objective, evaluator = build_components(cfg)
-    scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
-    trainer = Trainer(model, objective, data, evaluator, build("optim", cfg.optim), scheduler, run_dir=run_dir,
-                      seed=cfg.seed, config_text=OmegaConf.to_yaml(cfg, resolve=True),
-                      hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
-                      **OmegaConf.to_container(cfg.trainer, resolve=True))
+    trainer = make_trainer(cfg, run_dir)
+    data, model = trainer.data, trainer.model
     spent, step = [0.0], trainer.train_step
 
     def timed_step() -> dict[str, torch.Tensor]:

@@ -166,11 +166,7 @@ class ImageClassificationData(DataModule):
         x = random_crop(x, self.crop_padding, gen)
         if self.hflip:
             x = random_hflip(x, gen)
-        x = self.normalize(x)
-        if self.world_size > 1:
-            x = x.tensor_split(self.world_size)[self.rank]
-            y = y.tensor_split(self.world_size)[self.rank]
-        return {"x": x, "y": y}
+        return self.shard({"x": self.normalize(x), "y": y})
 
     def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
         if split not in self.splits:

@@ -105,10 +105,7 @@ class LanguageModelData(DataModule):
             self._epoch = (progress.epoch, (x[order], y[order]))
         x, y = self._epoch[1]
         rows = slice(progress.batch * self.batch_size, (progress.batch + 1) * self.batch_size)
-        x, y = x[rows], y[rows]
-        if self.world_size > 1:
-            x, y = x.tensor_split(self.world_size)[self.rank], y.tensor_split(self.world_size)[self.rank]
-        return {"x": x, "y": y}
+        return self.shard({"x": x[rows], "y": y[rows]})
 
     def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
         if split not in ("val", "test"):

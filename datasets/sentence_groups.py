@@ -141,10 +141,7 @@ class SentenceGroupsData(DataModule):
             self._epoch_perm = (progress.epoch, torch.randperm(len(self.rows["train"][0]), generator=gen).to(self.device))
         idx = self._epoch_perm[1][progress.batch * self.batch_size:(progress.batch + 1) * self.batch_size]
         x, y = self.on_device["train"]
-        x, y = x[idx], y[idx]
-        if self.world_size > 1:
-            x, y = x.tensor_split(self.world_size)[self.rank], y.tensor_split(self.world_size)[self.rank]
-        return {"x": x, "y": y}
+        return self.shard({"x": x[idx], "y": y[idx]})
 
     def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
         if split not in ("val", "test"):

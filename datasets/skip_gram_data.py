@@ -136,9 +136,7 @@ class SkipGramData(DataModule):
         start = min(progress.batch * self.batch_size, len(ids) - 1)
         stop = len(ids) if last else min(start + self.batch_size, len(ids))
         x, y = window_contexts(ids, line, radius, start, stop, self.window)
-        if self.world_size > 1:
-            x, y = x.tensor_split(self.world_size)[self.rank], y.tensor_split(self.world_size)[self.rank]
-        return {"x": x, "y": y}
+        return self.shard({"x": x, "y": y})
 
     def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
         """The windows of the first centres of ``split`` (of the training text when the split is empty) up to

@@ -92,10 +92,7 @@ class TrajectoryData(DataModule):
             gen = torch.Generator().manual_seed(stream_seed(self.seed, epoch))
             self._epoch_perm = (epoch, torch.randperm(self.num_train, generator=gen).to(self.device))
         idx = self._epoch_perm[1][k * self.batch_size:(k + 1) * self.batch_size]
-        batch = {key: value[idx] for key, value in self.splits["train"].items()}
-        if self.world_size > 1:
-            batch = {key: value.tensor_split(self.world_size)[self.rank] for key, value in batch.items()}
-        return batch
+        return self.shard({key: value[idx] for key, value in self.splits["train"].items()})
 
     def eval_batches(self, split: str) -> Iterator[Batch]:
         if split not in self.splits:

@@ -65,6 +65,14 @@ class DataModule(ABC):
     def eval_batches(self, split: str) -> Iterator[Batch]:
         """The whole of ``split`` (``"val"`` or ``"test"``), in a fixed order."""
 
+    def shard(self, batch: Batch) -> Batch:
+        """This rank's part of a global batch (every tensor split along its first axis), as ``train_batch``
+        returns it; the whole batch with one process (``rank`` and ``world_size`` are set in ``setup``)."""
+        world_size = getattr(self, "world_size", 1)
+        if world_size == 1:
+            return batch
+        return {key: value.tensor_split(world_size)[self.rank] for key, value in batch.items()}
+
 
 class Objective(nn.Module, ABC):
     """Turns ``(model, batch)`` into named scalar losses, one *player* at a time.

@@ -12,6 +12,7 @@ exact softmax (``evaluators/perplexity.py``), whatever the head was trained with
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import torch
 import torch.nn as nn
@@ -102,8 +103,9 @@ class OutputHead(Objective):
         h, y = self.features(model, batch)
         return self.loss(h, y)
 
+    @abstractmethod
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """Scalar losses of features ``h`` (N, dim) against targets ``y`` (N, T), ``-1`` for none; ``"loss"`` is minimised."""
 
 
 def row_dots(v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,35 @@
+"""A train config to a ready ``Trainer``: what ``train.py`` runs, and what benchmarks and tests build in process."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from engine.errors import ConfigError
+from engine.instantiate import build, build_components, check_known_keys
+from engine.run_logger import flat_hparams
+from engine.seeding import seed_everything
+from engine.trainer import Trainer
+
+
+def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:
+    """Everything ``cfg`` describes, built and handed to one ``Trainer`` (``extra``: e.g. callbacks)."""
+    check_known_keys(cfg, "train")
+    unknown = set(cfg.trainer) - set(inspect.signature(Trainer).parameters)
+    if unknown:
+        raise ConfigError(f"unknown trainer setting(s) {sorted(unknown)}: see configs/trainer/default.yaml")
+    seed_everything(cfg.seed)  # before building the model: its initial weights depend on the seed
+    data, model, objective, evaluator = build_components(cfg)
+    optimizer = build("optim", cfg.optim)
+    scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
+    trainer_settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return Trainer(
+        model, objective, data, evaluator, optimizer, scheduler,
+        run_dir=run_dir, seed=cfg.seed,
+        config_text=OmegaConf.to_yaml(cfg, resolve=True),
+        hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
+        **trainer_settings, **extra,
+    )
