@@ -92,3 +92,49 @@ def cifar10(root: str | Path = "data", download: bool = False) -> ImageSplits:
 
     return _read(CIFAR10, resolve_root(root), "CIFAR-10",
                  "set data.reader.download=true on a machine with internet access", download=download)
+
+
+CELEBA_CROP = (55, 35, 108)  # top, left, side: the VI-GAN code's centre crop of the 218 x 178 aligned faces
+CELEBA_FILES = "img_align_celeba/ and the list files torchvision checks (list_eval_partition.txt, list_attr_celeba.txt, ...)"
+
+
+def celeba_crop(image, size: int = 64) -> np.ndarray:
+    """The paper's crop of one aligned face (a PIL image, 178 wide x 218 high): rows 55..162, columns
+    35..142, then a bicubic resize to ``size`` x ``size``; ``(size, size, 3)`` uint8."""
+    from PIL import Image
+
+    top, left, side = CELEBA_CROP
+    face = image.convert("RGB").crop((left, top, left + side, top + side))
+    return np.asarray(face.resize((size, size), Image.BICUBIC), dtype=np.uint8)
+
+
+def celeba(root: str | Path = "data", image_size: int = 64) -> ImageSplits:
+    """CelebA aligned faces (Liu et al. 2015) as the VI-GAN paper reads them (:func:`celeba_crop`), through
+    torchvision's ``CelebA`` reader: its train and valid partitions as ``train``, its test partition as ``test``,
+    one class ``face``. The first read writes ``<root>/celeba/celeba_<size>.pt`` (uint8), later reads load it.
+    There is no offline copy here: a clear line names what is missing."""
+    root = resolve_root(root)
+    cache = root / "celeba" / f"celeba_{image_size}.pt"
+    if cache.is_file():
+        try:
+            saved = torch.load(cache, map_location="cpu", weights_only=True)
+            train_x, test_x = saved["train_x"], saved["test_x"]
+        except Exception as e:  # noqa: BLE001 - any unreadable cache is one line
+            raise DataMissingError(f"{cache} is unreadable ({type(e).__name__}); delete it to rebuild it from the "
+                                   "CelebA files") from None
+        return ImageSplits(train_x, torch.zeros(len(train_x), dtype=torch.int64), test_x,
+                           torch.zeros(len(test_x), dtype=torch.int64), ["face"])
+    from torchvision.datasets import CelebA
+
+    parts = {}
+    for split in ("train", "valid", "test"):
+        try:
+            ds = CelebA(str(root), split=split, target_type=[], download=False)
+        except RuntimeError:
+            raise DataMissingError(f"CelebA is not under {root / 'celeba'}: it needs {CELEBA_FILES}, from the CelebA "
+                                   "site (mmlab.ie.cuhk.edu.hk/projects/CelebA.html); this machine has no copy") from None
+        parts[split] = torch.from_numpy(np.stack([celeba_crop(ds[i][0], image_size) for i in range(len(ds))]))
+    train_x = _as_nchw(torch.cat([parts["train"], parts["valid"]]))
+    test_x = _as_nchw(parts["test"])
+    torch.save({"train_x": train_x, "test_x": test_x}, cache)
+    return celeba(root, image_size)

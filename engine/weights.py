@@ -7,7 +7,8 @@ checkpoints, the final evaluation of ``best.pt`` and ``eval.py`` all restore thr
 
 Per-part settings (``trainer.parts.<name>``; a single-module model's one part is ``model``):
 
-- ``init_from``: a checkpoint (``.pt``) or a run folder (its ``best.pt``) to initialise the part from,
+- ``init_from``: a checkpoint (``.pt``), a run folder (its ``best.pt``) or a folder of runs (the latest
+  finished one's ``best.pt``, e.g. ``runs/fmnist_classifier``) to initialise the part from,
   before training starts; ``source``: which part of that checkpoint, optionally with a dotted
   sub-module (default: the same name; ``model`` for a single-module run, e.g. ``model.embedding``);
   ``module``: a dotted sub-module of this part to load into (default: the whole part); ``strict``.
@@ -80,6 +81,18 @@ def part_state(state: dict[str, Any], source: str, origin: str) -> dict[str, tor
     return found
 
 
+def initial_checkpoint(path: Path) -> Path:
+    """The checkpoint ``init_from`` names: the file itself, a run's ``best.pt``, or the latest finished run's
+    ``best.pt`` in a folder of runs (one line naming the command that makes it when there is none)."""
+    if not path.is_dir() or (path / "best.pt").is_file():
+        return path / "best.pt" if path.is_dir() else path
+    runs = sorted(path.glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise CheckpointError(f"{path} holds no finished run (a run folder with metrics.json and best.pt): train one "
+                              f"first, e.g. `python train.py experiment={path.name}`")
+    return runs[-1].parent / "best.pt"
+
+
 class Weights:
     """The model's parts, the objective and any EMA copies: what a checkpoint restores."""
 
@@ -109,9 +122,8 @@ class Weights:
             if spec["init_from"] in (None, ""):
                 continue
             origin = f"trainer.parts.{name}.init_from={spec['init_from']}"
-            path = Path(str(spec["init_from"]))
             try:
-                state = load_checkpoint(path / "best.pt" if path.is_dir() else path, map_location=device)
+                state = load_checkpoint(initial_checkpoint(Path(str(spec["init_from"]))), map_location=device)
             except CheckpointError as e:
                 raise CheckpointError(f"{origin}: {e}") from None
             tensors = part_state(state, spec["source"] or name, origin)
