@@ -6,9 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, TINY, compose_cfg, losses, read_metrics, run_script, smoke_cfg
 
 from engine.instantiate import build
+from engine.run_logger import read_jsonl
 from train import train
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml"))
@@ -18,17 +20,34 @@ def test_experiments_found():
     assert {"fmnist_cnn", "fmnist_resnet18", "fmnist_resnet18_cpu"} <= set(EXPERIMENTS)
 
 
+def fake_celeba(root: Path) -> list[str]:
+    """CelebA has no offline copy: a reader cache of random faces stands in for the smoke run."""
+    (root / "celeba").mkdir(parents=True)
+    x = torch.randint(0, 256, (128, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    torch.save({"train_x": x[:96], "test_x": x[96:]}, root / "celeba" / "celeba_64.pt")
+    return [f"data.reader.root={root}"]
+
+
+STAND_IN_DATA = {"gan_celeba": fake_celeba}
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_smoke(experiment: str, tmp_path: Path):
-    cfg = smoke_cfg(experiment)
+    extra = STAND_IN_DATA[experiment](tmp_path / "data") if experiment in STAND_IN_DATA else []
+    cfg = smoke_cfg(experiment, *extra)
     assert cfg.smoke, f"configs/experiment/{experiment}.yaml needs a smoke: list of overrides"
     steps = cfg.trainer.max_steps
     assert steps is not None and steps <= 20, "a smoke run takes seconds"
     monitor = build("evaluator", cfg.evaluator).monitor  # the evaluator's own headline metric
-    metrics = train(cfg, tmp_path)
+    metrics = train(cfg, tmp_path / "run")
+    tmp_path = tmp_path / "run"
     assert metrics["checkpoint"] == "best.pt" and metrics["steps"] == steps
     assert math.isfinite(metrics[f"test/{monitor}"]) and math.isfinite(metrics[f"val/best_{monitor}"])
-    assert [s for s, _ in losses(tmp_path)] == list(range(1, steps + 1))
+    players = list(dict.fromkeys(k for r in read_jsonl(tmp_path / "log.jsonl") for k in r
+                                 if k.startswith("train/") and k.endswith("/loss") or k == "train/loss"))
+    assert players, "every player's loss is logged"
+    for key in players:  # train/loss, or train/<player>/loss for each player
+        assert [s for s, _ in losses(tmp_path, key)] == list(range(1, steps + 1))
     assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
     assert list(tmp_path.glob("events.out.tfevents.*"))
     assert list((tmp_path / "figures").glob("test_*.png")), "the evaluator's figures of the final evaluation"

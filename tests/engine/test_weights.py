@@ -165,3 +165,16 @@ def test_a_checkpoint_without_the_ema_copy_is_refused(tmp_path: Path):
     with pytest.raises(CheckpointError, match=r"EMA copies of \[\], expected \['model'\]"):
         trainer.load_state_dict(load_checkpoint(tmp_path / "a" / "last.pt"))
     assert json.loads((tmp_path / "a" / "metrics.json").read_text())["checkpoint"] == "best.pt"
+
+
+def test_init_from_a_folder_of_runs_takes_the_latest_finished_one(tmp_path: Path):
+    runs = tmp_path / "fmnist_classifier"
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), runs / "old")
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", "seed=3"), runs / "new")
+    (runs / "unfinished").mkdir()  # a run without metrics.json is passed over
+    newest = load_checkpoint(runs / "new" / "best.pt")["model"]
+    loaded = initialised(f"+trainer.parts.model.init_from={runs}", run_dir=tmp_path / "b").model.state_dict()
+    assert all(torch.equal(loaded[k], newest[k]) for k in newest)
+    (tmp_path / "empty_runs").mkdir()
+    with pytest.raises(CheckpointError, match=r"holds no finished run .* `python train.py experiment=empty_runs`"):
+        initialised(f"+trainer.parts.model.init_from={tmp_path / 'empty_runs'}", run_dir=tmp_path / "c")

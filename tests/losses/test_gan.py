@@ -123,3 +123,29 @@ def test_bad_settings_are_one_line():
         GANLoss(lam=-1)
     with pytest.raises(ConfigError, match="steps_per_z"):
         GANLoss(steps_per_z=0)
+
+
+def test_a_nan_discriminator_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    import math
+
+    from conftest import losses, smoke_cfg
+
+    from engine.checkpoint import load_checkpoint
+    from engine.errors import NonFiniteLossError
+    from engine.runs import make_trainer
+
+    cfg = smoke_cfg("gan_ring", "trainer.max_steps=8", "trainer.val_every_steps=100", "trainer.checkpoint_every_steps=2")
+
+    def poison(trainer) -> None:  # the discriminator diverges after step 3
+        if trainer.step == 3:
+            with torch.no_grad():
+                next(trainer.model.discriminator.parameters()).fill_(math.nan)
+
+    trainer = make_trainer(cfg, tmp_path, callbacks=[poison])
+    with pytest.raises(NonFiniteLossError) as err:
+        trainer.fit()
+    assert "\n" not in str(err.value) and str(tmp_path / "last.pt") in str(err.value)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 2  # the save at step 4 was refused
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert all(math.isfinite(v) for _, v in losses(tmp_path, "train/discriminator/loss"))
