@@ -23,7 +23,7 @@ TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 # (engine.checkpoint.config_changes), sweep job folders leave them out of their names (the Hydra configs
 # read this list through ${result_neutral:}) and tools/summarize.py does not group runs by them.
 RESULT_NEUTRAL = ("resume", "runs_root", "progress", "device", "trainer.progress", "trainer.device",
-                  "trainer.log_every_steps")
+                  "trainer.log_every_steps", "trainer.val_png")
 
 
 def folder_name_excludes() -> list[str]:

@@ -90,6 +90,7 @@ class Trainer:
         compile: bool = False,
         device: str = "auto",
         progress: bool = True,
+        val_png: bool = False,
         players: dict[str, dict[str, Any]] | None = None,
         parts: dict[str, dict[str, Any]] | None = None,
         config_text: str = "",
@@ -105,15 +106,16 @@ class Trainer:
                            ("checkpoint_every_steps", checkpoint_every_steps)):
             _check_number(key, value, int, minimum=1, optional=True)
         _check_number("grad_clip", grad_clip, float, minimum=0, optional=True, strict=True)
-        if not isinstance(compile, bool):
-            raise ConfigError(f"trainer.compile must be true or false, got {compile!r}")
+        for key, value in (("compile", compile), ("val_png", val_png)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"trainer.{key} must be true or false, got {value!r}")
 
         self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.dist = D.init_distributed(self.device.type)
         self.run_dir = Path(D.broadcast_object(str(run_dir), self.dist))  # rank 0's folder
-        self.seed, self.grad_clip, self.progress = int(seed), grad_clip, progress
+        self.seed, self.grad_clip, self.progress, self.val_png = int(seed), grad_clip, progress, val_png
         self.val_every, self.log_every, self.ckpt_every = val_every_steps, log_every_steps, checkpoint_every_steps
         self.amp_dtype = PRECISIONS[precision]
         self.config_text, self.hparams, self.callbacks = config_text, hparams or {}, callbacks or []
@@ -337,7 +339,9 @@ class Trainer:
             model = self.weights.eval_model()
             metrics = self.evaluator.evaluate(model, self.data.eval_batches("val"), objective=self.objective)
             logger.scalars(self.step, {f"val/{k}": v for k, v in metrics.items()})
-            logger.media(self.step, self.evaluator.media(model, self.data, "val", objective=self.objective), prefix="val")
+            png_dir = self.run_dir / "figures" / f"step{self.step:07d}" if self.val_png else None  # samples over training
+            logger.media(self.step, self.evaluator.media(model, self.data, "val", objective=self.objective), prefix="val",
+                         png_dir=png_dir)
             monitor = self.evaluator.monitor
             if monitor not in metrics:
                 name = type(self.evaluator).__name__

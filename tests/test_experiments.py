@@ -51,6 +51,8 @@ def test_experiment_smoke(experiment: str, tmp_path: Path):
     assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
     assert list(tmp_path.glob("events.out.tfevents.*"))
     assert list((tmp_path / "figures").glob("test_*.png")), "the evaluator's figures of the final evaluation"
+    if cfg.trainer.val_png:  # and those of every validation (a generator's samples over training)
+        assert (tmp_path / "figures" / f"step{steps:07d}" / "val_samples.png").is_file()
 
 
 def test_default_config_is_the_quick_experiment():
