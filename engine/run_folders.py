@@ -83,6 +83,12 @@ def config_subdir(run_dir: str) -> str:
     return ".hydra"
 
 
+def job_folder(override_dirname: str) -> str:
+    """A sweep job's folder name: its overrides, with ``/`` (a path value such as ``init_from=runs/x``)
+    written ``_``, so that every job is one folder directly under the sweep's."""
+    return override_dirname.replace("/", "_")
+
+
 def existing_folder(path: str) -> str:
     """``path`` if it is a folder, else a scratch folder, so that a mistyped ``run=`` or ``resume=``
     creates nothing (``eval.py`` / ``train.py`` then report the missing run themselves)."""
@@ -94,6 +100,6 @@ def register_resolvers() -> None:
     for name, fn, cache in (("run_folder", run_folder, True), ("sweep_folder", sweep_folder, True),
                             ("config_subdir", config_subdir, False), ("existing_folder", existing_folder, True),
                             ("fresh_folder", fresh_folder, True),
-                            ("result_neutral", folder_name_excludes, False)):
+                            ("result_neutral", folder_name_excludes, False), ("job_folder", job_folder, False)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn, use_cache=cache)

@@ -110,3 +110,11 @@ def test_a_sweep_over_experiments_gets_one_folder_per_experiment(tmp_path: Path)
     assert [j.split("experiment=")[1].split(",")[0] for j in jobs] == ["fmnist_erm", "fmnist_mixup_uniform"]
     assert all("name=" not in j for j in jobs)
     assert read_metrics(sweep / jobs[0])["test/gap_softmax"] != read_metrics(sweep / jobs[1])["test/gap_softmax"]
+
+
+def test_a_path_in_an_override_stays_in_one_job_folder():
+    from engine.run_folders import job_folder
+
+    assert job_folder("+trainer.parts.classifier.init_from=runs/fmnist_classifier,seed=1") == (
+        "+trainer.parts.classifier.init_from=runs_fmnist_classifier,seed=1")
+    assert "${job_folder:${hydra.job.override_dirname}}" in (REPO / "configs" / "hydra" / "default.yaml").read_text()
