@@ -144,6 +144,7 @@ class Trainer:
         check_sparse_gradients(model, objective, self.players)
 
         self.step = 0
+        self.train_seconds = 0.0  # wall time spent training (not validating), carried across resume
         self.best: dict[str, Any] = {"value": None, "step": None}
         self.stop = StopRequest()
         self._nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
@@ -171,6 +172,7 @@ class Trainer:
             "scalers": {p.name: p.scaler.state_dict() for p in self.players.values()},
             "rng": rng_state(),
             "best": dict(self.best),
+            "train_seconds": self.train_seconds,
             "seed": self.seed,
             "config": self.config_text,
             "code_version": code_version(),
@@ -188,6 +190,7 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"{source} does not match this optimiser config ({one_line(e)})") from None
         self.step, self.best = int(state["step"]), dict(state["best"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         if self.dist.is_main:
             set_rng_state(state["rng"])
         else:
@@ -308,6 +311,8 @@ class Trainer:
                 values = D.all_mean({f"train/{k}": float(v) / n_sum for k, v in sums.items()}, self.dist, self.device)
                 units = (self.step - step_last) * self.draws * self.data.units_per_batch
                 values[unit] = units / max(elapsed, 1e-9)
+                self.train_seconds += elapsed
+                values["time/train_s"] = self.train_seconds  # training time so far, validation left out
                 for player in self.players.values():
                     values[f"lr/{player.name}"] = player.optimizer.param_groups[0]["lr"]
                 self._check_finite()
@@ -368,7 +373,8 @@ class Trainer:
         metrics = evaluate_to_file(self.weights.eval_model(), self.objective, self.evaluator, self.data, self.run_dir,
                                    split, checkpoint=best.name if best.exists() else "final weights",
                                    checkpoint_step=ckpt_step, logger=logger,
-                                   extra={f"val/best_{self.evaluator.monitor}": self.best["value"], "steps": self.step})
+                                   extra={f"val/best_{self.evaluator.monitor}": self.best["value"], "steps": self.step,
+                                          "train_seconds": round(self.train_seconds, 3)})
         top = headline(metrics)
         if logger is not None:
             logger.scalars(self.step, {k: v for k, v in metrics.items() if isinstance(v, float)})

@@ -15,6 +15,11 @@ headline metrics of ``metrics.json`` (``engine.metrics``: floats named ``split/n
 ``test/acc_class/*``), or every float for a tool's ``metrics.json`` that has none. Rows are sorted by the
 first metric, descending.
 
+``--reach "val/fd<=20"`` (or ``>=``) adds, per configuration, ``reach/reached`` (the share of seeds whose
+``log.jsonl`` curve meets the condition at some logged step), ``reach/steps`` (the first such step) and
+``reach/train_s`` (the training time logged as ``time/train_s`` by then, validation left out), the last two
+over the seeds that reached it.
+
 Writes into ``--out`` (default: the sweep folder): ``summary.md``, ``summary.csv`` and
 ``val_curves.png`` (mean over seeds of ``--curve`` from ``log.jsonl`` against step, ±std band).
 The markdown table is also printed. A folder without job folders: one ``error: ...`` line, exit 2.
@@ -169,6 +174,29 @@ def curve(jobs: list[Job], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return np.array(steps), np.array([m for m, _ in ms]), np.array([s for _, s in ms])
 
 
+REACH = re.compile(r"^(?P<key>[^<>=]+)(?P<op><=|>=)(?P<value>[-+0-9.eE]+)$")
+
+
+def add_reach(jobs: list[Job], condition: str) -> list[str]:
+    """Put ``reach/reached``, ``reach/steps`` and ``reach/train_s`` into each finished job's metrics
+    (module docstring); the names of the metrics added."""
+    m = REACH.match(condition.replace(" ", ""))
+    if not m:
+        raise SummaryError(f"--reach {condition!r}: write KEY<=VALUE or KEY>=VALUE, e.g. val/fd<=20")
+    key, op, target = m["key"], m["op"], float(m["value"])
+    for j in jobs:
+        if j.metrics is None:
+            continue
+        rows = read_jsonl(j.folder / "log.jsonl") if (j.folder / "log.jsonl").is_file() else []
+        hit = next((r for r in rows if (v := as_float(r.get(key))) is not None
+                    and (v <= target if op == "<=" else v >= target)), None)
+        times = [(int(r["step"]), t) for r in rows if (t := as_float(r.get("time/train_s"))) is not None]
+        j.metrics["reach/reached"] = float(hit is not None)
+        j.metrics["reach/steps"] = float(hit["step"]) if hit else None
+        j.metrics["reach/train_s"] = next((t for step, t in times if hit and step >= int(hit["step"])), None)
+    return ["reach/reached", "reach/steps", "reach/train_s"]
+
+
 def plot(path: Path, groups: list[Group], key: str) -> None:
     import matplotlib
 
@@ -199,15 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sweep", type=Path, help="runs/multirun/<name>/<date_time>")
     p.add_argument("--metric", action="append", help="metric of metrics.json (repeatable); default: all float metrics")
     p.add_argument("--curve", default="val/acc", help="log.jsonl key to plot against step (default: val/acc)")
+    p.add_argument("--reach", help="KEY<=VALUE or KEY>=VALUE: first step (and training time) a curve meets it")
     p.add_argument("--out", type=Path, help="output folder (default: the sweep folder)")
     args = p.parse_args(argv)
     try:
         jobs = load_jobs(args.sweep)
+        metrics = args.metric or default_metrics(jobs)
+        if args.reach:
+            metrics = metrics + add_reach(jobs, args.reach)
     except SummaryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     groups = group_jobs(jobs)
-    metrics = args.metric or default_metrics(jobs)
     rows = summarize(groups, metrics)
     out = args.out or args.sweep
     out.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from functools import partial
@@ -62,6 +63,7 @@ def test_a_schedule_inside_the_loss_survives_resume_bit_for_bit(tmp_path: Path):
     assert make_trainer(compose_cfg(*WARMUP), tmp_path / "split", callbacks=[sigterm_at(3)]).fit()["status"] == "interrupted"
     resumed = make_trainer(compose_cfg(*WARMUP, "resume=auto"), tmp_path / "split")
     resumed.resume(tmp_path / "split" / "last.pt")
+    assert resumed.train_seconds > 0  # carried over in the checkpoint
     resumed.fit()
     assert losses(tmp_path / "one_go") == losses(tmp_path / "split")
     a, b = (load_checkpoint(tmp_path / d / "last.pt")["model"] for d in ("one_go", "split"))
@@ -138,8 +140,11 @@ def test_fresh_batches_per_repeat(tmp_path: Path):
         assert seen[5 * step: 5 * step + 5] == [("a", 0, first), ("a", 1, ids[3 * step + 1]), ("a", 2, ids[3 * step + 2]),
                                                 ("b", 0, first), ("b", 1, first)]
     assert trainer.data.requests == [divmod(i, 1000) for i in ids[:12]]  # each drawn once per step
-    rows = [r for r in (tmp_path / "log.jsonl").read_text().splitlines() if "throughput" in r]
+    rows = [json.loads(r) for r in (tmp_path / "log.jsonl").read_text().splitlines() if "throughput" in r]
     assert "throughput/numbers_per_s" in rows[0]
+    times = [r["time/train_s"] for r in rows]  # training time so far: grows, and metrics.json has the total
+    assert times == sorted(times) and times[0] > 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["train_seconds"] == pytest.approx(times[-1], abs=1e-3)
 
 
 def test_fresh_batches_resume_bit_for_bit(tmp_path: Path):

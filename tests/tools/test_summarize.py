@@ -147,3 +147,22 @@ def test_command_line_error_exit_code(tmp_path: Path) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith("error: no job folders") and r.stderr.count("\n") == 1
+
+
+def test_reach_gives_first_step_and_training_time(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    for seed, curve in enumerate([[30.0, 18.0, 12.0], [25.0, 21.0, 19.5], [40.0, 35.0, 30.0]]):
+        log = []
+        for k, fd in enumerate(curve):
+            log.append({"step": 100 * (k + 1), "time/train_s": 10.0 * (k + 1) + seed})
+            log.append({"step": 100 * (k + 1), "val/fd": fd})
+        write_job(sweep, ["experiment=gan_fmnist", f"seed={seed}"], {"test/fd": curve[-1]}, log, broken=False)
+    jobs = summarize.load_jobs(sweep)
+    assert summarize.add_reach(jobs, "val/fd <= 20") == ["reach/reached", "reach/steps", "reach/train_s"]
+    got = [(j.metrics["reach/reached"], j.metrics["reach/steps"], j.metrics["reach/train_s"]) for j in jobs]
+    assert got == [(1.0, 200.0, 20.0), (1.0, 300.0, 31.0), (0.0, None, None)]
+    (row,) = summarize.summarize(summarize.group_jobs(jobs), ["reach/reached", "reach/steps", "reach/train_s"])
+    assert row["reach/reached_mean"] == pytest.approx(2 / 3) and row["reach/steps_mean"] == 250.0
+    assert row["reach/train_s_mean"] == pytest.approx(25.5)  # over the seeds that reached it
+    with pytest.raises(summarize.SummaryError, match="KEY<=VALUE"):
+        summarize.add_reach(jobs, "val/fd < 20")
