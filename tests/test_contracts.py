@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from conftest import REPO, smoke_cfg
+from conftest import REPO, smoke_cfg, with_stand_in
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from engine.contracts import DataModule, Evaluator, Media, Objective
@@ -32,16 +32,24 @@ def shipped(group: str) -> list[str]:
 
 
 def target_of(group: str, name: str) -> str | None:
-    return OmegaConf.load(CONFIGS / group / f"{name}.yaml").get("_target_")
+    return identity(OmegaConf.load(CONFIGS / group / f"{name}.yaml"))
+
+
+def identity(cfg: DictConfig) -> str | None:
+    """What a group config builds: its ``_target_``, with its reader's for data modules of one class."""
+    reader = cfg.get("reader")
+    if cfg.get("_target_") and isinstance(reader, DictConfig) and reader.get("_target_"):
+        return f"{cfg._target_}({reader._target_})"
+    return cfg.get("_target_")
 
 
 def context(group: str, name: str, *extra: str) -> DictConfig:
     """A composed, shrunk train config that uses ``<group>=<name>``, with the sizes its data decides filled in."""
     for experiment in EXPERIMENTS:
         cfg = smoke_cfg(experiment)
-        if target_of(group, name) and cfg[group].get("_target_") == target_of(group, name):
-            return with_sizes(smoke_cfg(experiment, f"{group}={name}", *extra))
-    return with_sizes(smoke_cfg("fmnist_cnn", f"{group}={name}", *extra))
+        if target_of(group, name) and identity(cfg[group]) == target_of(group, name):
+            return with_sizes(with_stand_in(smoke_cfg(experiment, f"{group}={name}", *extra)))
+    return with_sizes(with_stand_in(smoke_cfg("fmnist_cnn", f"{group}={name}", *extra)))
 
 
 def with_sizes(cfg: DictConfig) -> DictConfig:

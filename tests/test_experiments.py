@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, compose_cfg, losses, read_metrics, run_script, smoke_cfg
+from conftest import REPO, TINY, compose_cfg, losses, read_metrics, run_script, smoke_cfg, with_stand_in
 
 from engine.instantiate import build
 from engine.run_logger import read_jsonl
@@ -20,21 +20,9 @@ def test_experiments_found():
     assert {"fmnist_cnn", "fmnist_resnet18", "fmnist_resnet18_cpu"} <= set(EXPERIMENTS)
 
 
-def fake_celeba(root: Path) -> list[str]:
-    """CelebA has no offline copy: a reader cache of random faces stands in for the smoke run."""
-    (root / "celeba").mkdir(parents=True)
-    x = torch.randint(0, 256, (128, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    torch.save({"train_x": x[:96], "test_x": x[96:]}, root / "celeba" / "celeba_64.pt")
-    return [f"data.reader.root={root}"]
-
-
-STAND_IN_DATA = {"gan_celeba": fake_celeba}
-
-
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_smoke(experiment: str, tmp_path: Path):
-    extra = STAND_IN_DATA[experiment](tmp_path / "data") if experiment in STAND_IN_DATA else []
-    cfg = smoke_cfg(experiment, *extra)
+    cfg = with_stand_in(smoke_cfg(experiment), tmp_path / "data")
     assert cfg.smoke, f"configs/experiment/{experiment}.yaml needs a smoke: list of overrides"
     steps = cfg.trainer.max_steps
     assert steps is not None and steps <= 20, "a smoke run takes seconds"

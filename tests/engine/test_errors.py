@@ -67,7 +67,7 @@ def test_a_key_nothing_reads_is_refused(override: str, expected: str, tmp_path: 
 
 def test_a_model_of_parts_called_as_one_module_is_one_line(tmp_path: Path):
     out = run_script("train.py", "experiment=fmnist_cnn", *TINY, "model=dcgan", f"runs_root={tmp_path}")
-    assert one_error_line(out).startswith("error: the model has parts ['generator', 'discriminator'] and is not "
+    assert one_error_line(out).startswith("error: the model has parts ['generator', 'discriminator', 'classifier'] and is not "
                                           "called itself, but the loss or evaluator calls model(x)")
 
 

@@ -24,6 +24,7 @@ import pytest
 from conftest import read_metrics, run_script
 from omegaconf import OmegaConf
 
+from engine.metrics import headline
 from engine.run_logger import flat_hparams, read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -161,7 +162,7 @@ def test_scalar_tags_are_those_of_log_jsonl(server: str, run_dir: Path):
     logged = {k for r in rows for k in r} - NOT_SCALARS
     assert {"train/loss", "train/acc", "lr/main", "throughput/images_per_s", "val/acc", "val/nll", "test/acc"} <= logged
     metrics = read_metrics(run_dir)
-    hparam_metrics = {f"hparam/{k}" for k, v in metrics.items() if isinstance(v, float) and "acc_class" not in k}
+    hparam_metrics = {f"hparam/{k}" for k in headline(metrics)}
     assert "hparam/test/acc" in hparam_metrics
     tags = _request(server, "/data/plugin/scalars/tags")
     assert set(tags) == {RUN}
@@ -189,7 +190,7 @@ def test_hparams_experiment(server: str, run_dir: Path):
     assert infos["name"]["type"] == "DATA_TYPE_STRING"
     metrics = read_metrics(run_dir)
     served_metrics = {m["name"]["tag"] for m in exp["metricInfos"]}
-    assert served_metrics == {f"hparam/{k}" for k, v in metrics.items() if isinstance(v, float) and "acc_class" not in k}
+    assert served_metrics == {f"hparam/{k}" for k in headline(metrics)}
 
 
 def test_hparams_session_group(server: str, run_dir: Path):
