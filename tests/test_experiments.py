@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import REPO, TINY, compose_cfg, losses, read_metrics, run_script, smoke_cfg, with_stand_in
 
 from engine.instantiate import build
