@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import subprocess
@@ -29,6 +31,12 @@ TINY = [
 
 
 def compose_cfg(*overrides: str) -> DictConfig:
+    """The train config with ``overrides``, composed once per distinct list (a fresh copy each call)."""
+    return copy.deepcopy(_composed(overrides))
+
+
+@functools.lru_cache(maxsize=None)
+def _composed(overrides: tuple[str, ...]) -> DictConfig:
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         return compose("train", overrides=list(overrides))
 
