@@ -67,8 +67,8 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path: Path):
 def test_kill_and_resume_auto_from_the_command_line(tmp_path: Path):
     """SIGTERM a real `train.py` mid-run; `resume=auto` continues in the same folder to the same result."""
     args = [sys.executable, "train.py", "experiment=fmnist_cnn", "data.train_subset=2048", "data.val_subset=256",
-            "data.batch_size=32", "trainer.max_steps=300", "trainer.log_every_steps=1", "trainer.val_every_steps=100",
-            "trainer.progress=false"]
+            "data.test_subset=256", "data.batch_size=32", "trainer.max_steps=160", "trainer.log_every_steps=1",
+            "trainer.val_every_steps=40", "trainer.progress=false"]
     ref = subprocess.run([*args, f"runs_root={tmp_path}/ref"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert ref.returncode == 0, ref.stderr[-2000:]
 
@@ -89,7 +89,7 @@ def test_kill_and_resume_auto_from_the_command_line(tmp_path: Path):
     assert "continue with resume=auto" in stdout
     run_dir = log.parent
     stopped_at = load_checkpoint(run_dir / "last.pt")["step"]
-    assert 20 <= stopped_at < 300
+    assert 20 <= stopped_at < 160
 
     out = subprocess.run([*args, f"runs_root={tmp_path}/cut", "resume=auto"], cwd=REPO, capture_output=True,
                          text=True, timeout=300)
