@@ -35,7 +35,7 @@ def compose_cfg(*overrides: str) -> DictConfig:
     return copy.deepcopy(_composed(overrides))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _composed(overrides: tuple[str, ...]) -> DictConfig:
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         return compose("train", overrides=list(overrides))
