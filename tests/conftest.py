@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,14 +45,24 @@ def _composed(overrides: tuple[str, ...]) -> DictConfig:
 
 def fake_celeba(root: Path) -> None:
     """CelebA has no offline copy: a reader cache of random faces stands in for the smoke run."""
-    (root / "celeba").mkdir(parents=True, exist_ok=True)
+    cache = root / "celeba" / "celeba_64.pt"
+    if cache.is_file():  # written once per root
+        return
+    cache.parent.mkdir(parents=True, exist_ok=True)
     x = torch.randint(0, 256, (128, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    torch.save({"train_x": x[:96], "test_x": x[96:]}, root / "celeba" / "celeba_64.pt")
+    torch.save({"train_x": x[:96], "test_x": x[96:]}, cache)
 
 
 # readers of data this machine cannot have (keyed by the reader's _target_): each writes a stand-in under a root
 STAND_IN_DATA = {"datasets.readers.celeba": fake_celeba}
-_STAND_IN_ROOT = Path(tempfile.mkdtemp(prefix="stand_in_data_"))
+
+
+@functools.cache
+def _stand_in_root() -> Path:
+    """One folder of stand-in data per test session, removed at its end."""
+    root = tempfile.mkdtemp(prefix="stand_in_data_")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return Path(root)
 
 
 def with_stand_in(cfg: DictConfig, root: Path | None = None) -> DictConfig:
@@ -58,7 +70,7 @@ def with_stand_in(cfg: DictConfig, root: Path | None = None) -> DictConfig:
     reader = cfg.data.get("reader")
     target = reader.get("_target_") if isinstance(reader, DictConfig) else None
     if target in STAND_IN_DATA:
-        root = root or _STAND_IN_ROOT / target
+        root = root or _stand_in_root() / target
         STAND_IN_DATA[target](root)
         reader.root = str(root)
     return cfg
