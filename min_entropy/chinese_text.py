@@ -7,7 +7,8 @@ letters and digits are added here because the 1998 corpus uses them in 1.2 % of 
 Between chunks, every other character is a token of its own, except that a run of one repeated
 character (``——``, ``……``) is one token, as in the PKU gold standard; whitespace is dropped.
 
-A corpus is read line by line on every pass, so memory does not grow with the text.
+A corpus is streamed from disk on every pass (line by line, or in blocks of whole lines for the
+compiled passes), so memory does not grow with the text.
 """
 
 from __future__ import annotations
@@ -133,3 +134,68 @@ class Corpus:
 
     def __iter__(self) -> Iterator[str]:
         return self.lines()
+
+    def byte_ranges(self, parts: int) -> list[tuple[int, int]]:
+        """About ``parts`` byte ranges of the file that tile it; each is read by :meth:`blocks`."""
+        size = Path(self.path).stat().st_size
+        cuts = sorted({size * k // max(parts, 1) for k in range(max(parts, 1))} | {size})
+        return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+    def blocks(self, block_chars: int = 1 << 20, start: int = 0, end: int | None = None) -> Iterator[str]:
+        """Raw text in blocks of whole lines (about ``block_chars`` each), lines joined by newlines.
+
+        With ``start, end`` (a :meth:`byte_ranges` range) only the lines that begin inside the range,
+        so that ranges read by different workers hold every line once. A ``text`` corpus is read in
+        big byte blocks and decoded at once; the other formats (and ``max_lines``) line by line.
+        """
+        if self.format != "text" or self.max_lines is not None:
+            if start > 0 or end is not None:
+                raise ConfigError("only a corpus with format=text and max_lines=null can be read in byte ranges "
+                                  "(lexicon.engine=dask); use lexicon.engine=local")
+            batch, size = [], 0
+            for line in self.lines():
+                batch.append(line)
+                size += len(line) + 1
+                if size >= block_chars:
+                    yield "\n".join(batch)
+                    batch, size = [], 0
+            if batch:
+                yield "\n".join(batch)
+            return
+        with open(self.path, "rb") as f:
+            a, b = _line_start(f, start), _line_start(f, end)
+            f.seek(a)
+            lineno = 1 if a == 0 else None  # line numbers are known when reading from the start
+            carry, pos = b"", a
+            while pos < b or carry:
+                first = pos - len(carry)  # the file offset of data[0]
+                data = carry + f.read(min(3 * block_chars, b - pos))
+                pos = f.tell()
+                cut = data.rfind(b"\n") + 1 if pos < b else len(data)
+                if cut == 0:  # one line longer than a block: read on
+                    carry = data
+                    continue
+                data, carry = data[:cut], data[cut:]
+                if first == 0 and data.startswith(b"\xef\xbb\xbf"):
+                    data, first = data[3:], 3
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    line = None if lineno is None else lineno + data.count(b"\n", 0, e.start)
+                    where = f":{line}" if line is not None else f" near byte {first + e.start}"
+                    raise ProjectError(f"{self.path}{where} is not UTF-8 ({e.reason} at byte {first + e.start}); "
+                                       "convert the file, e.g. iconv -f gb18030 -t utf-8") from None
+                if lineno is not None:
+                    lineno += data.count(b"\n")
+                yield text
+
+
+def _line_start(f, offset: int | None) -> int:
+    """The first line start at or after byte ``offset`` (``None``: the end of the file)."""
+    if offset is None:
+        return f.seek(0, 2)
+    if offset == 0:
+        return 0
+    f.seek(offset - 1)
+    f.readline()
+    return f.tell()

@@ -5,163 +5,45 @@ Memorising a corpus word by word costs ``L = H / l`` bits per character (eqs. 2.
 exactly ``-F_ab / l`` (eq. 2.11), and ``F_ab >= F*_ab = p_ab (ln(p_ab / (p_a p_b)) - 1)`` (eq. 2.15).
 So strong adjacent pairs (high PMI) should be merged, and words are found in four passes:
 
-1. count characters and adjacent pairs inside chunks (:func:`count_ngrams`);
+1. count characters and adjacent pairs inside chunks;
 2. cut between two characters wherever ``p_ab < min_prob`` or ``ln(p_ab / (p_a p_b)) < min_pmi``;
-   each run left uncut is a candidate word (:func:`cut_candidates`);
-3. drop candidates whose frequency is not above ``min_prob`` (:func:`truncate`);
+   each run left uncut is a candidate word;
+3. drop candidates whose frequency is not above ``min_prob``;
 4. de-redundancy, longest first: re-segment each candidate with the rest of the lexicon and keep it
    only if ``ln p(w) - sum_k ln p(sub_k)`` reaches the threshold; otherwise its count goes to its
-   sub-words (:func:`remove_redundant`). The post's threshold is 1 (eq. 2.17); the companion code
-   (nlp-zero's ``Word_Finder``) uses ``len(w) - 1``, which also penalises long words.
+   sub-words. The post's threshold is 1 (eq. 2.17); the companion code (nlp-zero's ``Word_Finder``)
+   uses ``len(w) - 1``, which also penalises long words.
 
 Probabilities: ``p_ab`` = pair count / all pairs, ``p_a`` = character count / all characters, as in the
 companion code. Logarithms are natural except in :func:`information_per_char` (bits).
+
+The passes run on int-coded text in compiled loops (``min_entropy.kernels``), the two counting passes
+streamed block by block through an engine (``min_entropy.engines``: this process, or a Dask cluster).
+``min_entropy.reference`` is the same algorithm in plain Python; the tests hold the two equal.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from tqdm import tqdm
+import numpy as np
 
 from engine.errors import ConfigError, ProjectError
 from engine.files import write_atomic
-from min_entropy.chinese_text import chunks, read_lines
-from min_entropy.segmenter import unigram_dp
+from min_entropy import kernels
+from min_entropy.char_ids import CODEPOINTS, NUM_IDS
+from min_entropy.chinese_text import read_lines
+from min_entropy.counts import NgramCounter, PieceCounter, longest_first, node_strings
+from min_entropy.engines import LocalEngine
+from min_entropy.hash_table import Table
 
 RULES = ("constant", "length")
-_BLOCK = 1 << 20  # characters counted per block: bounded memory however large the corpus
-
-
-@dataclass
-class NgramCounts:
-    """Character and adjacent-pair counts inside chunks."""
-
-    chars: Counter = field(default_factory=Counter)
-    pairs: Counter = field(default_factory=Counter)
-
-    @property
-    def total_chars(self) -> int:
-        return sum(self.chars.values())
-
-    @property
-    def total_pairs(self) -> int:
-        return sum(self.pairs.values())
-
-
-def count_ngrams(lines: Iterable[str], progress: bool = False) -> NgramCounts:
-    """Count characters and adjacent pairs of the chunks of ``lines``.
-
-    Chunks are joined with a newline into blocks of about a million characters so that counting
-    runs in C (``Counter`` over ``map(operator.add, ...)``); pairs that straddle a newline are dropped.
-    """
-    counts = NgramCounts()
-    buf: list[str] = []
-    size = 0
-
-    def flush() -> None:
-        text = "\n".join(buf)
-        counts.chars.update(text)
-        counts.pairs.update(map(operator.add, text, text[1:]))
-
-    for line in tqdm(lines, desc="counting", unit=" lines", disable=not progress, mininterval=1.0):
-        for c in chunks(line):
-            buf.append(c)
-            size += len(c) + 1
-        if size >= _BLOCK:
-            flush()
-            buf, size = [], 0
-    if buf:
-        flush()
-    counts.chars.pop("\n", None)
-    for pair in [p for p in counts.pairs if "\n" in p]:
-        del counts.pairs[pair]
-    return counts
-
-
-def pair_pmi(counts: NgramCounts) -> dict[str, tuple[float, float]]:
-    """``{ab: (ln p_ab, ln(p_ab / (p_a p_b)))}`` for every counted pair."""
-    if not counts.pairs:  # no chunk has two characters
-        return {}
-    log_pairs, log_chars = math.log(counts.total_pairs), math.log(counts.total_chars)
-    log_p = {c: math.log(n) - log_chars for c, n in counts.chars.items()}
-    out = {}
-    for ab, n in counts.pairs.items():
-        lp = math.log(n) - log_pairs
-        out[ab] = (lp, lp - log_p[ab[0]] - log_p[ab[1]])
-    return out
-
-
-def strong_pairs(counts: NgramCounts, min_prob: float, min_pmi: float) -> set[str]:
-    """Pairs that are *not* cut: ``p_ab >= min_prob`` and ``ln(p_ab / (p_a p_b)) >= min_pmi``."""
-    check_thresholds(min_prob, min_pmi)
-    log_min = math.log(min_prob)
-    return {ab for ab, (lp, pmi) in pair_pmi(counts).items() if lp >= log_min and pmi >= min_pmi}
-
-
-def cut_candidates(lines: Iterable[str], strong: set[str], progress: bool = False) -> Counter:
-    """Cut every chunk at its weak joints and count the pieces ("当机立断")."""
-    candidates: Counter = Counter()
-    for line in tqdm(lines, desc="cutting", unit=" lines", disable=not progress, mininterval=1.0):
-        pieces = []
-        for s in chunks(line):
-            start = 0
-            for i in range(len(s) - 1):
-                if s[i:i + 2] not in strong:
-                    pieces.append(s[start:i + 1])
-                    start = i + 1
-            pieces.append(s[start:])
-        candidates.update(pieces)
-    return candidates
-
-
-def truncate(candidates: Mapping[str, int], min_prob: float, max_len: int | None = None) -> dict[str, int]:
-    """Keep the candidates whose frequency ``n_w / sum n`` is above ``min_prob`` (and, with ``max_len``,
-    no longer than that: a guard against text with no weak joint, such as a long repeated pattern)."""
-    total = sum(candidates.values())
-    return {w: n for w, n in candidates.items() if n > min_prob * total and (max_len is None or len(w) <= max_len)}
-
-
-def remove_redundant(words: Mapping[str, int], rule: str = "constant", null_score: float = -100.0,
-                     progress: bool = False) -> tuple[dict[str, int], dict[str, float], list[tuple[str, float]]]:
-    """De-redundancy ("去冗"): longest words first, drop a word its sub-words already explain.
-
-    A word ``w`` (two or more characters) is re-segmented by :func:`unigram_dp` with the lexicon
-    without ``w``. Its gain is ``ln p(w) - sum_k ln p(sub_k)``, with all probabilities over the current
-    total count. It stays if the gain is at least 1 (``rule="constant"``, the post's eq. 2.17) or
-    ``len(w) - 1`` (``rule="length"``, the companion code); otherwise it is deleted and its count is
-    added to each of its sub-words. Returns the lexicon, the gain of every kept word of two or more
-    characters, and the removed words with their gains, in the order they were removed.
-    """
-    if rule not in RULES:
-        raise ConfigError(f"lexicon.rule={rule!r} is not one of {', '.join(RULES)}")
-    counts = dict(words)
-    log_counts = {w: math.log(n) for w, n in counts.items()}  # every substring is tried: words are short
-    total = sum(counts.values())
-    gains: dict[str, float] = {}
-    removed: list[tuple[str, float]] = []
-    order = sorted((w for w in counts if len(w) > 1), key=lambda w: (-len(w), -counts[w], w))
-    for w in tqdm(order, desc="de-redundancy", unit=" words", disable=not progress, mininterval=1.0):
-        log_total = math.log(total)
-        subwords, sub_score = unigram_dp(w, log_counts, log_total, null_score, exclude=w)
-        gain = math.log(counts[w]) - log_total - sub_score
-        if gain >= (1.0 if rule == "constant" else len(w) - 1.0):
-            gains[w] = gain
-            continue
-        n = counts.pop(w)
-        del log_counts[w]
-        removed.append((w, gain))
-        for sub in subwords:
-            counts[sub] = counts.get(sub, 0) + n
-            log_counts[sub] = math.log(counts[sub])
-        total += (len(subwords) - 1) * n
-    return counts, gains, removed
 
 
 @dataclass
@@ -180,29 +62,62 @@ class Discovery:
 
 
 def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0, rule: str = "constant",
-             null_score: float = -100.0, max_len: int | None = 64, progress: bool = False) -> Discovery:
-    """All four passes over ``corpus`` (an iterable of lines that can be iterated twice).
+             null_score: float = -100.0, max_len: int | None = 64, progress: bool = False,
+             engine=None) -> Discovery:
+    """All four passes over ``corpus`` (a ``Corpus``, or lines that can be iterated twice).
 
     ``max_len`` drops candidates longer than that many characters at truncation; the longest on
-    People's Daily at (1e-7, 1) has 37, so the default 64 changes nothing there.
+    People's Daily at (1e-7, 1) has 37, so the default 64 changes nothing there. ``engine``: where the
+    two counting passes run (``engines.make_engine``; default: this process).
     """
     check_thresholds(min_prob, min_pmi)
+    if rule not in RULES:
+        raise ConfigError(f"lexicon.rule={rule!r} is not one of {', '.join(RULES)}")
     if iter(corpus) is corpus:
         raise TypeError("discover reads the corpus twice: pass a list or a Corpus, not an iterator")
+    engine = engine or LocalEngine()
     t0 = time.perf_counter()
-    counts = count_ngrams(corpus, progress)
-    if not counts.chars:
+    counts = engine.accumulate(corpus, NgramCounter, "counting", progress)
+    if not counts.total_chars:
         raise ProjectError("the corpus has no Chinese characters, letters or digits to count")
+    keys, pair_counts, _ = counts.ngrams.entries()
+    strong = kernels.strong_pairs(keys, pair_counts, counts.chars, int(pair_counts.sum()), counts.total_chars,
+                                  float(min_prob), float(min_pmi)) if len(keys) else np.zeros(0, dtype=bool)
     t1 = time.perf_counter()
-    strong = strong_pairs(counts, min_prob, min_pmi)
-    candidates = cut_candidates(corpus, strong, progress)
+    pieces = engine.accumulate(corpus, partial(PieceCounter, keys[strong]), "cutting", progress)
     t2 = time.perf_counter()
-    kept = truncate(candidates, min_prob, max_len)
-    words, gains, removed = remove_redundant(kept, rule, null_score, progress)
+    found = judge(pieces.trie, min_prob, max_len, rule, null_score)
     t3 = time.perf_counter()
-    seconds = {"count": t1 - t0, "cut": t2 - t1, "truncate_deredundancy": t3 - t2, "total": t3 - t0}
-    return Discovery(words, gains, removed, len(counts.pairs), len(strong), len(candidates), len(kept),
-                     counts.chars, seconds)
+    chars = np.flatnonzero(counts.chars[1:]) + 1
+    found.char_counts = Counter(dict(zip(map(chr, CODEPOINTS[chars].tolist()), counts.chars[chars].tolist())))
+    found.num_pairs, found.num_strong_pairs = len(keys), int(strong.sum())
+    found.seconds = {"count": t1 - t0, "cut": t2 - t1, "truncate_deredundancy": t3 - t2, "total": t3 - t0}
+    return found
+
+
+def judge(trie: Table, min_prob: float, max_len: int | None, rule: str, null_score: float) -> Discovery:
+    """Passes 3 and 4 on the counted pieces of a trie (its counts change in place)."""
+    n = len(trie)
+    counts = trie.counts[:n]
+    num_candidates = int(np.count_nonzero(counts))
+    total = int(counts.sum())
+    keep = counts > min_prob * total  # frequency n_w / sum n above min_prob
+    if max_len is not None:
+        keep &= trie.depth[:n] <= max_len
+    counts[~keep] = 0
+    kept = np.flatnonzero(keep)
+    order = longest_first(trie, kept[trie.depth[kept] > 1])
+    trie.reserve(NUM_IDS)  # de-redundancy may add single characters no word covered
+    gains, removed, _ = kernels.remove_redundant(order, rule == "length", float(null_score), int(counts.sum()),
+                                                 *trie.arrays())
+    words = np.flatnonzero(trie.counts[:len(trie)])
+    judged = order[~np.isin(order, removed)]
+    names = node_strings(trie, np.concatenate([words, judged, removed]))
+    w_names, j_names, r_names = names[:len(words)], names[len(words):len(words) + len(judged)], names[len(words) + len(judged):]
+    return Discovery(words=dict(zip(w_names, trie.counts[words].tolist())),
+                     gains=dict(zip(j_names, gains[judged].tolist())),
+                     removed=list(zip(r_names, gains[removed].tolist())),
+                     num_pairs=0, num_strong_pairs=0, num_candidates=num_candidates, num_truncated=len(kept))
 
 
 def check_thresholds(min_prob: float, min_pmi: float) -> None:

@@ -3,7 +3,9 @@
 Segmentation as minimum total information (kexue.fm/archives/5476): among all ways to write a
 chunk as words of the lexicon, take the one that maximises ``sum_k log p(w_k)`` with
 ``p(w) = n_w / N``. A character that no word covers scores ``null_score`` (the companion code's -100),
-so it is used only where nothing else fits.
+so it is used only where nothing else fits. The lexicon is a trie in a hash table and the DP a
+compiled loop (``min_entropy.kernels.segment``); ``min_entropy.reference.ReferenceSegmenter`` is the
+same in plain Python.
 """
 
 from __future__ import annotations
@@ -12,83 +14,80 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from min_entropy.chinese_text import pieces
+import numpy as np
 
-_MISSING = object()
-
-
-def unigram_dp(text: str, log_counts: Mapping[str, float | None], log_total: float, null_score: float,
-               complete: bool = False, exclude: str | None = None) -> tuple[list[str], float]:
-    """The segmentation of ``text`` maximising ``sum_k (log n_{w_k} - log N)``, and that score.
-
-    ``log_counts`` maps each word to ``log n_w``. If ``complete``, it also maps every prefix of a word
-    that is not itself a word to ``None``, so the scan from a position stops at the first substring it
-    does not hold; otherwise every substring is tried, which suits short strings. ``exclude`` is a
-    word that may not be used (the de-redundancy pass re-segments a word without itself).
-    """
-    n = len(text)
-    best = [0.0] + [-math.inf] * n
-    back = [0] * (n + 1)
-    get = log_counts.get  # the hot loop: one dict lookup per substring
-    for i in range(n):
-        base = best[i] - log_total
-        covered = False
-        for j in range(i + 1, n + 1):
-            lc = get(text[i:j], _MISSING)
-            if lc is _MISSING:
-                if complete:
-                    break
-                continue
-            if lc is None or (exclude is not None and j - i == len(exclude) and text[i:j] == exclude):
-                continue
-            if j == i + 1:
-                covered = True
-            if base + lc > best[j]:
-                best[j] = base + lc
-                back[j] = i
-        if not covered and best[i] + null_score > best[i + 1]:
-            best[i + 1], back[i + 1] = best[i] + null_score, i
-    words, j = [], n
-    while j > 0:
-        words.append(text[back[j]:j])
-        j = back[j]
-    return words[::-1], best[n]
+from min_entropy import kernels
+from min_entropy.char_ids import IS_SPACE, NUM_IDS, code_points, to_ids
+from min_entropy.chinese_text import is_word
+from min_entropy.hash_table import Table
 
 
 class Segmenter:
     """Unigram segmenter over a fixed lexicon ``{word: count}``.
 
-    ``tokenize(line)`` segments each chunk of word characters by :func:`unigram_dp` and keeps every
-    other character as its own token (``min_entropy.chinese_text.pieces``).
+    ``tokenize(line)`` cuts each chunk of word characters by the unigram DP and keeps every other
+    character as its own token, a run of one repeated character as one (``chinese_text.pieces``);
+    ``tokenize_lines(lines)`` does many lines in one call.
     """
 
     def __init__(self, counts: Mapping[str, int], null_score: float = -100.0) -> None:
         counts = {w: c for w, c in counts.items() if c > 0}
         self.log_total = math.log(sum(counts.values())) if counts else 0.0
-        # every prefix of a word maps to None unless it is a word itself: one lookup per substring
-        self.table: dict[str, float | None] = {w[:k]: None for w in counts for k in range(1, len(w))}
-        self.table.update((w, math.log(c)) for w, c in counts.items())
         self.null_score = float(null_score)
+        words = list(counts)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        starts = np.zeros(len(words), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        self.trie = Table(int(lengths.sum()) + 1)
+        nodes = kernels.insert_words(to_ids(code_points("".join(words))), starts, lengths, *self.trie.arrays())
+        self.log_counts = np.full(len(self.trie), np.nan)  # NaN: a prefix of a word, not a word
+        ok = nodes >= 0
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(words))
+        self.log_counts[nodes[ok]] = kernels.logs(values[ok])
+        self.root = np.full(NUM_IDS, -1, dtype=np.int64)  # the first step of every walk, without a probe
+        for c in np.flatnonzero(self.trie.depth[:len(self.trie)] == 1).tolist():
+            self.root[self.trie.keys[c]] = c
 
-    def cut(self, chunk: str) -> list[str]:
-        """The maximum-probability segmentation of one chunk."""
-        return unigram_dp(chunk, self.table, self.log_total, self.null_score, complete=True)[0]
+    def _segment(self, text: str, split_lines: bool) -> str:
+        """The tokens of ``text`` joined by ``TOKEN_END`` (``LINE_END`` between lines): one string, split in C."""
+        points = code_points(text)
+        out = np.empty(2 * len(points) + 1, dtype=np.uint32)
+        m = kernels.segment(points, to_ids(points), IS_SPACE, self.root, self.trie.index, self.log_counts,
+                            self.log_total, self.null_score, split_lines, out)
+        return out[:m].tobytes().decode("utf-32-le")
 
     def tokenize(self, text: str, tally: Counter | None = None) -> list[str]:
         """Words of a raw line; their concatenation is the line without its whitespace.
 
         ``tally``, if given, counts the words cut from chunks (punctuation left out).
         """
-        out: list[str] = []
-        for piece, is_chunk in pieces(text):
-            if is_chunk:
-                words = self.cut(piece)
-                out.extend(words)
-                if tally is not None:
-                    tally.update(words)
-            else:
-                out.append(piece)
-        return out
+        words = self._segment(text, False).split(_TOKEN_END)[:-1]
+        if tally is not None:
+            _tally(tally, words)
+        return words
+
+    def cut(self, chunk: str) -> list[str]:
+        """The maximum-probability segmentation of one chunk of word characters."""
+        return self.tokenize(chunk)
+
+    def tokenize_lines(self, lines: Iterable[str], tally: Counter | None = None) -> list[list[str]]:
+        """``[tokenize(line) for line in lines]`` in one compiled call (lines must not hold a newline)."""
+        lines = list(lines)
+        out = self._segment("\n".join(lines) + "\n", True).split(_LINE_END)[:-1] if lines else []
+        if len(out) != len(lines):  # lines with no token at all: the slow way, to keep them in place
+            return [self.tokenize(line, tally) for line in lines]
+        words = [line.split(_TOKEN_END) if line else [] for line in out]
+        if tally is not None:
+            for w in words:
+                _tally(tally, w)
+        return words
+
+
+_TOKEN_END, _LINE_END = chr(kernels.TOKEN_END), chr(kernels.LINE_END)
+
+
+def _tally(tally: Counter, words: list[str]) -> None:
+    tally.update(w for w in words if is_word(w))
 
 
 def spans(words: Iterable[str]) -> set[tuple[int, int]]:

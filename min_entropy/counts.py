@@ -1,0 +1,140 @@
+"""The two counting passes of word discovery as mergeable accumulators (see ``min_entropy.engines``).
+
+- :class:`NgramCounter`: characters (a fixed array over ``char_ids``) and n-grams of ``lo..hi``
+  characters inside chunks (a ``hash_table.Table`` keyed by the packed n-gram);
+- :class:`PieceCounter`: the pieces left after cutting each chunk (post 1: at weak pairs; 2019: at the
+  ends of chains of strong n-grams), counted in a trie, so pieces of any length are exact.
+
+Both pickle to their used entries only (a Dask worker sends back counts, not hash indexes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from min_entropy import kernels
+from min_entropy.char_ids import MAX_PACKED, NUM_IDS, decode_rows, encode, pack
+from min_entropy.hash_table import Table, graft, insert_all
+
+
+class _Pickled:
+    """Pickle a ``Table`` attribute as its entries and rebuild its index on load."""
+
+    tables: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in self.tables:
+            state[name] = state[name].entries()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name in self.tables:
+            state[name] = Table.from_entries(*state[name])
+        self.__dict__.update(state)
+
+
+class NgramCounter(_Pickled):
+    """Character counts and the counts of every n-gram of ``lo..hi`` characters (``hi <= 4``)."""
+
+    tables = ("ngrams",)
+
+    def __init__(self, lo: int = 2, hi: int = 2) -> None:
+        self.lo, self.hi = lo, hi
+        self.chars = np.zeros(NUM_IDS, dtype=np.int64)
+        self.ngrams = Table()
+
+    def add(self, text: str) -> None:
+        ids = encode(text)
+        self.chars += np.bincount(ids, minlength=NUM_IDS)
+        pos = kernels.count_ngrams(ids, self.lo, self.hi, 0, *self.ngrams.arrays())
+        while pos < len(ids):  # the table was full: grow it and go on from there
+            self.ngrams.grow()
+            pos = kernels.count_ngrams(ids, self.lo, self.hi, pos, *self.ngrams.arrays())
+
+    def merge(self, other: NgramCounter) -> None:
+        self.chars += other.chars
+        self.ngrams.reserve(len(other.ngrams))
+        insert_all(*self.ngrams.arrays(), *other.ngrams.entries())
+
+    @property
+    def total_chars(self) -> int:
+        return int(self.chars[1:].sum())
+
+
+class PieceCounter(_Pickled):
+    """Pieces of the chunks after cutting, counted in a trie.
+
+    ``how="pairs"``: cut between two characters unless their packed pair is in ``strong`` (post 1);
+    ``how="ngrams"``: a piece is a chain of overlapping strong n-grams of up to ``order`` characters (2019).
+    """
+
+    tables = ("trie", "strong")
+
+    def __init__(self, strong: np.ndarray, how: str = "pairs", order: int = 2) -> None:
+        self.how, self.order = how, order
+        self.strong = Table.from_entries(np.asarray(strong, dtype=np.int64))
+        self.trie = Table()
+        self.state = np.array([-1, 0], dtype=np.int64)  # the piece in progress, the number of pieces
+
+    @property
+    def pieces(self) -> int:
+        return int(self.state[1])
+
+    def add(self, text: str) -> None:
+        ids = encode(text)
+        pos = 0
+        while True:
+            if self.how == "pairs":
+                end = kernels.cut_at_weak_pairs(ids, pos, self.state, self.strong.index, *self.trie.arrays())
+            else:
+                end = kernels.cut_at_ngram_ends(ids, self.order, pos, self.state, self.strong.index, *self.trie.arrays())
+            if end == len(ids):
+                return
+            if end == pos and len(self.trie) + 1 < self.trie.keys.size // 2:
+                raise AssertionError("a cutting kernel made no progress with room to spare")
+            self.trie.grow()  # the trie was full: grow it and go on from there
+            pos = end
+
+    def merge(self, other: PieceCounter) -> None:
+        self.state[1] += other.state[1]
+        keys, counts, _ = other.trie.entries()
+        self.trie.reserve(len(keys))
+        graft(*self.trie.arrays(), keys, counts)
+
+
+def node_ids(trie: Table, nodes: np.ndarray, length: int) -> np.ndarray:
+    """The ``(len(nodes), length)`` character ids of trie nodes that all have ``length`` characters."""
+    out = np.empty((len(nodes), length), dtype=np.int64)
+    v = np.asarray(nodes, dtype=np.int64)
+    for p in range(length - 1, -1, -1):
+        key = trie.keys[v]
+        out[:, p] = key % NUM_IDS
+        v = key // NUM_IDS - 1
+    return out
+
+
+def node_strings(trie: Table, nodes: np.ndarray) -> list[str]:
+    """The strings of trie nodes, in the order given."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    out: list[str] = [""] * len(nodes)
+    depth = trie.depth[nodes]
+    for length in np.unique(depth):
+        where = np.flatnonzero(depth == length)
+        for k, s in zip(where.tolist(), decode_rows(node_ids(trie, nodes[where], int(length)))):
+            out[k] = s
+    return out
+
+
+def longest_first(trie: Table, nodes: np.ndarray) -> np.ndarray:
+    """``nodes`` sorted by length (longest first), then count (highest first), then string."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    depth, counts = trie.depth[nodes], trie.counts[nodes]
+    out = []
+    for length in np.unique(depth)[::-1]:
+        group = nodes[depth == length]
+        ids = node_ids(trie, group, int(length))
+        packed = [pack(ids[:, p:p + MAX_PACKED]) for p in range(0, int(length), MAX_PACKED)]  # string order
+        keys = packed[::-1] + [-counts[depth == length]]
+        out.append(group[np.lexsort(keys)])
+    return np.concatenate(out) if out else nodes

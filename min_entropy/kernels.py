@@ -1,0 +1,322 @@
+"""The compiled loops of word discovery and segmentation (numba), on int-coded text (``char_ids``).
+
+Each loop does, character for character and float operation for float operation, what the plain
+Python of ``min_entropy.reference`` does (the tests check both on random texts and pin the lexicons
+of the real corpora), so the lexicon and every tie-break are the same; only the speed differs.
+Tables are ``hash_table`` arrays. A kernel that adds entries takes the position to start from and
+returns the position it reached: short of the end when the table is full (the caller grows it and
+calls again), with any state it carries across that stop in a small ``state`` array.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from min_entropy.char_ids import NUM_IDS
+from min_entropy.hash_table import add, child, find
+
+
+@njit(cache=True)
+def count_ngrams(ids, lo, hi, start, index, keys, counts, depth, size):
+    """Count every n-gram of ``lo..hi`` word characters inside a chunk (ids 0 split chunks)."""
+    n = ids.size
+    for i in range(start, n):
+        if size[0] + hi > keys.size:
+            return i
+        code = 0
+        for k in range(hi):
+            if i + k >= n or ids[i + k] == 0:
+                break
+            code = code * NUM_IDS + ids[i + k]
+            if k + 1 >= lo:
+                d = add(index, keys, size, code)
+                counts[d] += 1
+                depth[d] = k + 1
+    return n
+
+
+@njit(cache=True)
+def strong_pairs(keys, counts, chars, total_pairs, total_chars, min_prob, min_pmi):
+    """Post 1's test of each counted pair: ``ln p_ab >= ln min_prob`` and ``ln(p_ab / (p_a p_b)) >= min_pmi``."""
+    log_pairs = math.log(total_pairs)
+    log_chars = math.log(total_chars)
+    log_min = math.log(min_prob)
+    out = np.zeros(keys.size, dtype=np.bool_)
+    for d in range(keys.size):
+        lp = math.log(counts[d]) - log_pairs
+        a, b = keys[d] // NUM_IDS, keys[d] % NUM_IDS
+        pmi = lp - (math.log(chars[a]) - log_chars) - (math.log(chars[b]) - log_chars)
+        out[d] = lp >= log_min and pmi >= min_pmi
+    return out
+
+
+@njit(cache=True)
+def cut_at_weak_pairs(ids, start, state, strong, index, keys, counts, depth, size):
+    """Post 1's cut: split each chunk between two characters unless their pair is in ``strong``; count the
+    pieces in the trie. ``state``: the node of the piece in progress, and the number of pieces."""
+    node = state[0]
+    for i in range(start, ids.size):
+        if size[0] + 1 > keys.size:
+            state[0] = node
+            return i
+        c = ids[i]
+        if c == 0:
+            if node >= 0:
+                counts[node] += 1
+                state[1] += 1
+                node = -1
+            continue
+        if node >= 0 and find(strong, ids[i - 1] * NUM_IDS + c) < 0:
+            counts[node] += 1
+            state[1] += 1
+            node = -1
+        before = size[0]
+        nxt = add(index, keys, size, (node + 1) * NUM_IDS + c)
+        if size[0] > before:
+            depth[nxt] = 1 if node < 0 else depth[node] + 1
+        node = nxt
+    if node >= 0:
+        counts[node] += 1
+        state[1] += 1
+    state[0] = -1
+    return ids.size
+
+
+@njit(cache=True)
+def cut_at_ngram_ends(ids, order, start, state, strong, index, keys, counts, depth, size):
+    """The 2019 cut (kexue.fm/archives/6920): a piece is a maximal chain of overlapping strong n-grams
+    (orders 2..``order``, packed codes in ``strong``); a character no strong n-gram covers is a piece alone.
+    ``state[1]`` counts the pieces."""
+    n = ids.size
+    i = start
+    while i < n:
+        if ids[i] == 0:
+            i += 1
+            continue
+        end = i + 1
+        j = i
+        while j < end:  # extend while a strong n-gram starting inside the piece reaches past its end
+            code = ids[j]
+            for k in range(1, order):
+                if j + k >= n or ids[j + k] == 0:
+                    break
+                code = code * NUM_IDS + ids[j + k]
+                if j + k + 1 > end and find(strong, code) >= 0:
+                    end = j + k + 1
+            j += 1
+        if size[0] + end - i > keys.size:
+            return i
+        node = -1
+        for p in range(i, end):
+            before = size[0]
+            nxt = add(index, keys, size, (node + 1) * NUM_IDS + ids[p])
+            if size[0] > before:
+                depth[nxt] = 1 if node < 0 else depth[node] + 1
+            node = nxt
+        counts[node] += 1
+        state[1] += 1
+        i = end
+    return n
+
+
+@njit(cache=True)
+def spell(keys, node, buf):
+    """Write the characters of trie ``node`` into ``buf``; returns the length."""
+    length = 0
+    d = node
+    while d >= 0:
+        length += 1
+        d = keys[d] // NUM_IDS - 1
+    d = node
+    for p in range(length - 1, -1, -1):
+        buf[p] = keys[d] % NUM_IDS
+        d = keys[d] // NUM_IDS - 1
+    return length
+
+
+@njit(cache=True)
+def remove_redundant(order, length_rule, null_score, total, index, keys, counts, depth, size):
+    """Post 1's de-redundancy over the trie's words (count > 0), in ``order`` (longest first).
+
+    Each word is re-segmented without itself (unigram DP over every substring that is a word, a
+    character no word covers scoring ``null_score``); its gain ``ln p(w) - sum_k ln p(sub_k)`` must reach
+    1, or ``len(w) - 1`` with ``length_rule``, else its count goes to its sub-words. Returns the gain of
+    each word judged (NaN: not judged), the removed words in the order removed, and the new total.
+    """
+    gains = np.full(size[0] + NUM_IDS, np.nan)
+    removed = np.empty(order.size, dtype=np.int64)
+    n_removed = 0
+    buf = np.empty(256, dtype=np.int64)
+    best = np.empty(257)
+    back = np.zeros(257, dtype=np.int64)
+    for w in order:
+        length = depth[w]
+        if length >= buf.size:
+            buf = np.empty(2 * length, dtype=np.int64)
+            best = np.empty(2 * length + 1)
+            back = np.zeros(2 * length + 1, dtype=np.int64)
+        spell(keys, w, buf)
+        best[0] = 0.0
+        for k in range(1, length + 1):
+            best[k] = -np.inf
+        log_total = math.log(total)
+        for i in range(length):
+            base = best[i] - log_total
+            covered = False
+            node = -1
+            for j in range(i + 1, length + 1):
+                node = child(index, node, buf[j - 1])
+                if node < 0:
+                    break
+                if counts[node] <= 0 or node == w:
+                    continue
+                lc = math.log(counts[node])
+                if j == i + 1:
+                    covered = True
+                if base + lc > best[j]:
+                    best[j] = base + lc
+                    back[j] = i
+            if not covered and best[i] + null_score > best[i + 1]:
+                best[i + 1] = best[i] + null_score
+                back[i + 1] = i
+        gain = math.log(counts[w]) - log_total - best[length]
+        gains[w] = gain
+        if gain >= (length - 1.0 if length_rule else 1.0):
+            continue
+        n = counts[w]
+        counts[w] = 0
+        removed[n_removed] = w
+        n_removed += 1
+        j = length
+        parts = 0
+        while j > 0:
+            i = back[j]
+            node = -1
+            for p in range(i, j):
+                node = child(index, node, buf[p])
+            if node < 0:  # a character no word covers becomes a word (only single characters are missing)
+                node = add(index, keys, size, buf[i])  # a root child's key is its character
+                depth[node] = 1
+            counts[node] += n
+            parts += 1
+            j = i
+        total += (parts - 1) * n
+    return gains, removed[:n_removed], total
+
+
+TOKEN_END, LINE_END = 0x1F, 0x1E  # whitespace, so never inside a token: the output's separators
+
+
+@njit(cache=True)
+def segment(points, ids, is_space, root, index, log_counts, log_total, null_score, split_lines, out):
+    """Tokens of a text: chunks of word characters cut by the unigram DP over the lexicon trie (nodes
+    with a NaN log count are prefixes only), each run of one repeated other character a token,
+    whitespace dropped. Writes the tokens' code points into ``out``, each followed by ``TOKEN_END``
+    (``LINE_END`` after a line's last token, where the text has a newline, with ``split_lines``);
+    returns the length written. ``root[c]``: the trie node of the one-character prefix ``c``."""
+    n = ids.size
+    best = np.empty(n + 1)
+    back = np.empty(n + 1, dtype=np.int64)
+    cuts = np.empty(n + 1, dtype=np.int64)
+    m = 0
+    i = 0
+    while i < n:
+        if ids[i] == 0:
+            c = points[i]
+            if c < is_space.size and is_space[c]:
+                if split_lines and c == 10:
+                    if m > 0 and out[m - 1] == TOKEN_END:
+                        out[m - 1] = LINE_END
+                    else:
+                        out[m] = LINE_END
+                        m += 1
+                i += 1
+                continue
+            j = i + 1
+            while j < n and points[j] == c:
+                j += 1
+            for _ in range(i, j):
+                out[m] = c
+                m += 1
+            out[m] = TOKEN_END
+            m += 1
+            i = j
+            continue
+        e = i
+        while e < n and ids[e] != 0:
+            e += 1
+        length = e - i  # the chunk is ids[i:e]; best[k] covers its first k characters
+        best[0] = 0.0
+        for k in range(1, length + 1):
+            best[k] = -np.inf
+        for a in range(length):
+            base = best[a] - log_total
+            covered = False
+            node = root[ids[i + a]]
+            b = a + 1
+            while node >= 0:
+                lc = log_counts[node]
+                if not math.isnan(lc):
+                    if b == a + 1:
+                        covered = True
+                    if base + lc > best[b]:
+                        best[b] = base + lc
+                        back[b] = a
+                if b == length:
+                    break
+                node = child(index, node, ids[i + b])
+                b += 1
+            if not covered and best[a] + null_score > best[a + 1]:
+                best[a + 1] = best[a] + null_score
+                back[a + 1] = a
+        k = length
+        t = 0
+        while k > 0:
+            cuts[t] = k
+            t += 1
+            k = back[k]
+        start = 0
+        for q in range(t - 1, -1, -1):
+            for p in range(i + start, i + cuts[q]):
+                out[m] = points[p]
+                m += 1
+            out[m] = TOKEN_END
+            m += 1
+            start = cuts[q]
+        i = e
+    return m
+
+
+@njit(cache=True)
+def insert_words(ids, starts, lengths, index, keys, counts, depth, size):
+    """Insert each word ``ids[starts[k]:starts[k] + lengths[k]]`` into the trie; its node, or -1 if the
+    word holds a character that is not a word character (it can never match inside a chunk); reserved."""
+    nodes = np.full(starts.size, -1, dtype=np.int64)
+    for k in range(starts.size):
+        ok = lengths[k] > 0
+        for p in range(starts[k], starts[k] + lengths[k]):
+            if ids[p] == 0:
+                ok = False
+        if not ok:
+            continue
+        node = -1
+        for p in range(starts[k], starts[k] + lengths[k]):
+            before = size[0]
+            nxt = add(index, keys, size, (node + 1) * NUM_IDS + ids[p])
+            if size[0] > before:
+                depth[nxt] = 1 if node < 0 else depth[node] + 1
+            node = nxt
+        nodes[k] = node
+    return nodes
+
+
+@njit(cache=True)
+def logs(values):
+    """``math.log`` of each value (numpy's vector log may differ in the last bit: ties must match)."""
+    out = np.empty(values.size)
+    for k in range(values.size):
+        out[k] = math.log(values[k])
+    return out
