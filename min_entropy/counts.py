@@ -10,10 +10,12 @@ Both pickle to their used entries only (a Dask worker sends back counts, not has
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from min_entropy import kernels
-from min_entropy.char_ids import MAX_PACKED, NUM_IDS, decode_rows, encode, pack
+from min_entropy.char_ids import CODEPOINTS, MAX_PACKED, NUM_IDS, decode_rows, encode, pack
 from min_entropy.hash_table import Table, graft, insert_all
 
 
@@ -138,3 +140,9 @@ def longest_first(trie: Table, nodes: np.ndarray) -> np.ndarray:
         keys = packed[::-1] + [-counts[depth == length]]
         out.append(group[np.lexsort(keys)])
     return np.concatenate(out) if out else nodes
+
+
+def char_counter(chars: np.ndarray) -> Counter:
+    """``Counter({character: count})`` of a character-count array over ``char_ids`` (id 0 left out)."""
+    ids = np.flatnonzero(chars[1:]) + 1
+    return Counter(dict(zip(map(chr, CODEPOINTS[ids].tolist()), chars[ids].tolist())))

@@ -115,7 +115,7 @@ class Table:
         self.counts = np.empty(0, dtype=np.int64)
         self.depth = np.empty(0, dtype=np.int32)
         self.index = np.empty(0, dtype=np.int64)
-        self.reserve(capacity)
+        self.reserve(max(capacity, 1))
 
     def __len__(self) -> int:
         return int(self.size[0])

@@ -37,9 +37,9 @@ import numpy as np
 from engine.errors import ConfigError, ProjectError
 from engine.files import write_atomic
 from min_entropy import kernels
-from min_entropy.char_ids import CODEPOINTS, NUM_IDS
+from min_entropy.char_ids import NUM_IDS
 from min_entropy.chinese_text import read_lines
-from min_entropy.counts import NgramCounter, PieceCounter, longest_first, node_strings
+from min_entropy.counts import NgramCounter, PieceCounter, char_counter, longest_first, node_strings
 from min_entropy.engines import LocalEngine
 from min_entropy.hash_table import Table
 
@@ -88,8 +88,7 @@ def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0
     t2 = time.perf_counter()
     found = judge(pieces.trie, min_prob, max_len, rule, null_score)
     t3 = time.perf_counter()
-    chars = np.flatnonzero(counts.chars[1:]) + 1
-    found.char_counts = Counter(dict(zip(map(chr, CODEPOINTS[chars].tolist()), counts.chars[chars].tolist())))
+    found.char_counts = char_counter(counts.chars)
     found.num_pairs, found.num_strong_pairs = len(keys), int(strong.sum())
     found.seconds = {"count": t1 - t0, "cut": t2 - t1, "truncate_deredundancy": t3 - t2, "total": t3 - t0}
     return found

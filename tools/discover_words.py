@@ -1,4 +1,7 @@
-"""Discover a lexicon from raw text: ``python tools/discover_words.py [corpus=...] [lexicon.min_pmi=...]``.
+"""Discover a lexicon from raw text: ``python tools/discover_words.py [corpus=...] [lexicon=pair_pmi|ngram_pmi]``.
+
+``lexicon=pair_pmi`` is post 1's method (kexue.fm/archives/5476), ``lexicon=ngram_pmi`` the 2019 one
+(kexue.fm/archives/6920); ``lexicon.engine=dask`` counts on a Dask cluster.
 
 Writes to ``runs/discover_words/<corpus>/<date_time>/``:
 
@@ -12,6 +15,7 @@ Writes to ``runs/discover_words/<corpus>/<date_time>/``:
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -19,46 +23,49 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from engine.cli import print_result, run_guarded
-from engine.errors import as_bool, as_int, as_number
+from engine.errors import as_bool, as_int
 from engine.files import write_atomic
 from engine.instantiate import build
 from engine.memory import peak_rss_mb
 from min_entropy.chinese_text import Corpus
-from min_entropy.lexicon import discover, information_per_char, save_lexicon
+from min_entropy.lexicon import information_per_char, save_lexicon
 from min_entropy.segmenter import Segmenter, segmentation_scores
 
 
 def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | None,
-                   progress: bool = False) -> Iterator[list[str]]:
+                   progress: bool = False, batch: int = 10_000) -> Iterator[list[str]]:
     """Yield the segmentation of each line; count the words of chunks into ``tally``."""
     f = open(out, "w", encoding="utf-8") if out else None
+    bar = tqdm(desc="segmenting", unit=" lines", disable=not progress, mininterval=1.0)
     try:
-        for line in tqdm(corpus.lines(), desc="segmenting", unit=" lines", disable=not progress, mininterval=1.0):
-            words = seg.tokenize(line, tally)
-            if f:
-                f.write(" ".join(words) + "\n")
-            yield words
+        lines_iter = corpus.lines()
+        while lines := list(itertools.islice(lines_iter, batch)):
+            for words in seg.tokenize_lines(lines, tally):
+                if f:
+                    f.write(" ".join(words) + "\n")
+                yield words
+            bar.update(len(lines))
     finally:
+        bar.close()
         if f:
             f.close()
 
 
 def run(cfg: DictConfig, out: Path) -> dict:
     corpus = build("corpus", cfg.corpus)
-    lx = cfg.lexicon
+    method = build("lexicon", cfg.lexicon)
     evaluate, write_segmented = as_bool("evaluate", cfg.evaluate), as_bool("write_segmented", cfg.write_segmented)
     top = as_int("top", cfg.top)
-    found = discover(corpus, as_number("lexicon.min_prob", lx.min_prob), as_number("lexicon.min_pmi", lx.min_pmi),
-                     str(lx.rule), as_number("lexicon.null_score", lx.null_score),
-                     max_len=as_int("lexicon.max_len", lx.max_len, 2), progress=as_bool("progress", cfg.progress))
+    found = method.discover(corpus, progress=as_bool("progress", cfg.progress))
     save_lexicon(out / "lexicon.tsv", found.words, found.gains)
     write_atomic(out / "removed.tsv", "word\tgain\n" + "".join(f"{w}\t{g:.4f}\n" for w, g in found.removed))
-    m: dict = {"corpus": corpus.name or corpus.path, "min_prob": float(lx.min_prob), "min_pmi": float(lx.min_pmi),
-               "rule": str(lx.rule), "chars": sum(found.char_counts.values()), "distinct_chars": len(found.char_counts),
+    settings = {k: v for k, v in OmegaConf.to_container(cfg.lexicon).items() if k != "_target_"}
+    m: dict = {"corpus": corpus.name or corpus.path, "method": type(method).__name__, **settings,
+               "chars": sum(found.char_counts.values()), "distinct_chars": len(found.char_counts),
                "distinct_pairs": found.num_pairs, "strong_pairs": found.num_strong_pairs,
                "candidates": found.num_candidates, "after_truncation": found.num_truncated,
                "removed": len(found.removed), "lexicon_size": len(found.words),
@@ -66,7 +73,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
                "discovery_s": found.seconds["total"], **{f"{k}_s": v for k, v in found.seconds.items() if k != "total"},
                "L_chars_bits": information_per_char(found.char_counts)}
     if evaluate or write_segmented:
-        seg, tally = Segmenter(found.words, lx.null_score), Counter()
+        seg, tally = Segmenter(found.words, method.null_score), Counter()
         start = time.perf_counter()
         lines = segment_corpus(corpus, seg, tally, out / "segmented.txt" if write_segmented else None, cfg.progress)
         if corpus.has_gold and evaluate:
@@ -86,10 +93,13 @@ def run(cfg: DictConfig, out: Path) -> dict:
 
 
 def summary(m: dict, out: Path) -> str:
-    lines = [f"{m['corpus']}: {m['chars']:,} characters, {m['distinct_pairs']:,} distinct pairs, "
-             f"{m['strong_pairs']:,} strong (min_prob {m['min_prob']:g}, min_pmi {m['min_pmi']:g})",
-             f"  candidates {m['candidates']:,} -> truncated {m['after_truncation']:,} -> lexicon {m['lexicon_size']:,} "
-             f"({m['removed']:,} removed, {100 * m['removed_fraction']:.1f} %, rule {m['rule']}) "
+    grams = "pairs" if m["method"] == "PairPMI" else "n-grams"
+    settings = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items()
+                         if k in ("min_prob", "min_pmi", "rule", "order", "min_count"))
+    lines = [f"{m['corpus']}: {m['chars']:,} characters, {m['distinct_pairs']:,} distinct {grams}, "
+             f"{m['strong_pairs']:,} strong ({m['method']}: {settings}; engine {m['engine']})",
+             f"  candidates {m['candidates']:,} -> kept {m['after_truncation']:,} -> lexicon {m['lexicon_size']:,} "
+             f"({m['removed']:,} removed, {100 * m['removed_fraction']:.1f} %) "
              f"in {m['discovery_s']:.2f} s, peak memory {m['peak_rss_mb']:.0f} MB"]
     if "L_words_bits" in m:
         lines.append(f"  L: {m['L_chars_bits']:.3f} bits/char by character -> {m['L_words_bits']:.3f} with the lexicon "

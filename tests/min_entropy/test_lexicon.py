@@ -1,7 +1,9 @@
-"""Minimum-entropy lexicon (kexue.fm/archives/5476): the post's algebra, hand-worked passes, the segmenter."""
+"""Minimum-entropy lexicon (kexue.fm/archives/5476): the post's algebra, hand-worked passes (on the plain-Python
+reference), the segmenter, and the lexicons of two small real corpora pinned."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import random
@@ -10,21 +12,9 @@ import pytest
 
 from engine.errors import ConfigError, DataMissingError, ProjectError
 from min_entropy.chinese_text import Corpus, chunks, pieces
-from min_entropy.lexicon import (
-    count_ngrams,
-    cut_candidates,
-    discover,
-    information_per_char,
-    load_lexicon,
-    merge_gain,
-    merge_gain_approx,
-    pair_pmi,
-    remove_redundant,
-    save_lexicon,
-    strong_pairs,
-    truncate,
-)
-from min_entropy.segmenter import Segmenter, segmentation_scores, unigram_dp
+from min_entropy.lexicon import discover, information_per_char, load_lexicon, merge_gain, merge_gain_approx, save_lexicon
+from min_entropy.reference import count_ngrams, cut_candidates, pair_pmi, remove_redundant, strong_pairs, truncate
+from min_entropy.segmenter import Segmenter, segmentation_scores
 from min_entropy.tokenizer import WordTokenizer
 
 HAN = "天地玄黄宇宙洪荒日月盈昃辰宿列张寒来暑往"
@@ -116,41 +106,6 @@ def test_de_redundancy_by_hand_and_the_two_rules():
         remove_redundant(lex, rule="post")
 
 
-def brute_force(text, counts, null_score):
-    """Every split of ``text`` into lexicon words (single characters outside it score null_score)."""
-    log_total = math.log(sum(counts.values()))
-    best = -math.inf
-    for cuts in itertools.product([0, 1], repeat=len(text) - 1):
-        bounds = [0] + [i + 1 for i, c in enumerate(cuts) if c] + [len(text)]
-        score = 0.0
-        for a, b in zip(bounds, bounds[1:]):
-            w = text[a:b]
-            if w in counts:
-                score += math.log(counts[w]) - log_total
-            elif b - a == 1:
-                score += null_score
-            else:
-                score = -math.inf
-        best = max(best, score)
-    return best
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_segmenter_finds_the_maximum_probability_segmentation(seed):
-    rng = random.Random(seed)
-    alphabet = "甲乙丙丁戊"
-    counts = {"".join(rng.choices(alphabet, k=rng.randint(1, 4))): rng.randint(1, 50) for _ in range(12)}
-    seg = Segmenter(counts, null_score=-20.0)
-    for _ in range(10):
-        text = "".join(rng.choices(alphabet, k=rng.randint(1, 9)))
-        words = seg.cut(text)
-        log_total = math.log(sum(counts.values()))
-        score = sum(math.log(counts[w]) - log_total if w in counts else -20.0 for w in words)
-        assert "".join(words) == text
-        assert score == pytest.approx(brute_force(text, counts, -20.0), abs=1e-9)
-        assert unigram_dp(text, {w: math.log(c) for w, c in counts.items()}, log_total, -20.0)[1] == pytest.approx(score)
-
-
 def test_tokenize_keeps_punctuation_runs_and_drops_spaces():
     assert list(pieces("１９９８年，ＡＢ c——好……")) == [
         ("１９９８年", True), ("，", False), ("ＡＢ", True), ("c", True), ("——", False), ("好", True), ("……", False)]
@@ -240,3 +195,35 @@ def test_lexicon_and_corpus_files_in_other_encodings_and_folders(tmp_path):
         load_lexicon(tmp_path / "gbk.tsv")
     with pytest.raises(ConfigError, match="is a folder"):
         Corpus(str(tmp_path))
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Lexicons of the first 300 lines of Sanguo and 2,000 of People's Daily, made with the plain-Python code
+# (min_entropy/reference.py, commit 4ecbba7) before the compiled path: size, sha256 of the sorted
+# "word<TAB>count" lines, of the removed words with their gains (9 decimals), of the segmented lines.
+PINS = [
+    ("sanguo300 1e-07 1 length", 17166, "f613df42035f7bcb", "956bc2866866e02c", "a4a8e0b389a2e1b8"),
+    ("sanguo300 1e-07 1 constant", 17173, "46d3bd5135d80524", "e3b0c44298fc1c14", "78ae2b9debf64bb9"),
+    ("sanguo300 1e-07 3 length", 12855, "28348599277936e6", "1d613536119f41e0", "a79a9e1fa585417e"),
+    ("sanguo300 1e-07 3 constant", 12866, "05fdf26eeb13bc9a", "e3b0c44298fc1c14", "5d65a3eec6063125"),
+    ("peoples_daily2000 1e-07 1 length", 24341, "4510a3dc03dc8055", "b88370fa6a98fc37", "46c5e9390fdbfcbf"),
+    ("peoples_daily2000 1e-07 1 constant", 24614, "5231d7fb5e0873c0", "7b8f13ca7d4dceb3", "6279db7025975d39"),
+    ("peoples_daily2000 1e-07 3 length", 16454, "ab10de913f1967c7", "43d64e024be74ba4", "d93c417d5a500b79"),
+    ("peoples_daily2000 1e-07 3 constant", 16503, "82b0d74d11bc4afb", "68177df75fce5c4f", "c371ec96d1552d14"),
+]
+
+
+@pytest.mark.parametrize("key, size, lexicon, removed, segmented", PINS)
+def test_lexicon_is_pinned_on_real_text(key, size, lexicon, removed, segmented):
+    name, min_prob, min_pmi, rule = key.split()
+    corpus = (Corpus("data/chinese/sanguo.txt", "text", max_lines=300) if name == "sanguo300"
+              else Corpus("data/chinese/199801.txt", "peoples_daily", max_lines=2000))
+    lines = list(corpus.lines())
+    found = discover(corpus, float(min_prob), float(min_pmi), rule)  # streamed from the file
+    assert len(found.words) == size
+    assert digest("\n".join(f"{w}\t{c}" for w, c in sorted(found.words.items()))) == lexicon
+    assert digest("\n".join(f"{w}\t{g:.9f}" for w, g in found.removed)) == removed
+    assert digest("\n".join(" ".join(words) for words in Segmenter(found.words).tokenize_lines(lines))) == segmented

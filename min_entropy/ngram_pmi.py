@@ -1,0 +1,138 @@
+"""Word discovery by n-gram PMI: the later method of 【中文分词系列】 8. 更好的新词发现算法 (Su Jianlin, 2019,
+kexue.fm/archives/6920), as a second method beside post 1's (``min_entropy.pair_pmi``).
+
+1. count the n-grams of 1..``order`` characters inside chunks, keep those seen ``min_count`` times;
+2. an n-gram ``w`` of k >= 2 characters is *strong* if every way of cutting it in two is a strong bond:
+   ``min_j ln(N n_w / (n_{w[:j]} n_{w[j:]})) >= min_pmi[k]``, with ``N`` the number of characters and
+   a part below ``min_count`` counted as ``N`` (a weak part);
+3. cut each chunk into pieces: a piece is a maximal chain of overlapping strong n-grams, a character
+   no strong n-gram covers is a piece alone; count the pieces, keep those seen ``min_count`` times;
+4. de-redundancy ("回溯"): a piece of 3..``order`` characters must itself be a strong n-gram, and a longer
+   one must have every ``order``-character window strong; pieces of one or two characters stay.
+
+The lexicon's counts are the pieces' counts; the same segmenter and metrics as post 1 apply.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from engine.errors import ConfigError, ProjectError
+from min_entropy.char_ids import MAX_PACKED, NUM_IDS, pack
+from min_entropy.counts import NgramCounter, PieceCounter, char_counter, node_ids, node_strings
+from min_entropy.engines import make_engine
+from min_entropy.lexicon import Discovery
+
+
+def strong_ngrams(codes: np.ndarray, counts: np.ndarray, orders: np.ndarray, chars: np.ndarray,
+                  min_count: int, min_pmi: Sequence[float]) -> np.ndarray:
+    """The packed codes of the strong n-grams (step 2) among the counted ones."""
+    total = float(chars.sum())
+    keep = counts >= min_count
+    codes, counts, orders = codes[keep], counts[keep], orders[keep]
+    order_of = np.argsort(codes)
+    sorted_codes, sorted_counts = codes[order_of], counts[order_of]
+
+    def count_of(sub: np.ndarray, length: int) -> np.ndarray:
+        if length == 1:
+            n = chars[sub].astype(np.float64)
+            return np.where(n >= min_count, n, total)
+        at = np.clip(np.searchsorted(sorted_codes, sub), 0, max(len(sorted_codes) - 1, 0))
+        found = sorted_codes[at] == sub if len(sorted_codes) else np.zeros(len(sub), dtype=bool)
+        return np.where(found, sorted_counts[at] if len(sorted_codes) else 0, total).astype(np.float64)
+
+    strong = []
+    for k in range(2, len(min_pmi) + 2):
+        group = orders == k
+        code, n = codes[group], counts[group].astype(np.float64)
+        pmi = np.full(len(code), np.inf)
+        for j in range(1, k):
+            base = NUM_IDS ** (k - j)
+            pmi = np.minimum(pmi, np.log(total * n / (count_of(code // base, j) * count_of(code % base, k - j))))
+        strong.append(code[pmi >= min_pmi[k - 2]])
+    return np.concatenate(strong) if strong else np.zeros(0, dtype=np.int64)
+
+
+def discover_ngram_pmi(corpus: Iterable[str], order: int = 4, min_count: int = 32,
+                       min_pmi: Sequence[float] = (2.0, 4.0, 6.0), progress: bool = False, engine=None) -> Discovery:
+    """All four steps over ``corpus`` (a ``Corpus``, or lines that can be iterated twice).
+
+    Defaults: the 2019 repository's (order 4, min_count 32, PMI thresholds 2, 4, 6 nats for 2-, 3-
+    and 4-grams), sized there for corpora of tens of millions of characters.
+    """
+    min_pmi = check(order, min_count, min_pmi)
+    engine = engine or make_engine()
+    t0 = time.perf_counter()
+    counts = engine.accumulate(corpus, partial(NgramCounter, 2, order), "counting", progress)
+    if not counts.total_chars:
+        raise ProjectError("the corpus has no Chinese characters, letters or digits to count")
+    codes, n, orders = counts.ngrams.entries()
+    chars = counts.chars.copy()
+    chars[0] = 0  # id 0 counts the characters between chunks
+    strong = strong_ngrams(codes, n, orders, chars, min_count, min_pmi)
+    t1 = time.perf_counter()
+    pieces = engine.accumulate(corpus, partial(PieceCounter, strong, "ngrams", order), "cutting", progress)
+    t2 = time.perf_counter()
+    trie = pieces.trie
+    nodes = np.flatnonzero(trie.counts[:len(trie)] >= min_count)
+    strong_sorted = np.sort(strong)
+    keep = np.ones(len(nodes), dtype=bool)
+    depth = trie.depth[nodes]
+    for length in np.unique(depth[depth >= 3]).tolist():
+        where = np.flatnonzero(depth == length)
+        ids = node_ids(trie, nodes[where], length)
+        window = min(length, order, MAX_PACKED)
+        for start in range(length - window + 1):
+            keep[where] &= np.isin(pack(ids[:, start:start + window]), strong_sorted)
+    words, dropped = nodes[keep], nodes[~keep]
+    names = node_strings(trie, np.concatenate([words, dropped]))
+    t3 = time.perf_counter()
+    found = Discovery(words=dict(zip(names[:len(words)], trie.counts[words].tolist())), gains={},
+                      removed=[(w, math.nan) for w in names[len(words):]], num_pairs=len(codes),
+                      num_strong_pairs=len(strong), num_candidates=int(np.count_nonzero(trie.counts[:len(trie)])),
+                      num_truncated=len(nodes))
+    found.char_counts = char_counter(counts.chars)
+    found.seconds = {"count": t1 - t0, "cut": t2 - t1, "truncate_deredundancy": t3 - t2, "total": t3 - t0}
+    return found
+
+
+def check(order: int, min_count: int, min_pmi: Sequence[float]) -> list[float]:
+    if isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= MAX_PACKED:
+        raise ConfigError(f"lexicon.order must be an integer in 2..{MAX_PACKED}, got {order!r}")
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise ConfigError(f"lexicon.min_count must be a positive integer, got {min_count!r}")
+    values = [min_pmi] if isinstance(min_pmi, (int, float)) else list(min_pmi)
+    if len(values) != order - 1 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and math.isfinite(v) for v in values):
+        raise ConfigError(f"lexicon.min_pmi must list {order - 1} numbers (nats), one per order 2..{order}, "
+                          f"got {min_pmi!r}")
+    return [float(v) for v in values]
+
+
+@dataclass
+class NgramPMI:
+    """``lexicon=ngram_pmi``: the 2019 method with its settings and the engine that counts."""
+
+    order: int = 4
+    min_count: int = 32
+    min_pmi: Sequence[float] = (2.0, 4.0, 6.0)
+    null_score: float = -100.0
+    engine: str = "local"
+    scheduler: str | None = None
+    partitions: int | None = None
+
+    def __post_init__(self) -> None:
+        self.min_pmi = check(self.order, self.min_count, self.min_pmi)
+
+    def discover(self, corpus: Iterable[str], progress: bool = False) -> Discovery:
+        engine = make_engine(self.engine, self.scheduler, self.partitions)
+        try:
+            return discover_ngram_pmi(corpus, self.order, self.min_count, self.min_pmi, progress, engine)
+        finally:
+            engine.close()

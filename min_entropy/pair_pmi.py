@@ -1,0 +1,41 @@
+"""``lexicon=pair_pmi``: post 1's method (kexue.fm/archives/5476, ``min_entropy.lexicon.discover``) with its
+settings and the engine that counts, as the config group ``lexicon`` builds it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine.errors import ConfigError
+from min_entropy.engines import make_engine
+from min_entropy.lexicon import RULES, Discovery, check_thresholds, discover
+
+
+@dataclass
+class PairPMI:
+    """Cut at weak adjacent pairs (``min_prob``, ``min_pmi``), truncate, then de-redundancy by ``rule``."""
+
+    min_prob: float = 1e-7
+    min_pmi: float = 1.0
+    rule: str = "constant"
+    null_score: float = -100.0
+    max_len: int | None = 64
+    engine: str = "local"
+    scheduler: str | None = None
+    partitions: int | None = None
+
+    def __post_init__(self) -> None:
+        check_thresholds(self.min_prob, self.min_pmi)
+        if self.rule not in RULES:
+            raise ConfigError(f"lexicon.rule={self.rule!r} is not one of {', '.join(RULES)}")
+        if self.max_len is not None and (isinstance(self.max_len, bool) or not isinstance(self.max_len, int)
+                                         or self.max_len < 2):
+            raise ConfigError(f"lexicon.max_len must be an integer >= 2 or null, got {self.max_len!r}")
+
+    def discover(self, corpus: Iterable[str], progress: bool = False) -> Discovery:
+        engine = make_engine(self.engine, self.scheduler, self.partitions)
+        try:
+            return discover(corpus, self.min_prob, self.min_pmi, self.rule, self.null_score, self.max_len,
+                            progress, engine)
+        finally:
+            engine.close()
