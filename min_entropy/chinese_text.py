@@ -187,7 +187,7 @@ class Corpus:
                                        "convert the file, e.g. iconv -f gb18030 -t utf-8") from None
                 if lineno is not None:
                     lineno += data.count(b"\n")
-                yield text
+                yield text[:-1] if text.endswith("\n") else text  # lines joined by newlines, as for a list
 
 
 def _line_start(f, offset: int | None) -> int:

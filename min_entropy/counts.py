@@ -48,7 +48,9 @@ class NgramCounter(_Pickled):
 
     def add(self, text: str) -> None:
         ids = encode(text)
-        self.chars += np.bincount(ids, minlength=NUM_IDS)
+        chars = np.bincount(ids, minlength=NUM_IDS)
+        chars[0] = 0  # id 0: the characters between chunks
+        self.chars += chars
         pos = kernels.count_ngrams(ids, self.lo, self.hi, 0, *self.ngrams.arrays())
         while pos < len(ids):  # the table was full: grow it and go on from there
             self.ngrams.grow()
@@ -61,7 +63,7 @@ class NgramCounter(_Pickled):
 
     @property
     def total_chars(self) -> int:
-        return int(self.chars[1:].sum())
+        return int(self.chars.sum())
 
 
 class PieceCounter(_Pickled):

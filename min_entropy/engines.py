@@ -97,7 +97,7 @@ class DaskEngine:
         self.cluster = None
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout="10s")
+                self.client = Client(scheduler, timeout="5s")
             except OSError as e:
                 raise ProjectError(f"could not reach the Dask scheduler at lexicon.scheduler={scheduler} ({e}); "
                                    "start one (`dask scheduler`, then `dask worker <address>` on each machine) "

@@ -73,9 +73,7 @@ def discover_ngram_pmi(corpus: Iterable[str], order: int = 4, min_count: int = 3
     if not counts.total_chars:
         raise ProjectError("the corpus has no Chinese characters, letters or digits to count")
     codes, n, orders = counts.ngrams.entries()
-    chars = counts.chars.copy()
-    chars[0] = 0  # id 0 counts the characters between chunks
-    strong = strong_ngrams(codes, n, orders, chars, min_count, min_pmi)
+    strong = strong_ngrams(codes, n, orders, counts.chars, min_count, min_pmi)
     t1 = time.perf_counter()
     pieces = engine.accumulate(corpus, partial(PieceCounter, strong, "ngrams", order), "cutting", progress)
     t2 = time.perf_counter()

@@ -37,6 +37,26 @@ def test_discover_words_on_every_corpus(corpus, tmp_path):
     assert "top words:" in r.stdout and f"outputs: {out}/" in r.stdout
 
 
+def test_ngram_pmi_method_and_the_dask_engine(tmp_path):
+    """The 2019 method is one config value away; lexicon.engine=dask starts a local cluster and gives the
+    same lexicon as counting in this process."""
+    r = run_script("tools/discover_words.py", "lexicon=ngram_pmi", "lexicon.min_count=3", "corpus.max_lines=2000",
+                   "progress=false", f"runs_root={tmp_path / 'n'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out, m = only_run(tmp_path / "n")
+    assert m["method"] == "NgramPMI" and m["min_pmi"] == [2.0, 4.0, 6.0] and 0.5 < m["f1"] < 0.9
+    assert len(load_lexicon(out / "lexicon.tsv")) == m["lexicon_size"] > 1000
+    runs = {}
+    for engine in ("local", "dask"):
+        r = run_script("tools/discover_words.py", "corpus=sanguo", "lexicon.min_pmi=3", f"lexicon.engine={engine}",
+                       "evaluate=false", "progress=false", f"runs_root={tmp_path / engine}")
+        assert r.returncode == 0, r.stderr[-2000:]
+        out, m = only_run(tmp_path / engine)
+        runs[engine] = (out / "lexicon.tsv").read_text(encoding="utf-8")
+        assert m["engine"] == engine
+    assert runs["local"] == runs["dask"]
+
+
 def test_templates_from_a_discovered_lexicon_then_parse(tmp_path):
     r = run_script("tools/discover_words.py", "corpus.max_lines=500", "progress=false", "write_segmented=true",
                    f"runs_root={tmp_path / 'd'}")
@@ -76,7 +96,7 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     own.write_text("我们去公园散步，我们去商店买菜。\n他们去公园散步，他们去学校上课。\n" * 20, encoding="utf-8")
     r = run_script("tools/discover_words.py", "-m", "corpus=text_file", f"corpus.path={own}", "lexicon.min_pmi=2.5,abc",
                    "progress=false", f"runs_root={tmp_path / 'runs'}")
-    assert r.returncode == 0 and "lexicon.min_pmi='abc' is not a number" in r.stderr, r.stderr[-2000:]
+    assert r.returncode == 0 and "lexicon.min_pmi must be a number (nats), got 'abc'" in r.stderr, r.stderr[-2000:]
     _, m = only_run(tmp_path / "runs")
     assert m["lexicon_size"] == 7 and "f1" not in m  # 我 他 们 去 公园散步 商店买菜 学校上课; no gold
 
@@ -95,12 +115,14 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     ("discover_words", "evaluate=maybe", "evaluate must be true or false"),
     ("discover_words", "corpus.path=/tmp", "corpus.path=/tmp is a folder"),
     ("find_templates", "tokens=words", "tokens='words' is not one of gold, lexicon, chars"),
-    ("discover_words", "+lexicon.min_pmii=3", "unknown config key lexicon.min_pmii: nothing reads it"),
+    ("discover_words", "+lexicon.min_pmii=3", "lexicon.min_pmii is not a setting of min_entropy.pair_pmi.PairPMI"),
+    ("discover_words", "lexicon=ngram_pmi lexicon.min_pmi=[1,2]", "lexicon.min_pmi must list 3 numbers"),
+    ("discover_words", "lexicon.engine=spark", "lexicon.engine='spark' is not one of local, dask"),
     ("parse", "+sentence=x", "unknown config key sentence: nothing reads it"),
     ("find_templates", "+corpus.encoding=gbk", "corpus.encoding is not a setting of min_entropy.chinese_text.Corpus"),
 ])
 def test_bad_input_is_one_line(tool, override, words, tmp_path):
-    r = run_script(f"tools/{tool}.py", override, "progress=false" if tool != "parse" else "file=null",
+    r = run_script(f"tools/{tool}.py", *override.split(), "progress=false" if tool != "parse" else "file=null",
                    f"runs_root={tmp_path}")
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
 
