@@ -51,10 +51,14 @@ class NgramCounter(_Pickled):
         chars = np.bincount(ids, minlength=NUM_IDS)
         chars[0] = 0  # id 0: the characters between chunks
         self.chars += chars
-        pos = kernels.count_ngrams(ids, self.lo, self.hi, 0, *self.ngrams.arrays())
-        while pos < len(ids):  # the table was full: grow it and go on from there
-            self.ngrams.grow()
-            pos = kernels.count_ngrams(ids, self.lo, self.hi, pos, *self.ngrams.arrays())
+        code, inside = ids.astype(np.int64), ids > 0
+        for k in range(2, self.hi + 1):  # the k-grams of the block, sorted and counted by numpy (no probing)
+            code = code[:-1] * NUM_IDS + ids[k - 1:]
+            inside = inside[:-1] & (ids[k - 1:] > 0)
+            if k >= self.lo:
+                keys, counts = np.unique(code[inside], return_counts=True)
+                self.ngrams.reserve(len(keys))
+                insert_all(*self.ngrams.arrays(), keys, counts, np.full(len(keys), k, dtype=np.int32))
 
     def merge(self, other: NgramCounter) -> None:
         self.chars += other.chars
@@ -71,6 +75,8 @@ class PieceCounter(_Pickled):
 
     ``how="pairs"``: cut between two characters unless their packed pair is in ``strong`` (post 1);
     ``how="ngrams"``: a piece is a chain of overlapping strong n-grams of up to ``order`` characters (2019).
+    Pieces of up to four characters are packed and counted by numpy first, so the trie sees each
+    distinct one once per block; longer ones are walked one by one.
     """
 
     tables = ("trie", "strong")
@@ -79,29 +85,32 @@ class PieceCounter(_Pickled):
         self.how, self.order = how, order
         self.strong = Table.from_entries(np.asarray(strong, dtype=np.int64))
         self.trie = Table()
-        self.state = np.array([-1, 0], dtype=np.int64)  # the piece in progress, the number of pieces
-
-    @property
-    def pieces(self) -> int:
-        return int(self.state[1])
+        self.pieces = 0
 
     def add(self, text: str) -> None:
         ids = encode(text)
-        pos = 0
-        while True:
-            if self.how == "pairs":
-                end = kernels.cut_at_weak_pairs(ids, pos, self.state, self.strong.index, *self.trie.arrays())
-            else:
-                end = kernels.cut_at_ngram_ends(ids, self.order, pos, self.state, self.strong.index, *self.trie.arrays())
-            if end == len(ids):
-                return
-            if end == pos and len(self.trie) + 1 < self.trie.keys.size // 2:
-                raise AssertionError("a cutting kernel made no progress with room to spare")
-            self.trie.grow()  # the trie was full: grow it and go on from there
-            pos = end
+        if self.how == "pairs":
+            starts, lengths = kernels.cut_at_weak_pairs(ids, self.strong.index)
+        else:
+            starts, lengths = kernels.cut_at_ngram_ends(ids, self.order, self.strong.index)
+        self.pieces += len(starts)
+        for length in range(1, MAX_PACKED + 1):
+            at = starts[lengths == length]
+            code = np.zeros(len(at), dtype=np.int64)
+            for k in range(length):
+                code = code * NUM_IDS + ids[at + k]
+            code, n = np.unique(code, return_counts=True)
+            k = 0
+            while (k := kernels.insert_codes(code, length, n, k, *self.trie.arrays())) < len(code):
+                self.trie.grow()  # the trie was full: grow it and go on from there
+        long = lengths > MAX_PACKED
+        at, size, nodes = starts[long], lengths[long], np.empty(int(long.sum()), dtype=np.int64)
+        k = 0
+        while (k := kernels.insert_spans(ids, at, size, np.ones_like(at), k, nodes, *self.trie.arrays())) < len(at):
+            self.trie.grow()
 
     def merge(self, other: PieceCounter) -> None:
-        self.state[1] += other.state[1]
+        self.pieces += other.pieces
         keys, counts, _ = other.trie.entries()
         self.trie.reserve(len(keys))
         graft(*self.trie.arrays(), keys, counts)

@@ -3,9 +3,9 @@
 Each loop does, character for character and float operation for float operation, what the plain
 Python of ``min_entropy.reference`` does (the tests check both on random texts and pin the lexicons
 of the real corpora), so the lexicon and every tie-break are the same; only the speed differs.
-Tables are ``hash_table`` arrays. A kernel that adds entries takes the position to start from and
-returns the position it reached: short of the end when the table is full (the caller grows it and
-calls again), with any state it carries across that stop in a small ``state`` array.
+Tables are ``hash_table`` arrays. A kernel that adds entries takes the item to start from and
+returns the item it reached: short of the end when the table is full (the caller grows it and calls
+again from there).
 """
 
 from __future__ import annotations
@@ -17,25 +17,6 @@ from numba import njit
 
 from min_entropy.char_ids import NUM_IDS
 from min_entropy.hash_table import add, child, find
-
-
-@njit(cache=True)
-def count_ngrams(ids, lo, hi, start, index, keys, counts, depth, size):
-    """Count every n-gram of ``lo..hi`` word characters inside a chunk (ids 0 split chunks)."""
-    n = ids.size
-    for i in range(start, n):
-        if size[0] + hi > keys.size:
-            return i
-        code = 0
-        for k in range(hi):
-            if i + k >= n or ids[i + k] == 0:
-                break
-            code = code * NUM_IDS + ids[i + k]
-            if k + 1 >= lo:
-                d = add(index, keys, size, code)
-                counts[d] += 1
-                depth[d] = k + 1
-    return n
 
 
 @njit(cache=True)
@@ -54,44 +35,37 @@ def strong_pairs(keys, counts, chars, total_pairs, total_chars, min_prob, min_pm
 
 
 @njit(cache=True)
-def cut_at_weak_pairs(ids, start, state, strong, index, keys, counts, depth, size):
-    """Post 1's cut: split each chunk between two characters unless their pair is in ``strong``; count the
-    pieces in the trie. ``state``: the node of the piece in progress, and the number of pieces."""
-    node = state[0]
-    for i in range(start, ids.size):
-        if size[0] + 1 > keys.size:
-            state[0] = node
-            return i
-        c = ids[i]
-        if c == 0:
-            if node >= 0:
-                counts[node] += 1
-                state[1] += 1
-                node = -1
+def cut_at_weak_pairs(ids, strong):
+    """Post 1's cut: split each chunk between two characters unless their pair is in ``strong`` (packed
+    codes). Returns the pieces' starts and lengths."""
+    n = ids.size
+    starts = np.empty(n, dtype=np.int64)
+    lengths = np.empty(n, dtype=np.int64)
+    t = 0
+    i = 0
+    while i < n:
+        if ids[i] == 0:
+            i += 1
             continue
-        if node >= 0 and find(strong, ids[i - 1] * NUM_IDS + c) < 0:
-            counts[node] += 1
-            state[1] += 1
-            node = -1
-        before = size[0]
-        nxt = add(index, keys, size, (node + 1) * NUM_IDS + c)
-        if size[0] > before:
-            depth[nxt] = 1 if node < 0 else depth[node] + 1
-        node = nxt
-    if node >= 0:
-        counts[node] += 1
-        state[1] += 1
-    state[0] = -1
-    return ids.size
+        j = i + 1
+        while j < n and ids[j] != 0 and find(strong, ids[j - 1] * NUM_IDS + ids[j]) >= 0:
+            j += 1
+        starts[t], lengths[t] = i, j - i
+        t += 1
+        i = j
+    return starts[:t], lengths[:t]
 
 
 @njit(cache=True)
-def cut_at_ngram_ends(ids, order, start, state, strong, index, keys, counts, depth, size):
+def cut_at_ngram_ends(ids, order, strong):
     """The 2019 cut (kexue.fm/archives/6920): a piece is a maximal chain of overlapping strong n-grams
-    (orders 2..``order``, packed codes in ``strong``); a character no strong n-gram covers is a piece alone.
-    ``state[1]`` counts the pieces."""
+    (orders 2..``order``, packed codes in ``strong``); a character no strong n-gram covers is a piece
+    alone. Returns the pieces' starts and lengths."""
     n = ids.size
-    i = start
+    starts = np.empty(n, dtype=np.int64)
+    lengths = np.empty(n, dtype=np.int64)
+    t = 0
+    i = 0
     while i < n:
         if ids[i] == 0:
             i += 1
@@ -107,19 +81,57 @@ def cut_at_ngram_ends(ids, order, start, state, strong, index, keys, counts, dep
                 if j + k + 1 > end and find(strong, code) >= 0:
                     end = j + k + 1
             j += 1
-        if size[0] + end - i > keys.size:
-            return i
+        starts[t], lengths[t] = i, end - i
+        t += 1
+        i = end
+    return starts[:t], lengths[:t]
+
+
+@njit(cache=True)
+def insert_spans(ids, starts, lengths, weights, first, nodes, index, keys, counts, depth, size):
+    """Walk (adding nodes) the trie path of each string ``ids[starts[k]:starts[k] + lengths[k]]`` from
+    item ``first`` on, add ``weights[k]`` to its count and write its node into ``nodes[k]`` (-1 for a
+    string holding an id 0: it can never match inside a chunk). Returns the next item: short of the
+    end when the trie is full."""
+    for k in range(first, starts.size):
+        if size[0] + lengths[k] > keys.size:
+            return k
         node = -1
-        for p in range(i, end):
+        for p in range(starts[k], starts[k] + lengths[k]):
+            if ids[p] == 0:
+                node = -1
+                break
             before = size[0]
             nxt = add(index, keys, size, (node + 1) * NUM_IDS + ids[p])
             if size[0] > before:
                 depth[nxt] = 1 if node < 0 else depth[node] + 1
             node = nxt
-        counts[node] += 1
-        state[1] += 1
-        i = end
-    return n
+        nodes[k] = node
+        if node >= 0:
+            counts[node] += weights[k]
+    return starts.size
+
+
+@njit(cache=True)
+def insert_codes(codes, length, weights, first, index, keys, counts, depth, size):
+    """``insert_spans`` for strings of ``length`` characters given as packed codes (``char_ids.pack``)."""
+    chars = np.empty(length, dtype=np.int64)
+    for k in range(first, codes.size):
+        if size[0] + length > keys.size:
+            return k
+        code = codes[k]
+        for p in range(length - 1, -1, -1):
+            chars[p] = code % NUM_IDS
+            code //= NUM_IDS
+        node = -1
+        for p in range(length):
+            before = size[0]
+            nxt = add(index, keys, size, (node + 1) * NUM_IDS + chars[p])
+            if size[0] > before:
+                depth[nxt] = 1 if node < 0 else depth[node] + 1
+            node = nxt
+        counts[node] += weights[k]
+    return codes.size
 
 
 @njit(cache=True)
@@ -138,13 +150,14 @@ def spell(keys, node, buf):
 
 
 @njit(cache=True)
-def remove_redundant(order, length_rule, null_score, total, index, keys, counts, depth, size):
+def remove_redundant(order, length_rule, null_score, total, root, index, keys, counts, depth, size):
     """Post 1's de-redundancy over the trie's words (count > 0), in ``order`` (longest first).
 
     Each word is re-segmented without itself (unigram DP over every substring that is a word, a
     character no word covers scoring ``null_score``); its gain ``ln p(w) - sum_k ln p(sub_k)`` must reach
     1, or ``len(w) - 1`` with ``length_rule``, else its count goes to its sub-words. Returns the gain of
     each word judged (NaN: not judged), the removed words in the order removed, and the new total.
+    ``root[c]``: the node of the one-character string ``c`` (-1: none), the first step without a probe.
     """
     gains = np.full(size[0] + NUM_IDS, np.nan)
     removed = np.empty(order.size, dtype=np.int64)
@@ -168,7 +181,7 @@ def remove_redundant(order, length_rule, null_score, total, index, keys, counts,
             covered = False
             node = -1
             for j in range(i + 1, length + 1):
-                node = child(index, node, buf[j - 1])
+                node = root[buf[i]] if j == i + 1 else child(index, node, buf[j - 1])
                 if node < 0:
                     break
                 if counts[node] <= 0 or node == w:
@@ -194,12 +207,13 @@ def remove_redundant(order, length_rule, null_score, total, index, keys, counts,
         parts = 0
         while j > 0:
             i = back[j]
-            node = -1
-            for p in range(i, j):
+            node = root[buf[i]]
+            for p in range(i + 1, j):
                 node = child(index, node, buf[p])
             if node < 0:  # a character no word covers becomes a word (only single characters are missing)
                 node = add(index, keys, size, buf[i])  # a root child's key is its character
                 depth[node] = 1
+                root[buf[i]] = node
             counts[node] += n
             parts += 1
             j = i
@@ -288,29 +302,6 @@ def segment(points, ids, is_space, root, index, log_counts, log_total, null_scor
             start = cuts[q]
         i = e
     return m
-
-
-@njit(cache=True)
-def insert_words(ids, starts, lengths, index, keys, counts, depth, size):
-    """Insert each word ``ids[starts[k]:starts[k] + lengths[k]]`` into the trie; its node, or -1 if the
-    word holds a character that is not a word character (it can never match inside a chunk); reserved."""
-    nodes = np.full(starts.size, -1, dtype=np.int64)
-    for k in range(starts.size):
-        ok = lengths[k] > 0
-        for p in range(starts[k], starts[k] + lengths[k]):
-            if ids[p] == 0:
-                ok = False
-        if not ok:
-            continue
-        node = -1
-        for p in range(starts[k], starts[k] + lengths[k]):
-            before = size[0]
-            nxt = add(index, keys, size, (node + 1) * NUM_IDS + ids[p])
-            if size[0] > before:
-                depth[nxt] = 1 if node < 0 else depth[node] + 1
-            node = nxt
-        nodes[k] = node
-    return nodes
 
 
 @njit(cache=True)

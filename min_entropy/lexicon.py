@@ -107,15 +107,19 @@ def judge(trie: Table, min_prob: float, max_len: int | None, rule: str, null_sco
     kept = np.flatnonzero(keep)
     order = longest_first(trie, kept[trie.depth[kept] > 1])
     trie.reserve(NUM_IDS)  # de-redundancy may add single characters no word covered
-    gains, removed, _ = kernels.remove_redundant(order, rule == "length", float(null_score), int(counts.sum()),
+    root = np.full(NUM_IDS, -1, dtype=np.int64)
+    singles = np.flatnonzero(trie.depth[:n] == 1)
+    root[trie.keys[singles]] = singles
+    gains, removed, _ = kernels.remove_redundant(order, rule == "length", float(null_score), int(counts.sum()), root,
                                                  *trie.arrays())
-    words = np.flatnonzero(trie.counts[:len(trie)])
+    words = np.flatnonzero(trie.counts[:len(trie)])  # sorted; every judged word that stayed is among them
     judged = order[~np.isin(order, removed)]
-    names = node_strings(trie, np.concatenate([words, judged, removed]))
-    w_names, j_names, r_names = names[:len(words)], names[len(words):len(words) + len(judged)], names[len(words) + len(judged):]
-    return Discovery(words=dict(zip(w_names, trie.counts[words].tolist())),
-                     gains=dict(zip(j_names, gains[judged].tolist())),
-                     removed=list(zip(r_names, gains[removed].tolist())),
+    names = node_strings(trie, np.concatenate([words, removed]))
+    word_names = names[:len(words)]
+    return Discovery(words=dict(zip(word_names, trie.counts[words].tolist())),
+                     gains=dict(zip([word_names[k] for k in np.searchsorted(words, judged).tolist()],
+                                    gains[judged].tolist())),
+                     removed=list(zip(names[len(words):], gains[removed].tolist())),
                      num_pairs=0, num_strong_pairs=0, num_candidates=num_candidates, num_truncated=len(kept))
 
 

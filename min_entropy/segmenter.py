@@ -38,15 +38,20 @@ class Segmenter:
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         starts = np.zeros(len(words), dtype=np.int64)
         np.cumsum(lengths[:-1], out=starts[1:])
-        self.trie = Table(int(lengths.sum()) + 1)
-        nodes = kernels.insert_words(to_ids(code_points("".join(words))), starts, lengths, *self.trie.arrays())
+        self.trie = Table(2 * len(words))
+        ids = to_ids(code_points("".join(words)))
+        nodes = np.empty(len(words), dtype=np.int64)
+        k = 0
+        zero = np.zeros(len(words), dtype=np.int64)  # no counts: the trie only holds the words' paths
+        while (k := kernels.insert_spans(ids, starts, lengths, zero, k, nodes, *self.trie.arrays())) < len(words):
+            self.trie.grow()
         self.log_counts = np.full(len(self.trie), np.nan)  # NaN: a prefix of a word, not a word
         ok = nodes >= 0
         values = np.fromiter(counts.values(), dtype=np.float64, count=len(words))
         self.log_counts[nodes[ok]] = kernels.logs(values[ok])
         self.root = np.full(NUM_IDS, -1, dtype=np.int64)  # the first step of every walk, without a probe
-        for c in np.flatnonzero(self.trie.depth[:len(self.trie)] == 1).tolist():
-            self.root[self.trie.keys[c]] = c
+        singles = np.flatnonzero(self.trie.depth[:len(self.trie)] == 1)
+        self.root[self.trie.keys[singles]] = singles
 
     def _segment(self, text: str, split_lines: bool) -> str:
         """The tokens of ``text`` joined by ``TOKEN_END`` (``LINE_END`` between lines): one string, split in C."""
