@@ -1,63 +1,70 @@
-"""Lexicon discovery and segmentation: ``min_entropy.lexicon.discover`` + ``Segmenter`` against nlp-zero and jieba.
+"""Word discovery, segmentation and templates against the posts' own code (nlp-zero 0.1.6) and jieba.
 
-What is measured, on People's Daily 1998-01 (``data/chinese/199801.txt``; raw lines in, its gold words
-for scoring):
+1. Side by side in one process, on People's Daily 1998-01 (``data/chinese/199801.txt``, raw lines in, gold
+   words for scoring) and the *Three Kingdoms* (``sanguo.txt``), at (min_prob, min_pmi) = (1e-7, 1) and
+   (1e-7, 3): ours (``discover``, rule=length: nlp-zero's rule) and nlp-zero's ``Word_Finder``. Discovery
+   is all passes (``train`` + ``find``); segmentation is building the segmenter (``Segmenter(words)``;
+   ``export_tokenizer()``) and segmenting every line (``tokenize_lines``; ``tokenize`` per line). Every
+   repeat runs all rows, the order of ours and nlp-zero alternating, so load from other processes falls
+   on both; each time is the best of ``--repeats`` (3). Ratios are nlp-zero's time / ours. Our compiled
+   loops are loaded from numba's cache by one call on a tiny text before timing (as jieba's dictionary
+   is loaded by ``jieba.initialize()``); a fresh checkout compiles them once (about 10 s). Our lexicons
+   are checked against digests of the plain-Python code's (``min_entropy/reference.py``, commit 4ecbba7).
+2. F1 on People's Daily: both of our methods at the best settings of the README's sweeps, nlp-zero, jieba.
+3. Templates on People's Daily's gold words: ``find_templates`` against ``Template_Finder`` (window 5,
+   min_prob 1e-5, min_pmi 2), the same clauses in.
+4. Cost against corpus size, (1e-7, 1), rule=length: text files made of the raw lines of all three corpora
+   (People's Daily, Sanguo, reviews: 5.0M distinct characters of text) repeated and cut at ``--scale-mb``
+   megabytes, streamed from disk, one fresh process per run so that its peak memory (VmHWM) is its own:
+   ours in one process, ours counting on a local Dask cluster (2 single-threaded worker processes; their
+   peak memory added), and nlp-zero up to 10 MB.
 
-1. side by side in one process, for (min_prob, min_pmi) in (1e-7, 1), (1e-7, 2), (1e-7, 3), (1e-5, 1):
-   ours with ``rule="length"`` (nlp-zero's rule) and ``rule="constant"`` (the post's), and nlp-zero
-   0.1.6's ``Word_Finder`` (the posts' own code; ``requirements-bench.txt``). Discovery time is all
-   four passes (``discover``; ``train`` + ``find`` for nlp-zero); segmentation time is building the
-   segmenter (``Segmenter(words)``; ``export_tokenizer()``) and segmenting every line. Then lexicon
-   size and micro word precision / recall / F1 against the gold. jieba 0.42.1 (HMM on and off) gives
-   segmentation rows, and one row segments nlp-zero's lexicon at (1e-7, 1) with our ``Segmenter``, to
-   separate the lexicon's quality from the segmenter's. Every repeat runs all rows in turn (the order
-   of ours and nlp-zero alternates between repeats), so that load from other processes falls on both;
-   each time is the best of ``--repeats`` (3). Ratios are nlp-zero's time / ours (> 1: ours is faster).
-2. scaling: ours (and nlp-zero at 1x and 4x; 16x only if 4x took under 2 minutes) at 1x, 4x and 16x
-   the characters of People's Daily, on text files made of the raw lines of all three corpora
-   (People's Daily, sanguo, reviews) repeated and cut at the size, streamed from disk; each size runs
-   once in a fresh subprocess so that its peak RSS is its own (VmHWM from /proc: Linux carries
-   ``ru_maxrss`` over fork + exec, so that would include the parent's peak). A bare interpreter that
-   imports only our modules (and one that also imports nlp-zero) gives the RSS baseline.
+    make bench-lexicon        # or: .venv/bin/python -m benchmarks.lexicon [--quick] [--repeats N] [--scale-mb 10,100,1000]
 
-    make bench-lexicon        # or: .venv/bin/python -m benchmarks.lexicon [--quick] [--repeats N]
-
-``--quick``: the first 3,000 lines, only (1e-7, 1), scaling 1x and 4x of those lines: a check that
-everything runs, not a figure to quote.
+The last line is the smallest nlp-zero / ours time ratio over the side-by-side rows (goal: >= 10).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import logging
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.memory import peak_rss_mb
 from min_entropy.chinese_text import Corpus
+from min_entropy.engines import DaskEngine
 from min_entropy.lexicon import discover
+from min_entropy.ngram_pmi import discover_ngram_pmi
 from min_entropy.segmenter import Segmenter, segmentation_scores
+from min_entropy.templates import find_templates, split_clauses
 
 ROOT = Path(__file__).resolve().parents[1]
-PD = ROOT / "data/chinese/199801.txt"
+CORPORA = {"peoples_daily": (ROOT / "data/chinese/199801.txt", "peoples_daily"),
+           "sanguo": (ROOT / "data/chinese/sanguo.txt", "text")}
 RAW = [ROOT / "data/chinese/sanguo.txt", ROOT / "data/chinese/reviews.txt"]
-SETTINGS = [(1e-7, 1.0), (1e-7, 2.0), (1e-7, 3.0), (1e-5, 1.0)]
+SETTINGS = [(1e-7, 1.0), (1e-7, 3.0)]
+PINS = {  # lexicon size, sha256 of the sorted "word<TAB>count" lines, of the segmented lines (rule=length)
+    ("peoples_daily", 1.0): (158477, "7b15a6b86c8895f0", "15c47e6f5a168f46"),
+    ("peoples_daily", 3.0): (50546, "3d27f5237eb1c50a", "ac0c296a5425fe02"),
+    ("sanguo", 1.0): (78876, "d1a10f428c6c5fb4", "206dfaf2dfdfb2e5"),
+    ("sanguo", 3.0): (34310, "72d1fbcc3a10abc5", "86fba4076f495a6e"),
+}
+BEST_PAIR_PMI = (1e-6, 3.0, "length")  # the README's sweeps on People's Daily
+BEST_NGRAM_PMI = (4, 2, (1.5, 5.0, 8.0))
 INSTALL = ".venv/bin/pip install -r requirements-bench.txt"
-PEER_16X_LIMIT_S = 120.0
 
 
 def import_nlp_zero() -> Any:
-    # nlp-zero 0.1.6 does `from collections import Iterable`, gone since Python 3.10: alias it first.
     import collections
     import collections.abc
-    if not hasattr(collections, "Iterable"):
+    if not hasattr(collections, "Iterable"):  # nlp-zero 0.1.6 imports it from collections (gone since 3.10)
         collections.Iterable = collections.abc.Iterable
     logging.getLogger().setLevel(logging.WARNING)  # its progress goes to logging.info
     try:
@@ -74,117 +81,132 @@ def timed(fn, *args) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def our_segment(words, lines) -> list[list[str]]:
-    seg = Segmenter(words)
-    return [seg.tokenize(line) for line in lines]
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def peer_discover(nz, lines, min_prob: float, min_pmi: float) -> Any:
-    finder = nz.Word_Finder(min_proba=min_prob, min_pmi=min_pmi)
-    finder.train(lines)
-    finder.find(lines)
-    return finder
+def ours(lines, p, pmi):
+    t_disc, found = timed(discover, lines, p, pmi, "length")
+    t_seg, pred = timed(lambda: Segmenter(found.words).tokenize_lines(lines))
+    return t_disc, t_seg, found.words, pred
 
 
-def peer_segment(finder, lines) -> list[list[str]]:
-    tok = finder.export_tokenizer()
-    return [tok.tokenize(line) for line in lines]
+def peer(nz, lines, p, pmi):
+    def run():
+        finder = nz.Word_Finder(min_proba=p, min_pmi=pmi)
+        finder.train(lines)
+        finder.find(lines)
+        return finder
+    t_disc, finder = timed(run)
+    t_seg, pred = timed(lambda: [tok.tokenize(line) for tok in [finder.export_tokenizer()] for line in lines])
+    return t_disc, t_seg, finder.words, pred
 
 
-@dataclass
-class Row:
-    name: str
-    setting: str
-    disc: list[float] = field(default_factory=list)
-    seg: list[float] = field(default_factory=list)
-    size: int | None = None
-    scores: dict | None = None
-
-    def add(self, disc: float | None, seg: float, size: int | None, pred, gold) -> None:
-        if disc is not None:
-            self.disc.append(disc)
-        self.seg.append(seg)
-        if self.scores is None:
-            self.size, self.scores = size, segmentation_scores(gold, pred)
-        elif size != self.size:
-            print(f"  ! {self.name} {self.setting}: lexicon size {size} != {self.size} in an earlier repeat")
-
-    def best(self, which: str) -> float | None:
-        times = getattr(self, which)
-        return min(times) if times else None
-
-
-def fmt(x: float | None, spec: str = ".2f") -> str:
-    return "-" if x is None else format(x, spec)
-
-
-def side_by_side(lines, gold, settings, repeats: int, nz, jieba) -> dict[str, Row]:
-    rows: dict[str, Row] = {}
-
-    def row(key: str, name: str, setting: str) -> Row:
-        return rows.setdefault(key, Row(name, setting))
-
+def side_by_side(texts, gold, repeats, nz) -> list[dict]:
+    rows: dict[tuple, dict] = {}
     for rep in range(repeats):
-        for k, (p, pmi) in enumerate(settings):
-            s = f"({p:g}, {pmi:g})"
-            jobs = ["length", "constant", "peer"] if nz is not None else ["length", "constant"]
-            for job in jobs if rep % 2 == 0 else jobs[::-1]:
-                if job == "peer":
-                    t_disc, finder = timed(peer_discover, nz, lines, p, pmi)
-                    t_seg, pred = timed(peer_segment, finder, lines)
-                    row(f"peer{k}", "nlp-zero", s).add(t_disc, t_seg, len(finder.words), pred, gold)
-                    if k == 0:
-                        t_seg, pred = timed(our_segment, finder.words, lines)
-                        row("peer_lex", "nlp-zero lexicon + our Segmenter", s).add(None, t_seg, len(finder.words), pred, gold)
-                    del finder
-                else:
-                    t_disc, d = timed(discover, lines, p, pmi, job)
-                    t_seg, pred = timed(our_segment, d.words, lines)
-                    row(f"{job}{k}", f"ours rule={job}", s).add(t_disc, t_seg, len(d.words), pred, gold)
-                    del d
-                del pred
-                r = rows[f"peer{k}" if job == "peer" else f"{job}{k}"]
-                print(f"  [{rep + 1}] {r.name:<20} {s:<10} discovery {r.disc[-1]:6.2f} s  segmentation {r.seg[-1]:6.2f} s",
-                      flush=True)
-        if jieba is not None:
-            for hmm in (True, False):
-                t_seg, pred = timed(lambda hmm=hmm: [jieba.lcut(line, HMM=hmm) for line in lines])
-                row(f"jieba{hmm}", f"jieba HMM={'on' if hmm else 'off'}", "-").add(None, t_seg, None, pred, gold)
-                print(f"  [{rep + 1}] jieba HMM={'on' if hmm else 'off':<11} segmentation {t_seg:6.2f} s", flush=True)
-    return rows
+        for name, lines in texts.items():
+            for p, pmi in SETTINGS:
+                for who in (["ours", "peer"] if rep % 2 == 0 else ["peer", "ours"]) if nz else ["ours"]:
+                    t_disc, t_seg, words, pred = ours(lines, p, pmi) if who == "ours" else peer(nz, lines, p, pmi)
+                    row = rows.setdefault((name, pmi, who), {"corpus": name, "setting": f"({p:g}, {pmi:g})",
+                                                             "who": who, "disc": [], "seg": [], "size": len(words)})
+                    row["disc"].append(t_disc)
+                    row["seg"].append(t_seg)
+                    if rep == 0 and who == "ours":
+                        size, lex, seg = PINS[name, pmi]
+                        row["unchanged"] = (len(words), digest("\n".join(f"{w}\t{c}" for w, c in sorted(words.items()))),
+                                            digest("\n".join(" ".join(x) for x in pred))) == (size, lex, seg)
+                    if rep == 0 and name in gold:
+                        row["scores"] = segmentation_scores(gold[name], pred)
+                    print(f"  [{rep + 1}] {who:<4} {name:<13} ({p:g}, {pmi:g})  discovery {t_disc:6.2f} s  "
+                          f"segmentation {t_seg:6.2f} s", flush=True)
+    return list(rows.values())
 
 
-# ---------------------------------------------------------------------------------------------
-# scaling: one subprocess per size
+def f1_rows(lines, gold, nz, jieba) -> list[tuple[str, str, int | None, float, float, dict]]:
+    out = []
+    p, pmi, rule = BEST_PAIR_PMI
+    t, found = timed(discover, lines, p, pmi, rule)
+    s, pred = timed(lambda: Segmenter(found.words).tokenize_lines(lines))
+    out.append(("ours: post 1 (pair PMI)", f"min_prob {p:g}, min_pmi {pmi:g}, rule {rule}", len(found.words), t, s,
+                segmentation_scores(gold, pred)))
+    order, count, pmis = BEST_NGRAM_PMI
+    t, found = timed(discover_ngram_pmi, lines, order, count, pmis)
+    s, pred = timed(lambda: Segmenter(found.words).tokenize_lines(lines))
+    out.append(("ours: 2019 (n-gram PMI)", f"order {order}, min_count {count}, min_pmi {list(pmis)}", len(found.words),
+                t, s, segmentation_scores(gold, pred)))
+    if jieba is not None:
+        for hmm in (True, False):
+            s, pred = timed(lambda hmm=hmm: [jieba.lcut(line, HMM=hmm) for line in lines])
+            out.append((f"jieba 0.42.1, HMM {'on' if hmm else 'off'}", "supervised dictionary", None, 0.0, s,
+                        segmentation_scores(gold, pred)))
+    return out
+
+
+def templates(gold, repeats, nz) -> list[tuple[str, int, float]]:
+    clauses = [c for words in gold for c in split_clauses(words)]
+    sents = ["|".join(c) for c in clauses]  # one clause per sentence, its gold words kept by the tokenizer
+    best = {"ours": (float("inf"), 0), "nlp-zero": (float("inf"), 0)}
+
+    def peer_templates():
+        finder = nz.Template_Finder(lambda s: s.split("|"), window=5, min_proba=1e-5, min_pmi=2)
+        finder.train(sents, filtering=False)
+        finder.find(sents, filtering=False)
+        return finder
+
+    for _ in range(repeats):
+        t, found = timed(find_templates, clauses, 5, 1e-5, 2.0)
+        best["ours"] = min(best["ours"], (t, len(found.templates)))
+        if nz is not None:
+            t, finder = timed(peer_templates)
+            best["nlp-zero"] = min(best["nlp-zero"], (t, len(finder.templates)))
+    return [(k, n, t) for k, (t, n) in best.items() if n]
+
+
+def vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def scale_worker(path: str, impl: str) -> None:
     """Runs in its own process; prints one ``RESULT {json}`` line."""
     out: dict[str, Any] = {}
-    if impl in ("ours", "peer"):
-        corpus = Corpus(path, "text")  # streamed from disk on every pass, for both
-        p, pmi = SETTINGS[0]
+    corpus = Corpus(path, "text")
+    p, pmi = SETTINGS[0]
+    if impl == "peer":
+        nz = import_nlp_zero()
         start = time.perf_counter()
-        if impl == "ours":
-            d = discover(corpus, p, pmi, "length")
-            words, out["pairs"] = d.words, d.num_pairs
-            out["disc"] = time.perf_counter() - start
+        finder = nz.Word_Finder(min_proba=p, min_pmi=pmi)
+        finder.train(corpus)
+        finder.find(corpus)
+        out["disc"], words = time.perf_counter() - start, finder.words
+        start = time.perf_counter()
+        tok = finder.export_tokenizer()
+        out["tokens"] = sum(len(tok.tokenize(line)) for line in corpus)
+    elif impl in ("ours", "dask"):
+        engine = None
+        if impl == "dask":
+            from dask.distributed import LocalCluster
             start = time.perf_counter()
-            seg = Segmenter(words)
-        else:
-            finder = import_nlp_zero().Word_Finder(min_proba=p, min_pmi=pmi)
-            finder.train(corpus)
-            out["pairs"] = len(finder.pairs)  # find() empties it
-            finder.find(corpus)
-            words = finder.words
-            out["disc"] = time.perf_counter() - start
-            start = time.perf_counter()
-            seg = finder.export_tokenizer()
-        out["tokens"] = sum(len(seg.tokenize(line)) for line in corpus)
-        out["seg"], out["lexicon"] = time.perf_counter() - start, len(words)
-    elif impl == "bare-peer":
-        import_nlp_zero()
-    out["rss"] = peak_rss_mb()
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            engine = DaskEngine(cluster.scheduler_address, partitions=16)
+            out["cluster_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        found = discover(corpus, p, pmi, "length", engine=engine)
+        out["disc"], words, out["pairs"] = time.perf_counter() - start, found.words, found.num_pairs
+        if engine is not None:
+            out["workers_mb"] = sum(engine.client.run(vm_hwm_mb).values())
+            engine.close()
+            cluster.close()
+        start = time.perf_counter()
+        seg = Segmenter(words)
+        out["tokens"] = sum(len(w) for block in corpus.blocks() for w in seg.tokenize_lines(block.split("\n")))
+    out["seg"] = time.perf_counter() - start if impl != "bare" else 0.0
+    out["lexicon"] = len(words) if impl != "bare" else 0
+    out["rss"] = vm_hwm_mb()
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -197,61 +219,53 @@ def run_worker(path: str, impl: str) -> dict[str, Any]:
     raise RuntimeError(f"{impl} worker on {path} failed (rc {proc.returncode}): {proc.stderr[-2000:]}")
 
 
-def write_scaled(sources: list[str], target: int, path: Path) -> int:
-    """The source lines repeated until ``target`` characters, the last one cut at it."""
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        while n < target:
-            for line in sources:
-                line = line[:target - n]
-                f.write(line + "\n")
-                n += len(line)
-                if n >= target:
-                    break
-    return n
+def write_scaled(sources: list[str], megabytes: float, path: Path) -> tuple[int, int]:
+    """The source lines repeated until ``megabytes`` of UTF-8, the last copy cut there; (bytes, characters)."""
+    text = "\n".join(sources) + "\n"
+    blob, target = text.encode(), int(megabytes * 1e6)
+    copies, rest = divmod(target, len(blob))
+    tail = blob[:rest].decode("utf-8", "ignore")  # cut at a character boundary
+    with open(path, "wb") as f:
+        for _ in range(copies):
+            f.write(blob)
+        f.write(tail.encode())
+    return copies * len(blob) + len(tail.encode()), copies * len(text) + len(tail)
 
 
-def scaling(pd_lines: list[str], factors: list[int], nz) -> tuple[list[dict], list[str]]:
-    sources = pd_lines + [line for p in RAW for line in Corpus(str(p), "text").lines()]
-    base = sum(len(line) for line in pd_lines)
-    results, notes = [], []
+def scaling(sizes: list[float], nz) -> list[dict]:
+    sources = list(Corpus(str(CORPORA["peoples_daily"][0]), "peoples_daily").lines())
+    sources += [line for p in RAW for line in Corpus(str(p), "text").lines()]
+    results = [{"impl": "bare interpreter + our modules", "mb": 0, **run_worker(str(RAW[0]), "bare")}]
     with tempfile.TemporaryDirectory() as tmp:
-        for impl, label in (("bare", "bare python + our modules"), ("bare-peer", "bare python + nlp_zero")):
-            if impl == "bare" or nz is not None:
-                results.append({"impl": label, "x": "-", "rss": run_worker(str(ROOT), impl)["rss"]})
-        for x in factors:
-            path = Path(tmp) / f"scaled_{x}x.txt"
-            chars = write_scaled(sources, base * x, path)
-            for impl in ("ours", "peer"):
-                if impl == "peer" and nz is None:
+        for mb in sizes:
+            path = Path(tmp) / f"scaled_{mb:g}MB.txt"
+            size, chars = write_scaled(sources, mb, path)
+            for impl in ("ours", "dask", "peer"):
+                if impl == "peer" and (nz is None or mb > 10):
                     continue
-                peer4 = next((r for r in results if r["impl"] == "nlp-zero" and r["x"] == 4), None)
-                if impl == "peer" and x > 4 and peer4 and peer4["disc"] + peer4["seg"] > PEER_16X_LIMIT_S:
-                    notes.append(f"nlp-zero at {x}x skipped: it took {peer4['disc'] + peer4['seg']:.0f} s at 4x "
-                                 f"(limit {PEER_16X_LIMIT_S:.0f} s)")
-                    continue
-                r = run_worker(str(path), impl) | {"impl": "ours (length)" if impl == "ours" else "nlp-zero",
-                                                   "x": x, "chars": chars}
+                r = run_worker(str(path), impl) | {"impl": impl, "mb": size / 1e6, "chars": chars}
                 results.append(r)
-                print(f"  {r['impl']:<14} {x:>3}x {chars:>12,} chars  discovery {r['disc']:7.2f} s  "
-                      f"segmentation {r['seg']:7.2f} s  peak RSS {r['rss']:7.0f} MB", flush=True)
-    return results, notes
+                print(f"  {impl:<5} {size / 1e6:8.1f} MB {chars:>13,} chars  discovery {r['disc']:8.2f} s  "
+                      f"segmentation {r['seg']:8.2f} s  peak RSS {r['rss']:7.0f} MB"
+                      + (f" + workers {r['workers_mb']:.0f} MB" if "workers_mb" in r else ""), flush=True)
+            path.unlink()
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="first 3,000 lines, one setting, scaling 1x and 4x")
-    p.add_argument("--repeats", type=int, default=3, help="best of N for the timings (default 3)")
+    p.add_argument("--quick", action="store_true", help="the first 3,000 lines, one repeat, scaling at 2 and 8 MB")
+    p.add_argument("--repeats", type=int, default=3, help="best of N for the side-by-side timings (default 3)")
+    p.add_argument("--scale-mb", default="10,100,1000", help="corpus sizes for the scaling runs, in MB")
     p.add_argument("--scale-worker", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.scale_worker:
         return scale_worker(args.scale_worker, args.impl)
-
     wall = time.perf_counter()
-    corpus = Corpus(str(PD), "peoples_daily", max_lines=3000 if args.quick else None)
-    lines, gold = list(corpus.lines()), list(corpus.gold())
-    settings = SETTINGS[:1] if args.quick else SETTINGS
+    n = 3000 if args.quick else None
+    texts = {k: list(Corpus(str(path), fmt, max_lines=n).lines()) for k, (path, fmt) in CORPORA.items()}
+    gold = {"peoples_daily": list(Corpus(str(CORPORA["peoples_daily"][0]), "peoples_daily", max_lines=n).gold())}
     nz = import_nlp_zero()
     try:
         import jieba
@@ -259,61 +273,68 @@ def main(argv: list[str] | None = None) -> None:
         jieba.initialize()  # loads its dictionary: not timed
     except ImportError:
         jieba = None
-    print(f"People's Daily 1998-01: {len(lines):,} lines, {sum(map(len, lines)):,} chars; python "
-          f"{sys.version.split()[0]}; nlp-zero {'0.1.6' if nz else 'missing'}; jieba {jieba.__version__ if jieba else 'missing'}"
-          + ("" if nz and jieba else f"; missing peers are skipped: {INSTALL}"), flush=True)
-    print(f"1. side by side, {args.repeats} repeats, interleaved", flush=True)
-    rows = side_by_side(lines, gold, settings, args.repeats, nz, jieba)
-
-    print("\n| system | (min_prob, min_pmi) | lexicon | discovery s | segmentation s | P | R | F1 |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    order = [f"{j}{k}" for k in range(len(settings)) for j in ("length", "constant", "peer")]
-    for key in [*order, "peer_lex", "jiebaTrue", "jiebaFalse"]:
-        if key in rows:
-            r, sc = rows[key], rows[key].scores
-            print(f"| {r.name} | {r.setting} | {fmt(r.size, ',')} | {fmt(r.best('disc'))} | {fmt(r.best('seg'))} | "
-                  f"{sc['precision']:.3f} | {sc['recall']:.3f} | {sc['f1']:.3f} |")
-    print(f"\ntimes: best of {args.repeats}; segmentation includes building the segmenter / tokenizer.")
+    repeats = 1 if args.quick else args.repeats
+    warm = ["天地玄黄，宇宙洪荒。"] * 3  # loads the compiled loops from numba's cache (once per process): not timed
+    Segmenter(discover(warm).words).tokenize_lines(warm)
+    print(f"python {sys.version.split()[0]}; nlp-zero {'0.1.6' if nz else 'missing'}; jieba "
+          f"{jieba.__version__ if jieba else 'missing'}" + ("" if nz and jieba else f"; missing peers are skipped: {INSTALL}"))
+    for k, lines in texts.items():
+        print(f"{k}: {len(lines):,} lines, {sum(map(len, lines)):,} characters")
+    print(f"1. side by side, best of {repeats}, interleaved", flush=True)
+    rows = side_by_side(texts, gold, repeats, nz)
+    print("\n| corpus | (min_prob, min_pmi) | system | lexicon | discovery s | segmentation s | F1 | lexicon unchanged |")
+    print("|---|---|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        f1 = f"{r['scores']['f1']:.3f}" if "scores" in r else "-"
+        same = ("yes" if r["unchanged"] else "NO") if "unchanged" in r and not args.quick else "-"
+        print(f"| {r['corpus']} | {r['setting']} | {'ours' if r['who'] == 'ours' else 'nlp-zero 0.1.6'} | {r['size']:,} | "
+              f"{min(r['disc']):.3f} | {min(r['seg']):.3f} | {f1} | {same} |")
     ratios = []
     if nz is not None:
-        print("\n| (min_prob, min_pmi) | discovery nlp-zero / ours (length) | segmentation nlp-zero / ours (length) |")
-        print("|---|---:|---:|")
-        for k in range(len(settings)):
-            ours, peer = rows[f"length{k}"], rows[f"peer{k}"]
-            rd, rs = peer.best("disc") / ours.best("disc"), peer.best("seg") / ours.best("seg")
-            ratios.append((ours.setting, rd, rs))
-            print(f"| {ours.setting} | {rd:.2f} | {rs:.2f} |")
+        print("\n| corpus | (min_prob, min_pmi) | discovery nlp-zero / ours | segmentation nlp-zero / ours |")
+        print("|---|---|---:|---:|")
+        for o in (r for r in rows if r["who"] == "ours"):
+            q = next(r for r in rows if r["who"] == "peer" and r["corpus"] == o["corpus"] and r["setting"] == o["setting"])
+            rd, rs = min(q["disc"]) / min(o["disc"]), min(q["seg"]) / min(o["seg"])
+            ratios += [(rd, f"discovery, {o['corpus']} {o['setting']}"), (rs, f"segmentation, {o['corpus']} {o['setting']}")]
+            print(f"| {o['corpus']} | {o['setting']} | {rd:.1f} | {rs:.1f} |")
 
-    print("\n2. scaling: (1e-7, 1), rule=length; one fresh subprocess per run, files streamed from disk", flush=True)
-    results, notes = scaling(lines, [1, 4] if args.quick else [1, 4, 16], nz)
-    print("\n| run | size | chars | distinct pairs | lexicon | discovery s | segmentation s | peak RSS MB | "
-          "discovery s/char vs 1x | segmentation s/char vs 1x |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n2. F1 on People's Daily (micro, word spans)", flush=True)
+    print("| system | settings | lexicon | discovery s | segmentation s | P | R | F1 |\n|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, setting, size, t, s, sc in f1_rows(texts["peoples_daily"], gold["peoples_daily"], nz, jieba):
+        print(f"| {name} | {setting} | {'-' if size is None else f'{size:,}'} | {t:.2f} | {s:.2f} | "
+              f"{sc['precision']:.3f} | {sc['recall']:.3f} | {sc['f1']:.3f} |")
+    for r in rows:
+        if r["corpus"] == "peoples_daily" and r["who"] == "peer":
+            sc = r["scores"]
+            print(f"| nlp-zero 0.1.6 | {r['setting']} | {r['size']:,} | {min(r['disc']):.2f} | {min(r['seg']):.2f} | "
+                  f"{sc['precision']:.3f} | {sc['recall']:.3f} | {sc['f1']:.3f} |")
+
+    print("\n3. templates on People's Daily's gold words (window 5, min_prob 1e-5, min_pmi 2)", flush=True)
+    tpl = templates(gold["peoples_daily"], repeats, nz)
+    print("| system | templates | seconds |\n|---|---:|---:|")
+    for name, count, t in tpl:
+        print(f"| {name} | {count:,} | {t:.2f} |")
+    if len(tpl) == 2:
+        print(f"templates: nlp-zero / ours time {tpl[1][2] / tpl[0][2]:.2f}")
+
+    sizes = [2.0, 8.0] if args.quick else [float(x) for x in args.scale_mb.split(",")]
+    print("\n4. scaling: (1e-7, 1), rule=length, streamed from disk, one fresh process per run", flush=True)
+    results = scaling(sizes, nz)
+    print("\n| run | MB | characters | lexicon | discovery s | segmentation s | ns / character | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        if r["x"] == "-":
-            print(f"| {r['impl']} | - | - | - | - | - | - | {r['rss']:.0f} | - | - |")
+        if r["mb"] == 0:
+            print(f"| {r['impl']} | - | - | - | - | - | - | {r['rss']:.0f} |")
             continue
-        one = next(b for b in results if b["impl"] == r["impl"] and b["x"] == 1)
-        per = [(r[k] / r["chars"]) / (one[k] / one["chars"]) for k in ("disc", "seg")]
-        print(f"| {r['impl']} | {r['x']}x | {r['chars']:,} | {r['pairs']:,} | {r['lexicon']:,} | {r['disc']:.2f} | "
-              f"{r['seg']:.2f} | {r['rss']:.0f} | {per[0]:.2f} | {per[1]:.2f} |")
-    for note in notes:
-        print(note)
-
-    print("\nsummary")
-    for s, rd, rs in ratios:
-        print(f"  {s}: nlp-zero / ours time: discovery {rd:.2f}x, segmentation {rs:.2f}x")
-    f1 = {k: r.scores["f1"] for k, r in rows.items()}
-    print(f"  F1 at {settings[0]}: ours length {f1['length0']:.3f}, ours constant {f1['constant0']:.3f}"
-          + (f", nlp-zero {f1['peer0']:.3f}, nlp-zero lexicon + our Segmenter {f1['peer_lex']:.3f}" if nz else "")
-          + (f", jieba HMM on {f1['jiebaTrue']:.3f} / off {f1['jiebaFalse']:.3f}" if jieba else ""))
-    for impl in ("ours (length)", "nlp-zero"):
-        big = [r for r in results if r["impl"] == impl]
-        if len(big) > 1:
-            a, b = big[0], big[-1]
-            per_char = (b["disc"] + b["seg"]) / b["chars"] / ((a["disc"] + a["seg"]) / a["chars"])
-            print(f"  {impl} {b['x']}x vs 1x: time/char {per_char:.2f}x, peak RSS {a['rss']:.0f} -> {b['rss']:.0f} MB")
-    print(f"  total benchmark wall time {time.perf_counter() - wall:.0f} s")
+        name = {"ours": "ours, one process", "dask": "ours, local Dask cluster (2 workers)", "peer": "nlp-zero 0.1.6"}[r["impl"]]
+        rss = f"{r['rss']:.0f}" + (f" + {r['workers_mb']:.0f} (workers)" if "workers_mb" in r else "")
+        print(f"| {name} | {r['mb']:.0f} | {r['chars']:,} | {r['lexicon']:,} | {r['disc']:.1f} | {r['seg']:.1f} | "
+              f"{1e9 * (r['disc'] + r['seg']) / r['chars']:.0f} | {rss} |")
+    print(f"\ntotal benchmark wall time {time.perf_counter() - wall:.0f} s")
+    if ratios:
+        worst = min(ratios)
+        print(f"smallest nlp-zero / ours time ratio: {worst[0]:.1f} ({worst[1]}); goal >= 10")
 
 
 if __name__ == "__main__":
