@@ -135,6 +135,15 @@ def insert_codes(codes, length, weights, first, index, keys, counts, depth, size
 
 
 @njit(cache=True)
+def contains(index, codes):
+    """Whether each code is a key of the table."""
+    out = np.empty(codes.size, dtype=np.bool_)
+    for k in range(codes.size):
+        out[k] = find(index, codes[k]) >= 0
+    return out
+
+
+@njit(cache=True)
 def spell(keys, node, buf):
     """Write the characters of trie ``node`` into ``buf``; returns the length."""
     length = 0

@@ -24,6 +24,7 @@ from functools import partial
 import numpy as np
 
 from engine.errors import ConfigError, ProjectError
+from min_entropy import kernels
 from min_entropy.char_ids import MAX_PACKED, NUM_IDS, pack
 from min_entropy.counts import NgramCounter, PieceCounter, char_counter, node_ids, node_strings
 from min_entropy.engines import make_engine
@@ -79,15 +80,14 @@ def discover_ngram_pmi(corpus: Iterable[str], order: int = 4, min_count: int = 3
     t2 = time.perf_counter()
     trie = pieces.trie
     nodes = np.flatnonzero(trie.counts[:len(trie)] >= min_count)
-    strong_sorted = np.sort(strong)
     keep = np.ones(len(nodes), dtype=bool)
     depth = trie.depth[nodes]
     for length in np.unique(depth[depth >= 3]).tolist():
         where = np.flatnonzero(depth == length)
         ids = node_ids(trie, nodes[where], length)
-        window = min(length, order, MAX_PACKED)
-        for start in range(length - window + 1):
-            keep[where] &= np.isin(pack(ids[:, start:start + window]), strong_sorted)
+        window = min(length, order)
+        codes = np.stack([pack(ids[:, k:k + window]) for k in range(length - window + 1)], axis=1)
+        keep[where] = kernels.contains(pieces.strong.index, codes.ravel()).reshape(codes.shape).all(axis=1)
     words, dropped = nodes[keep], nodes[~keep]
     names = node_strings(trie, np.concatenate([words, dropped]))
     t3 = time.perf_counter()
