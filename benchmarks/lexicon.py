@@ -57,7 +57,7 @@ PINS = {  # lexicon size, sha256 of the sorted "word<TAB>count" lines, of the se
     ("sanguo", 3.0): (34310, "72d1fbcc3a10abc5", "86fba4076f495a6e"),
 }
 BEST_PAIR_PMI = (1e-6, 3.0, "length")  # the README's sweeps on People's Daily
-BEST_NGRAM_PMI = (4, 2, (1.5, 5.0, 8.0))
+BEST_NGRAM_PMI = (4, 2, (1.25, 4.5, 8.0))
 INSTALL = ".venv/bin/pip install -r requirements-bench.txt"
 
 

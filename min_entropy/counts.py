@@ -56,7 +56,7 @@ class NgramCounter(_Pickled):
             code = code[:-1] * NUM_IDS + ids[k - 1:]
             inside = inside[:-1] & (ids[k - 1:] > 0)
             if k >= self.lo:
-                keys, counts = np.unique(code[inside], return_counts=True)
+                keys, counts = _unique(code[inside], k)
                 self.ngrams.reserve(len(keys))
                 insert_all(*self.ngrams.arrays(), keys, counts, np.full(len(keys), k, dtype=np.int32))
 
@@ -96,10 +96,15 @@ class PieceCounter(_Pickled):
         self.pieces += len(starts)
         for length in range(1, MAX_PACKED + 1):
             at = starts[lengths == length]
-            code = np.zeros(len(at), dtype=np.int64)
-            for k in range(length):
-                code = code * NUM_IDS + ids[at + k]
-            code, n = np.unique(code, return_counts=True)
+            if length == 1:  # single characters: a fixed array of counts, no sort
+                n = np.bincount(ids[at], minlength=NUM_IDS)
+                code = np.flatnonzero(n)
+                n = n[code]
+            else:
+                code = np.zeros(len(at), dtype=np.int64)
+                for k in range(length):
+                    code = code * NUM_IDS + ids[at + k]
+                code, n = _unique(code, length)
             k = 0
             while (k := kernels.insert_codes(code, length, n, k, *self.trie.arrays())) < len(code):
                 self.trie.grow()  # the trie was full: grow it and go on from there
@@ -114,6 +119,14 @@ class PieceCounter(_Pickled):
         keys, counts, _ = other.trie.entries()
         self.trie.reserve(len(keys))
         graft(*self.trie.arrays(), keys, counts)
+
+
+def _unique(codes: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct packed n-gram codes (int64) and their counts; pairs sort as uint32 (NUM_IDS ** 2 < 2 ** 32), faster."""
+    if length == 2:
+        keys, counts = np.unique(codes.astype(np.uint32), return_counts=True)
+        return keys.astype(np.int64), counts
+    return np.unique(codes, return_counts=True)
 
 
 def node_ids(trie: Table, nodes: np.ndarray, length: int) -> np.ndarray:
