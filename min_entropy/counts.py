@@ -152,18 +152,22 @@ def node_strings(trie: Table, nodes: np.ndarray) -> list[str]:
     return out
 
 
-def longest_first(trie: Table, nodes: np.ndarray) -> np.ndarray:
-    """``nodes`` sorted by length (longest first), then count (highest first), then string."""
+def longest_first(trie: Table, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``nodes`` sorted by length (longest first), then count (highest first), then string; and their
+    characters, concatenated in that order."""
     nodes = np.asarray(nodes, dtype=np.int64)
     depth, counts = trie.depth[nodes], trie.counts[nodes]
-    out = []
-    for length in np.unique(depth)[::-1]:
+    order, chars = [], []
+    for length in np.unique(depth)[::-1].tolist():
         group = nodes[depth == length]
-        ids = node_ids(trie, group, int(length))
-        packed = [pack(ids[:, p:p + MAX_PACKED]) for p in range(0, int(length), MAX_PACKED)]  # string order
-        keys = packed[::-1] + [-counts[depth == length]]
-        out.append(group[np.lexsort(keys)])
-    return np.concatenate(out) if out else nodes
+        ids = node_ids(trie, group, length)
+        packed = [pack(ids[:, p:p + MAX_PACKED]) for p in range(0, length, MAX_PACKED)]  # string order
+        rank = np.lexsort(packed[::-1] + [-counts[depth == length]])
+        order.append(group[rank])
+        chars.append(ids[rank].ravel())
+    if not order:
+        return nodes, np.zeros(0, dtype=np.int64)
+    return np.concatenate(order), np.concatenate(chars)
 
 
 def char_counter(chars: np.ndarray) -> Counter:

@@ -84,20 +84,20 @@ class DaskEngine:
 
     ``scheduler``: the address of a running scheduler (``tcp://host:8786``, see ``dask scheduler``);
     ``None`` starts a local cluster of one single-threaded worker process per core for this run.
-    ``partitions``: byte ranges per pass (default: 4 per worker).
+    ``partitions``: byte ranges per pass (default: 4 per worker); ``timeout_s``: how long to try to connect.
     """
 
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, partitions: int | None = None,
-                 block_chars: int = BLOCK_CHARS) -> None:
+                 block_chars: int = BLOCK_CHARS, timeout_s: float = 10.0) -> None:
         from dask.distributed import Client, LocalCluster
 
         self.block_chars = block_chars
         self.cluster = None
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout="5s")
+                self.client = Client(scheduler, timeout=f"{timeout_s}s")
             except OSError as e:
                 raise ProjectError(f"could not reach the Dask scheduler at lexicon.scheduler={scheduler} ({e}); "
                                    "start one (`dask scheduler`, then `dask worker <address>` on each machine) "

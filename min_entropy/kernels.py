@@ -144,43 +144,30 @@ def contains(index, codes):
 
 
 @njit(cache=True)
-def spell(keys, node, buf):
-    """Write the characters of trie ``node`` into ``buf``; returns the length."""
-    length = 0
-    d = node
-    while d >= 0:
-        length += 1
-        d = keys[d] // NUM_IDS - 1
-    d = node
-    for p in range(length - 1, -1, -1):
-        buf[p] = keys[d] % NUM_IDS
-        d = keys[d] // NUM_IDS - 1
-    return length
-
-
-@njit(cache=True)
-def remove_redundant(order, length_rule, null_score, total, root, index, keys, counts, depth, size):
+def remove_redundant(order, lengths, starts, chars, length_rule, null_score, total, root, index, keys, counts, depth,
+                     size):
     """Post 1's de-redundancy over the trie's words (count > 0), in ``order`` (longest first).
 
     Each word is re-segmented without itself (unigram DP over every substring that is a word, a
     character no word covers scoring ``null_score``); its gain ``ln p(w) - sum_k ln p(sub_k)`` must reach
-    1, or ``len(w) - 1`` with ``length_rule``, else its count goes to its sub-words. Returns the gain of
-    each word judged (NaN: not judged), the removed words in the order removed, and the new total.
-    ``root[c]``: the node of the one-character string ``c`` (-1: none), the first step without a probe.
+    1, or ``len(w) - 1`` with ``length_rule``, else its count goes to its sub-words. Word ``k`` of the
+    order is ``chars[starts[k]:starts[k] + lengths[k]]`` (spelled out beforehand, read in sequence).
+    Returns the gain of each word of the order, the positions in the order of the words removed (in
+    the order removed), and the new total. ``root[c]``: the node of the one-character string ``c``
+    (-1: none), the first step of every walk without a probe.
     """
-    gains = np.full(size[0] + NUM_IDS, np.nan)
+    gains = np.empty(order.size)
     removed = np.empty(order.size, dtype=np.int64)
     n_removed = 0
-    buf = np.empty(256, dtype=np.int64)
-    best = np.empty(257)
-    back = np.zeros(257, dtype=np.int64)
-    for w in order:
-        length = depth[w]
-        if length >= buf.size:
-            buf = np.empty(2 * length, dtype=np.int64)
-            best = np.empty(2 * length + 1)
-            back = np.zeros(2 * length + 1, dtype=np.int64)
-        spell(keys, w, buf)
+    longest = 1
+    for k in range(order.size):
+        longest = max(longest, lengths[k])
+    best = np.empty(longest + 1)
+    back = np.zeros(longest + 1, dtype=np.int64)
+    for q in range(order.size):
+        w = order[q]
+        length = lengths[q]
+        buf = chars[starts[q]:starts[q] + length]
         best[0] = 0.0
         for k in range(1, length + 1):
             best[k] = -np.inf
@@ -205,12 +192,12 @@ def remove_redundant(order, length_rule, null_score, total, root, index, keys, c
                 best[i + 1] = best[i] + null_score
                 back[i + 1] = i
         gain = math.log(counts[w]) - log_total - best[length]
-        gains[w] = gain
+        gains[q] = gain
         if gain >= (length - 1.0 if length_rule else 1.0):
             continue
         n = counts[w]
         counts[w] = 0
-        removed[n_removed] = w
+        removed[n_removed] = q
         n_removed += 1
         j = length
         parts = 0

@@ -105,21 +105,24 @@ def judge(trie: Table, min_prob: float, max_len: int | None, rule: str, null_sco
         keep &= trie.depth[:n] <= max_len
     counts[~keep] = 0
     kept = np.flatnonzero(keep)
-    order = longest_first(trie, kept[trie.depth[kept] > 1])
+    order, chars = longest_first(trie, kept[trie.depth[kept] > 1])
+    lengths = trie.depth[order].astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     trie.reserve(NUM_IDS)  # de-redundancy may add single characters no word covered
     root = np.full(NUM_IDS, -1, dtype=np.int64)
     singles = np.flatnonzero(trie.depth[:n] == 1)
     root[trie.keys[singles]] = singles
-    gains, removed, _ = kernels.remove_redundant(order, rule == "length", float(null_score), int(counts.sum()), root,
-                                                 *trie.arrays())
+    gains, at, _ = kernels.remove_redundant(order, lengths, starts, chars, rule == "length", float(null_score),
+                                            int(counts.sum()), root, *trie.arrays())
     words = np.flatnonzero(trie.counts[:len(trie)])  # sorted; every judged word that stayed is among them
-    judged = order[~np.isin(order, removed)]
-    names = node_strings(trie, np.concatenate([words, removed]))
+    stayed = np.ones(len(order), dtype=bool)
+    stayed[at] = False
+    names = node_strings(trie, np.concatenate([words, order[at]]))
     word_names = names[:len(words)]
     return Discovery(words=dict(zip(word_names, trie.counts[words].tolist())),
-                     gains=dict(zip([word_names[k] for k in np.searchsorted(words, judged).tolist()],
-                                    gains[judged].tolist())),
-                     removed=list(zip(names[len(words):], gains[removed].tolist())),
+                     gains=dict(zip([word_names[k] for k in np.searchsorted(words, order[stayed]).tolist()],
+                                    gains[stayed].tolist())),
+                     removed=list(zip(names[len(words):], gains[at].tolist())),
                      num_pairs=0, num_strong_pairs=0, num_candidates=num_candidates, num_truncated=len(kept))
 
 

@@ -88,7 +88,7 @@ def test_dask_needs_a_file_and_a_reachable_scheduler(dask_engine):
     with pytest.raises(ConfigError, match="byte ranges"):
         list(Corpus("data/chinese/sanguo.txt", max_lines=3).blocks(100, 0, 10))
     with pytest.raises(ProjectError, match="could not reach the Dask scheduler at lexicon.scheduler=tcp://127.0.0.1:9"):
-        make_engine("dask", "tcp://127.0.0.1:9")
+        DaskEngine("tcp://127.0.0.1:9", timeout_s=1.0)
     with pytest.raises(ConfigError, match="lexicon.engine='spark' is not one of local, dask"):
         make_engine("spark")
 
