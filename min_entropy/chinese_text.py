@@ -14,7 +14,7 @@ compiled passes), so memory does not grow with the text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,15 +152,7 @@ class Corpus:
             if start > 0 or end is not None:
                 raise ConfigError("only a corpus with format=text and max_lines=null can be read in byte ranges "
                                   "(lexicon.engine=dask); use lexicon.engine=local")
-            batch, size = [], 0
-            for line in self.lines():
-                batch.append(line)
-                size += len(line) + 1
-                if size >= block_chars:
-                    yield "\n".join(batch)
-                    batch, size = [], 0
-            if batch:
-                yield "\n".join(batch)
+            yield from join_lines(self.lines(), block_chars)
             return
         with open(self.path, "rb") as f:
             a, b = _line_start(f, start), _line_start(f, end)
@@ -188,6 +180,19 @@ class Corpus:
                 if lineno is not None:
                     lineno += data.count(b"\n")
                 yield text[:-1] if text.endswith("\n") else text  # lines joined by newlines, as for a list
+
+
+def join_lines(lines: Iterable[str], block_chars: int) -> Iterator[str]:
+    """Lines joined by newlines into blocks of about ``block_chars`` characters."""
+    batch, size = [], 0
+    for line in lines:
+        batch.append(line)
+        size += len(line) + 1
+        if size >= block_chars:
+            yield "\n".join(batch)
+            batch, size = [], 0
+    if batch:
+        yield "\n".join(batch)
 
 
 def _line_start(f, offset: int | None) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from engine.errors import ConfigError, ProjectError
-from min_entropy.chinese_text import Corpus
+from min_entropy.chinese_text import Corpus, join_lines
 
 ENGINES = ("local", "dask")
 BLOCK_CHARS = 1 << 20
@@ -31,18 +31,7 @@ class Accumulator(Protocol):
 def blocks(source: Iterable[str], block_chars: int = BLOCK_CHARS) -> Iterator[str]:
     """Blocks of whole lines joined by newlines: a :class:`Corpus` streams from disk, anything else
     (a list of lines) is batched."""
-    if isinstance(source, Corpus):
-        yield from source.blocks(block_chars)
-        return
-    batch, size = [], 0
-    for line in source:
-        batch.append(line)
-        size += len(line) + 1
-        if size >= block_chars:
-            yield "\n".join(batch)
-            batch, size = [], 0
-    if batch:
-        yield "\n".join(batch)
+    yield from source.blocks(block_chars) if isinstance(source, Corpus) else join_lines(source, block_chars)
 
 
 class LocalEngine:
@@ -128,11 +117,18 @@ class DaskEngine:
             self.cluster.close()
 
 
+def check_settings(name: str, scheduler: str | None, partitions: int | None) -> None:
+    """``lexicon.engine``, ``lexicon.scheduler`` and ``lexicon.partitions``, refused with one line each."""
+    if name not in ENGINES:
+        raise ConfigError(f"lexicon.engine={name!r} is not one of {', '.join(ENGINES)}")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise ConfigError(f"lexicon.scheduler must be an address (tcp://host:8786) or null, got {scheduler!r}")
+    if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1):
+        raise ConfigError(f"lexicon.partitions must be a positive integer or null, got {partitions!r}")
+
+
 def make_engine(name: str = "local", scheduler: str | None = None, partitions: int | None = None,
                 block_chars: int = BLOCK_CHARS) -> LocalEngine | DaskEngine:
     """``lexicon.engine``: ``local`` or ``dask`` (with ``lexicon.scheduler`` and ``lexicon.partitions``)."""
-    if name == "local":
-        return LocalEngine(block_chars)
-    if name == "dask":
-        return DaskEngine(scheduler, partitions, block_chars)
-    raise ConfigError(f"lexicon.engine={name!r} is not one of {', '.join(ENGINES)}")
+    check_settings(name, scheduler, partitions)
+    return LocalEngine(block_chars) if name == "local" else DaskEngine(scheduler, partitions, block_chars)

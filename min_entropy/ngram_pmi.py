@@ -27,7 +27,7 @@ from engine.errors import ConfigError, ProjectError
 from min_entropy import kernels
 from min_entropy.char_ids import MAX_PACKED, NUM_IDS, pack
 from min_entropy.counts import NgramCounter, PieceCounter, char_counter, node_ids, node_strings
-from min_entropy.engines import make_engine
+from min_entropy.engines import check_settings, make_engine
 from min_entropy.lexicon import Discovery
 
 
@@ -127,6 +127,7 @@ class NgramPMI:
 
     def __post_init__(self) -> None:
         self.min_pmi = check(self.order, self.min_count, self.min_pmi)
+        check_settings(self.engine, self.scheduler, self.partitions)
 
     def discover(self, corpus: Iterable[str], progress: bool = False) -> Discovery:
         engine = make_engine(self.engine, self.scheduler, self.partitions)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.errors import ConfigError
-from min_entropy.engines import make_engine
+from min_entropy.engines import check_settings, make_engine
 from min_entropy.lexicon import RULES, Discovery, check_thresholds, discover
 
 
@@ -26,6 +26,7 @@ class PairPMI:
 
     def __post_init__(self) -> None:
         check_thresholds(self.min_prob, self.min_pmi)
+        check_settings(self.engine, self.scheduler, self.partitions)
         if self.rule not in RULES:
             raise ConfigError(f"lexicon.rule={self.rule!r} is not one of {', '.join(RULES)}")
         if self.max_len is not None and (isinstance(self.max_len, bool) or not isinstance(self.max_len, int)
