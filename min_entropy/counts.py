@@ -73,26 +73,23 @@ class NgramCounter(_Pickled):
 class PieceCounter(_Pickled):
     """Pieces of the chunks after cutting, counted in a trie.
 
-    ``how="pairs"``: cut between two characters unless their packed pair is in ``strong`` (post 1);
-    ``how="ngrams"``: a piece is a chain of overlapping strong n-grams of up to ``order`` characters (2019).
+    A piece is a maximal chain of overlapping strong n-grams (packed codes in ``strong``) of up to
+    ``order`` characters: ``order=2`` is post 1's cut at weak pairs, 4 the 2019 cut.
     Pieces of up to four characters are packed and counted by numpy first, so the trie sees each
     distinct one once per block; longer ones are walked one by one.
     """
 
     tables = ("trie", "strong")
 
-    def __init__(self, strong: np.ndarray, how: str = "pairs", order: int = 2) -> None:
-        self.how, self.order = how, order
+    def __init__(self, strong: np.ndarray, order: int = 2) -> None:
+        self.order = order
         self.strong = Table.from_entries(np.asarray(strong, dtype=np.int64))
         self.trie = Table()
         self.pieces = 0
 
     def add(self, text: str) -> None:
         ids = encode(text)
-        if self.how == "pairs":
-            starts, lengths = kernels.cut_at_weak_pairs(ids, self.strong.index)
-        else:
-            starts, lengths = kernels.cut_at_ngram_ends(ids, self.order, self.strong.index)
+        starts, lengths = kernels.cut_into_chains(ids, self.order, self.strong.index)
         self.pieces += len(starts)
         for length in range(1, MAX_PACKED + 1):
             at = starts[lengths == length]

@@ -31,36 +31,42 @@ def home(key: int, mask: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def find(index: np.ndarray, key: int) -> int:
-    """The entry of ``key``, or -1."""
+def _probe(index: np.ndarray, key: int) -> int:
+    """The slot holding ``key``, or the empty slot where it would go."""
     mask = index.size // 2 - 1
     i = home(key, mask)
-    while True:
-        k = index[2 * i]
-        if k == key:
-            return index[2 * i + 1]
-        if k < 0:
-            return -1
+    while index[2 * i] != key and index[2 * i] >= 0:
         i = (i + 1) & mask
+    return i
+
+
+@njit(cache=True, inline="always")
+def find(index: np.ndarray, key: int) -> int:
+    """The entry of ``key``, or -1."""
+    i = _probe(index, key)
+    return index[2 * i + 1] if index[2 * i] == key else -1
 
 
 @njit(cache=True, inline="always")
 def add(index: np.ndarray, keys: np.ndarray, size: np.ndarray, key: int) -> int:
     """The entry of ``key``, made (count 0) if it is new; the caller checks there is room."""
-    mask = index.size // 2 - 1
-    i = home(key, mask)
-    while True:
-        k = index[2 * i]
-        if k == key:
-            return index[2 * i + 1]
-        if k < 0:
-            d = size[0]
-            size[0] = d + 1
-            keys[d] = key
-            index[2 * i] = key
-            index[2 * i + 1] = d
-            return d
-        i = (i + 1) & mask
+    i = _probe(index, key)
+    if index[2 * i] != key:
+        index[2 * i] = key
+        index[2 * i + 1] = size[0]
+        keys[size[0]] = key
+        size[0] += 1
+    return index[2 * i + 1]
+
+
+@njit(cache=True, inline="always")
+def add_child(index: np.ndarray, keys: np.ndarray, depth: np.ndarray, size: np.ndarray, node: int, char: int) -> int:
+    """The trie node below ``node`` (-1: the root) by ``char``, made (with its depth) if it is new."""
+    before = size[0]
+    d = add(index, keys, size, (node + 1) * NUM_IDS + char)
+    if size[0] > before:
+        depth[d] = 1 if node < 0 else depth[node] + 1
+    return d
 
 
 @njit(cache=True, inline="always")
@@ -97,11 +103,7 @@ def graft(index: np.ndarray, keys: np.ndarray, counts: np.ndarray, depth: np.nda
     here = np.empty(other_keys.size, dtype=np.int64)
     for k in range(other_keys.size):
         parent = other_keys[k] // NUM_IDS - 1
-        mine = -1 if parent < 0 else here[parent]
-        before = size[0]
-        d = add(index, keys, size, (mine + 1) * NUM_IDS + other_keys[k] % NUM_IDS)
-        if size[0] > before:
-            depth[d] = 1 if mine < 0 else depth[mine] + 1
+        d = add_child(index, keys, depth, size, -1 if parent < 0 else here[parent], other_keys[k] % NUM_IDS)
         counts[d] += other_counts[k]
         here[k] = d
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from min_entropy.char_ids import NUM_IDS
-from min_entropy.hash_table import add, child, find
+from min_entropy.hash_table import add_child, child, find
 
 
 @njit(cache=True)
@@ -35,32 +35,11 @@ def strong_pairs(keys, counts, chars, total_pairs, total_chars, min_prob, min_pm
 
 
 @njit(cache=True)
-def cut_at_weak_pairs(ids, strong):
-    """Post 1's cut: split each chunk between two characters unless their pair is in ``strong`` (packed
-    codes). Returns the pieces' starts and lengths."""
-    n = ids.size
-    starts = np.empty(n, dtype=np.int64)
-    lengths = np.empty(n, dtype=np.int64)
-    t = 0
-    i = 0
-    while i < n:
-        if ids[i] == 0:
-            i += 1
-            continue
-        j = i + 1
-        while j < n and ids[j] != 0 and find(strong, ids[j - 1] * NUM_IDS + ids[j]) >= 0:
-            j += 1
-        starts[t], lengths[t] = i, j - i
-        t += 1
-        i = j
-    return starts[:t], lengths[:t]
-
-
-@njit(cache=True)
-def cut_at_ngram_ends(ids, order, strong):
-    """The 2019 cut (kexue.fm/archives/6920): a piece is a maximal chain of overlapping strong n-grams
-    (orders 2..``order``, packed codes in ``strong``); a character no strong n-gram covers is a piece
-    alone. Returns the pieces' starts and lengths."""
+def cut_into_chains(ids, order, strong):
+    """Cut each chunk into maximal chains of overlapping strong n-grams (orders 2..``order``, packed codes
+    in ``strong``); a character no strong n-gram covers is a piece alone. With ``order=2`` this is post
+    1's cut (between two characters unless their pair is strong), with 4 the 2019 one
+    (kexue.fm/archives/6920). Returns the pieces' starts and lengths."""
     n = ids.size
     starts = np.empty(n, dtype=np.int64)
     lengths = np.empty(n, dtype=np.int64)
@@ -101,11 +80,7 @@ def insert_spans(ids, starts, lengths, weights, first, nodes, index, keys, count
             if ids[p] == 0:
                 node = -1
                 break
-            before = size[0]
-            nxt = add(index, keys, size, (node + 1) * NUM_IDS + ids[p])
-            if size[0] > before:
-                depth[nxt] = 1 if node < 0 else depth[node] + 1
-            node = nxt
+            node = add_child(index, keys, depth, size, node, ids[p])
         nodes[k] = node
         if node >= 0:
             counts[node] += weights[k]
@@ -125,21 +100,17 @@ def insert_codes(codes, length, weights, first, index, keys, counts, depth, size
             code //= NUM_IDS
         node = -1
         for p in range(length):
-            before = size[0]
-            nxt = add(index, keys, size, (node + 1) * NUM_IDS + chars[p])
-            if size[0] > before:
-                depth[nxt] = 1 if node < 0 else depth[node] + 1
-            node = nxt
+            node = add_child(index, keys, depth, size, node, chars[p])
         counts[node] += weights[k]
     return codes.size
 
 
 @njit(cache=True)
-def contains(index, codes):
-    """Whether each code is a key of the table."""
-    out = np.empty(codes.size, dtype=np.bool_)
+def lookup(index, codes):
+    """The entry of each code in the table, or -1."""
+    out = np.empty(codes.size, dtype=np.int64)
     for k in range(codes.size):
-        out[k] = find(index, codes[k]) >= 0
+        out[k] = find(index, codes[k])
     return out
 
 
@@ -207,8 +178,7 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
             for p in range(i + 1, j):
                 node = child(index, node, buf[p])
             if node < 0:  # a character no word covers becomes a word (only single characters are missing)
-                node = add(index, keys, size, buf[i])  # a root child's key is its character
-                depth[node] = 1
+                node = add_child(index, keys, depth, size, -1, buf[i])
                 root[buf[i]] = node
             counts[node] += n
             parts += 1

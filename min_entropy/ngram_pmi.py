@@ -28,6 +28,7 @@ from min_entropy import kernels
 from min_entropy.char_ids import MAX_PACKED, NUM_IDS, pack
 from min_entropy.counts import NgramCounter, PieceCounter, char_counter, node_ids, node_strings
 from min_entropy.engines import check_settings, make_engine
+from min_entropy.hash_table import Table
 from min_entropy.lexicon import Discovery
 
 
@@ -37,16 +38,12 @@ def strong_ngrams(codes: np.ndarray, counts: np.ndarray, orders: np.ndarray, cha
     total = float(chars.sum())
     keep = counts >= min_count
     codes, counts, orders = codes[keep], counts[keep], orders[keep]
-    order_of = np.argsort(codes)
-    sorted_codes, sorted_counts = codes[order_of], counts[order_of]
+    kept = Table.from_entries(codes, counts)
 
     def count_of(sub: np.ndarray, length: int) -> np.ndarray:
-        if length == 1:
-            n = chars[sub].astype(np.float64)
-            return np.where(n >= min_count, n, total)
-        at = np.clip(np.searchsorted(sorted_codes, sub), 0, max(len(sorted_codes) - 1, 0))
-        found = sorted_codes[at] == sub if len(sorted_codes) else np.zeros(len(sub), dtype=bool)
-        return np.where(found, sorted_counts[at] if len(sorted_codes) else 0, total).astype(np.float64)
+        """Counts of the parts; a part below min_count counts as N (a weak part)."""
+        n = chars[sub] if length == 1 else np.where((at := kernels.lookup(kept.index, sub)) >= 0, kept.counts[at], 0)
+        return np.where(n >= min_count, n, total).astype(np.float64)
 
     strong = []
     for k in range(2, len(min_pmi) + 2):
@@ -73,10 +70,10 @@ def discover_ngram_pmi(corpus: Iterable[str], order: int = 4, min_count: int = 3
     counts = engine.accumulate(corpus, partial(NgramCounter, 2, order), "counting", progress)
     if not counts.total_chars:
         raise ProjectError("the corpus has no Chinese characters, letters or digits to count")
-    codes, n, orders = counts.ngrams.entries()
-    strong = strong_ngrams(codes, n, orders, counts.chars, min_count, min_pmi)
+    grams, n, orders = counts.ngrams.entries()
+    strong = strong_ngrams(grams, n, orders, counts.chars, min_count, min_pmi)
     t1 = time.perf_counter()
-    pieces = engine.accumulate(corpus, partial(PieceCounter, strong, "ngrams", order), "cutting", progress)
+    pieces = engine.accumulate(corpus, partial(PieceCounter, strong, order), "cutting", progress)
     t2 = time.perf_counter()
     trie = pieces.trie
     nodes = np.flatnonzero(trie.counts[:len(trie)] >= min_count)
@@ -87,12 +84,12 @@ def discover_ngram_pmi(corpus: Iterable[str], order: int = 4, min_count: int = 3
         ids = node_ids(trie, nodes[where], length)
         window = min(length, order)
         codes = np.stack([pack(ids[:, k:k + window]) for k in range(length - window + 1)], axis=1)
-        keep[where] = kernels.contains(pieces.strong.index, codes.ravel()).reshape(codes.shape).all(axis=1)
+        keep[where] = (kernels.lookup(pieces.strong.index, codes.ravel()) >= 0).reshape(codes.shape).all(axis=1)
     words, dropped = nodes[keep], nodes[~keep]
     names = node_strings(trie, np.concatenate([words, dropped]))
     t3 = time.perf_counter()
     found = Discovery(words=dict(zip(names[:len(words)], trie.counts[words].tolist())), gains={},
-                      removed=[(w, math.nan) for w in names[len(words):]], num_pairs=len(codes),
+                      removed=[(w, math.nan) for w in names[len(words):]], num_pairs=len(grams),
                       num_strong_pairs=len(strong), num_candidates=int(np.count_nonzero(trie.counts[:len(trie)])),
                       num_truncated=len(nodes))
     found.char_counts = char_counter(counts.chars)
