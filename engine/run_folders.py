@@ -23,7 +23,7 @@ TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 # (engine.checkpoint.config_changes), sweep job folders leave them out of their names (the Hydra configs
 # read this list through ${result_neutral:}) and tools/summarize.py does not group runs by them.
 RESULT_NEUTRAL = ("resume", "runs_root", "progress", "device", "trainer.progress", "trainer.device",
-                  "trainer.log_every_steps", "trainer.val_png")
+                  "trainer.log_every_steps", "trainer.val_png", "board_hparams")
 
 
 def folder_name_excludes() -> list[str]:
@@ -83,10 +83,36 @@ def config_subdir(run_dir: str) -> str:
     return ".hydra"
 
 
-def job_folder(override_dirname: str) -> str:
-    """A sweep job's folder name: its overrides, with ``/`` (a path value such as ``init_from=runs/x``)
-    written ``_``, so that every job is one folder directly under the sweep's."""
-    return override_dirname.replace("/", "_")
+def swept_keys(sweep_dir: str | Path) -> list[str]:
+    """The keys a sweep varies (``seed=0,1,2``, ``optim.lr=range(1,4)``), in command-line order, read from the
+    ``multirun.yaml`` Hydra's sweeper writes into the sweep folder before it starts any job; [] without one."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.is_file():
+        return []
+    task = OmegaConf.select(OmegaConf.load(path), "hydra.overrides.task", default=None) or []
+    return [o.key_or_group for o in OverridesParser.create().parse_overrides([str(t) for t in task])
+            if o.is_sweep_override()]
+
+
+def override_key(override: str) -> str:
+    """``+trainer.x=1`` -> ``trainer.x``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def job_folder(overrides: list[str] | str, sweep_dir: str | None = None) -> str:
+    """A sweep job's folder name: its overrides (less the result-neutral ones and ``name``), the keys the sweep
+    varies first, so that a name cut short in TensorBoard still shows what differs
+    (``optim.lr=0.05,seed=1,experiment=fmnist_cnn``); ``/`` in a value (``init_from=runs/x``) written ``_``,
+    so that every job is one folder directly under the sweep's."""
+    items = overrides.split(",") if isinstance(overrides, str) else [str(o) for o in overrides]
+    excluded = set(folder_name_excludes())
+    items = [o for o in items if override_key(o) not in excluded]
+    swept = sorted(swept_keys(sweep_dir) if sweep_dir else [], key=lambda k: k == "seed")  # the replicate last
+    rank = {k: i for i, k in enumerate(swept)}
+    items.sort(key=lambda o: (rank.get(override_key(o), len(rank)), override_key(o)))
+    return ",".join(items).replace("/", "_")
 
 
 def existing_folder(path: str) -> str:

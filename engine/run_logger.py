@@ -16,6 +16,7 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid, save_image
 
+from engine.board import DETAIL, board_tag, hparams_summaries
 from engine.contracts import Media
 from engine.files import atomic_open, write_atomic
 
@@ -42,17 +43,19 @@ class RunLogger:
             write_atomic(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in rows))
         self._jsonl = open(self.jsonl_path, "a")
 
-    def scalars(self, step: int, values: dict[str, float], **extra: Any) -> None:
+    def scalars(self, step: int, values: dict[str, float], final: bool = False, **extra: Any) -> None:
+        """``values`` to ``log.jsonl`` as named, and to TensorBoard under :func:`engine.board.board_tag`
+        (``final``: the final evaluation's values)."""
         if not self.events:
             return
         for k, v in values.items():
-            self.writer.add_scalar(k, v, step)
+            self.writer.add_scalar(board_tag(k, final, v), v, step)
         row = {"step": step, **extra, **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
 
     def media(self, step: int, media: Media, prefix: str, png_dir: Path | None = None) -> None:
-        """Images and figures to TensorBoard as ``<prefix>/<name>`` and, with ``png_dir``, to
+        """Images and figures to TensorBoard as ``~<prefix>/<name>`` (after the curves) and, with ``png_dir``, to
         ``png_dir/<prefix>_<name>.png`` (texts: ``.md``); embeddings to TensorBoard's projector."""
         if not self.enabled:
             return
@@ -61,7 +64,7 @@ class RunLogger:
         for name, x in media.images.items():
             x = x.detach().float().cpu().clamp(0, 1)
             if self.events:
-                self.writer.add_images(f"{prefix}/{name}", x, step)
+                self.writer.add_images(f"{DETAIL}{prefix}/{name}", x, step)
             if png_dir is not None:
                 with atomic_open(png_dir / f"{prefix}_{name}.png") as f:
                     save_image(make_grid(x, nrow=min(len(x), 8), padding=2, pad_value=1.0), f, format="png")
@@ -70,7 +73,7 @@ class RunLogger:
                 with atomic_open(png_dir / f"{prefix}_{name}.png") as f:
                     fig.savefig(f, format="png", dpi=120)
             if self.events:
-                self.writer.add_figure(f"{prefix}/{name}", fig, step, close=True)
+                self.writer.add_figure(f"{DETAIL}{prefix}/{name}", fig, step, close=True)
             else:
                 import matplotlib.pyplot as plt
 
@@ -79,7 +82,7 @@ class RunLogger:
             if png_dir is not None:
                 write_atomic(png_dir / f"{prefix}_{name}.md", text + "\n")
             if self.events:
-                self.writer.add_text(f"{prefix}/{name}", text, step)
+                self.writer.add_text(f"{DETAIL}{prefix}/{name}", text, step)
         if self.events:
             for name, emb in media.embeddings.items():
                 images = None if emb.images is None else emb.images.detach().float().cpu()
@@ -91,9 +94,12 @@ class RunLogger:
             # TensorBoard renders markdown: indent so YAML shows as a code block
             self.writer.add_text(tag, "\n".join("    " + line for line in text.splitlines()))
 
-    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+    def hparams(self, values: dict[str, Any], shown: list[str], metrics: list[str]) -> None:
+        """The HParams plugin's summaries (:func:`engine.board.hparams_summaries`): ``shown`` keys in the table,
+        every one of ``values`` in the session, ``metrics`` read from this run's own final scalars."""
         if self.events:
-            self.writer.add_hparams(hparams, metrics, run_name=".")
+            for summary in hparams_summaries(values, shown, metrics):
+                self.writer._get_file_writer().add_summary(summary)
 
     def close(self) -> None:
         if self.events:

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from engine.errors import ConfigError
 from engine.instantiate import build, build_components, check_known_keys
-from engine.run_logger import flat_hparams
+from engine.board_hparams import board_hparams
 from engine.seeding import seed_everything
 from engine.trainer import Trainer
 
@@ -26,10 +26,12 @@ def make_trainer(cfg: DictConfig, run_dir: str | Path, **extra: Any) -> Trainer:
     optimizer = build("optim", cfg.optim)
     scheduler = build("scheduler", cfg.scheduler) if cfg.get("scheduler") else None
     trainer_settings = OmegaConf.to_container(cfg.trainer, resolve=True)
+    values, shown = board_hparams(cfg)
     return Trainer(
         model, objective, data, evaluator, optimizer, scheduler,
         run_dir=run_dir, seed=cfg.seed,
         config_text=OmegaConf.to_yaml(cfg, resolve=True),
-        hparams=flat_hparams(OmegaConf.to_container(cfg, resolve=True)),
+        hparams=values,
+        hparams_shown=shown,
         **trainer_settings, **extra,
     )

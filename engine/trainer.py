@@ -95,6 +95,7 @@ class Trainer:
         parts: dict[str, dict[str, Any]] | None = None,
         config_text: str = "",
         hparams: dict[str, Any] | None = None,
+        hparams_shown: list[str] | None = None,
         callbacks: list[Callable[[Trainer], None]] | None = None,
     ) -> None:
         precision = str(precision)
@@ -119,6 +120,7 @@ class Trainer:
         self.val_every, self.log_every, self.ckpt_every = val_every_steps, log_every_steps, checkpoint_every_steps
         self.amp_dtype = PRECISIONS[precision]
         self.config_text, self.hparams, self.callbacks = config_text, hparams or {}, callbacks or []
+        self.hparams_shown = list(hparams or {}) if hparams_shown is None else hparams_shown  # the HParams table's columns
 
         # weights: rank 0's everywhere, then EMA copies from them; parts from other runs load in initialise()
         self.weights = Weights(model, objective, parts)
@@ -377,8 +379,8 @@ class Trainer:
                                           "train_seconds": round(self.train_seconds, 3)})
         top = headline(metrics)
         if logger is not None:
-            logger.scalars(self.step, {k: v for k, v in metrics.items() if isinstance(v, float)})
-            logger.hparams(self.hparams, {f"hparam/{k}": v for k, v in top.items()})
+            logger.scalars(self.step, {k: v for k, v in metrics.items() if isinstance(v, float)}, final=True)
+            logger.hparams(self.hparams, self.hparams_shown, list(top))
         log.info("final %s metrics (%s): %s", split, metrics["checkpoint"], ", ".join(f"{k}={v:.4f}" for k, v in top.items()))
         return metrics
 

@@ -80,8 +80,9 @@ def test_sweep_makes_one_folder_per_job(tmp_path: Path):
     (sweep,) = (tmp_path / "multirun" / "fmnist_cnn").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     # named after the overrides, minus those that do not change the result (progress)
-    common = "data.train_subset=256,data.val_subset=128,experiment=fmnist_cnn"
-    assert jobs == [f"{common},seed=0,trainer.max_steps=2", f"{common},seed=1,trainer.max_steps=2"]
+    # the swept key first (what TensorBoard's run list still shows when it cuts a long name), then the others
+    common = "data.train_subset=256,data.val_subset=128,experiment=fmnist_cnn,trainer.max_steps=2"
+    assert jobs == [f"seed=0,{common}", f"seed=1,{common}"]
     m0, m1 = (read_metrics(sweep / j) for j in jobs)
     assert m0["test/acc"] != m1["test/acc"] or m0["test/nll"] != m1["test/nll"]
 
@@ -102,6 +103,16 @@ def test_a_sweep_over_experiments_gets_one_folder_per_experiment(tmp_path: Path)
 def test_a_path_in_an_override_stays_in_one_job_folder():
     from engine.run_folders import job_folder
 
-    assert job_folder("+trainer.parts.classifier.init_from=runs/fmnist_classifier,seed=1") == (
-        "+trainer.parts.classifier.init_from=runs_fmnist_classifier,seed=1")
-    assert "${job_folder:${hydra.job.override_dirname}}" in (REPO / "configs" / "hydra" / "default.yaml").read_text()
+    assert job_folder(["seed=1", "+trainer.parts.classifier.init_from=runs/fmnist_classifier"]) == (
+        "seed=1,+trainer.parts.classifier.init_from=runs_fmnist_classifier")
+    assert "${job_folder:${hydra.overrides.task},${hydra.sweep.dir}}" in (REPO / "configs" / "hydra" / "default.yaml").read_text()
+
+
+def test_job_folders_lead_with_the_swept_keys_seed_last(tmp_path: Path):
+    from engine.run_folders import job_folder
+
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  overrides:\n    task: [seed=0,1, experiment=fmnist_cnn, 'optim.lr=0.1,0.05', progress=false]\n")
+    job = ["seed=1", "experiment=fmnist_cnn", "optim.lr=0.05", "progress=false", "name=study"]
+    assert job_folder(job, str(tmp_path)) == "optim.lr=0.05,seed=1,experiment=fmnist_cnn"
+    assert job_folder(job, str(tmp_path / "no_sweep_record")) == "experiment=fmnist_cnn,optim.lr=0.05,seed=1"
