@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from results import sweeps
+
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("summarize", ROOT / "tools" / "summarize.py")
 assert _spec is not None and _spec.loader is not None
@@ -65,6 +67,9 @@ def test_summary_numbers_table_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
     sweep = make_sweep(tmp_path)
     assert summarize.main([str(sweep)]) == 0
     stdout = capsys.readouterr().out
+    page = (sweep / "index.html").read_text()  # the shareable page: table, embedded curve, config differences
+    assert "<td>optim.lr=0.1</td><td>3</td>" in page and page.count("data:image/png;base64,") == 1
+    assert "How the configurations differ" in page
 
     rows = read_csv(sweep / "summary.csv")
     assert list(rows) == ["optim.lr=0.1", "optim.lr=0.01"]  # sorted by test/acc, descending; shared override dropped
@@ -95,9 +100,9 @@ def test_summary_numbers_table_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_curve_mean_and_std_skip_broken_line(tmp_path: Path) -> None:
     sweep = make_sweep(tmp_path)
-    groups = summarize.group_jobs(summarize.load_jobs(sweep))
+    groups = sweeps.group_jobs(sweeps.load_jobs(sweep))
     g = next(g for g in groups if g.label == "optim.lr=0.1")
-    steps, mean, std = summarize.curve(g.jobs, "val/acc")
+    steps, mean, std = sweeps.curve(g.jobs, "val/acc")
     expect = np.array([VAL_ACC[("optim.lr=0.1", s)] for s in range(3)])  # the broken step-300 line is ignored
     assert steps.tolist() == [100, 200]
     np.testing.assert_allclose(mean, expect.mean(0), atol=1e-12)
@@ -120,7 +125,7 @@ def test_metric_choice_single_seed_and_out(tmp_path: Path) -> None:
     r = read_csv(one / "summary.csv")["(base)"]
     assert r["n"] == "1" and float(r["test/acc_mean"]) == 0.5 and r["test/acc_std"] == ""
     assert "| (base) | 1 | 0.5000 ± – |" in (one / "summary.md").read_text()
-    assert math.isnan(summarize.stats([0.5])[1])
+    assert math.isnan(sweeps.stats([0.5])[1])
 
 
 def test_jobs_continued_with_resume_auto_stay_in_their_configuration(tmp_path: Path) -> None:

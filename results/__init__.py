@@ -1,0 +1,1 @@
+"""Results: sweep folders as tables, curves and pages; the posts' recipes; stale-table checks."""
