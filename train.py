@@ -54,6 +54,8 @@ def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
 
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train (or continue, per ``cfg.resume``) the run in ``run_dir``; returns the final metrics."""
+    if cfg.get("smoke_run"):
+        cfg.merge_with_dotlist([str(o) for o in cfg.smoke])  # the experiment's own shrinking overrides
     trainer = make_trainer(cfg, run_dir)
     ckpt = resume_checkpoint(cfg.resume, trainer.run_dir)
     if ckpt is not None:

@@ -8,9 +8,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from engine.board_hparams import board_hparams
 from engine.errors import ConfigError
 from engine.instantiate import build, build_components, check_known_keys
-from engine.board_hparams import board_hparams
 from engine.seeding import seed_everything
 from engine.trainer import Trainer
 

@@ -1,0 +1,262 @@
+"""A post's results tables: built from its sweeps by a recipe, written as markdown, read back, compared.
+
+A recipe table (``configs/post/<post>.yaml``, ``tables:``) names the sweep (``step``) its numbers come
+from, its rows and its columns:
+
+- a row: ``cells`` (its text columns, e.g. ``{method: mixup}``), ``match`` (the overrides a job must
+  have: ``{experiment: fmnist_mixup_beta}``; a key the job did not override is looked up in its saved
+  config) and optionally ``key`` (substituted for ``{key}`` in a column's metric name);
+- a column: ``header`` and either nothing more (a text column, from the rows' ``cells``) or ``metric``
+  (a key of the job's ``file``, default ``metrics.json``; ``a.b`` walks into nested objects) with
+  ``agg`` (``mean`` over the matching jobs, shown ``mean ± std`` from two jobs on; ``sum_of_n``: ``k/n``;
+  ``n``: the number of jobs), ``complement`` (``1 - value``: an error from an accuracy), ``scale``,
+  ``digits``, ``suffix``, ``thousands`` and ``tol``.
+A row without ``match`` is text only (the post's own numbers, a row not run): all its cells from ``cells``.
+
+The table's first line in markdown is a marker, ``<!-- reproduce: <post>/<table> size=<size> -->``;
+the README carries the same marker above the table it shows, which is how :func:`compare` finds it.
+A cell is stale when a number in it differs from the README's by more than the column's tolerance:
+``abs + rel * |readme| + sigmas * max(std)`` (``std``: the spread over seeds printed after ``±``; a
+seed's noise is a tolerance, not a difference), plus half a unit of the README's last printed digit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from results.sweeps import Job, as_float
+
+MARKER = re.compile(r"<!--\s*reproduce:\s*(?P<id>[\w.-]+/[\w.-]+)(?:\s+size=(?P<size>\w+))?\s*-->")
+NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+class TableError(Exception):
+    pass
+
+
+@dataclass
+class Table:
+    id: str
+    size: str
+    header: list[str]
+    rows: list[list[str]]
+    text_columns: list[str] = field(default_factory=list)  # the row's identity (its label cells)
+    tolerances: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def key(self, row: list[str]) -> tuple[str, ...]:
+        cols = self.text_columns or self.header[:1]
+        return tuple(clean(row[self.header.index(c)]) for c in cols if c in self.header)
+
+
+def clean(cell: str) -> str:
+    return cell.replace("**", "").strip()
+
+
+def job_value(job: Job, key: str) -> str | None:
+    """The value of ``key`` for a job: its override (``+key=v`` too), else its saved config's; None if neither."""
+    for o in job.overrides:
+        k, _, v = o.partition("=")
+        if k.lstrip("+~") == key:
+            return v
+    path = job.folder / ".hydra" / "config.yaml"
+    if path.is_file():
+        value = OmegaConf.select(OmegaConf.load(path), key, default=None)
+        return None if value is None else str(value)
+    return None
+
+
+def same_value(a: str | None, b: Any) -> bool:
+    if a is None:
+        return False
+    fa, fb = as_float(_number(a)), as_float(_number(str(b)))
+    if fa is not None and fb is not None:
+        return math.isclose(fa, fb, rel_tol=1e-9, abs_tol=0.0)
+    return a == str(b)
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def lookup(data: dict[str, Any], key: str) -> Any:
+    if key in data:
+        return data[key]
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def read_value(job: Job, column: dict[str, Any], row: dict[str, Any]) -> float | None:
+    metric = str(column["metric"]).replace("{key}", str(row.get("key", "")))
+    file = column.get("file", "metrics.json")
+    if file == "metrics.json":
+        data = job.metrics
+    else:
+        path = job.folder / file
+        data = json.loads(path.read_text()) if path.is_file() else None
+    value = None if data is None else as_float(lookup(data, metric))
+    return 1.0 - value if value is not None and column.get("complement") else value
+
+
+def fmt_number(x: float, column: dict[str, Any]) -> str:
+    digits = int(column.get("digits", 3))
+    return f"{x:,.{digits}f}" if column.get("thousands") else f"{x:.{digits}f}"
+
+
+def metric_cell(values: list[float], column: dict[str, Any], n_jobs: int) -> str:
+    agg = column.get("agg", "mean")
+    if agg == "n":
+        return str(n_jobs)
+    if not values:
+        return "–"
+    scale, suffix = float(column.get("scale", 1.0)), column.get("suffix", "")
+    if agg == "sum_of_n":
+        return f"{round(sum(values))}/{len(values)}"
+    if agg != "mean":
+        raise TableError(f"column {column['header']!r}: agg={agg!r} is not one of mean, sum_of_n, n")
+    mean = sum(values) / len(values) * scale
+    if len(values) > 1 and column.get("std", True):
+        std = math.sqrt(sum((v * scale - mean) ** 2 for v in values) / (len(values) - 1))
+        return f"{fmt_number(mean, column)} ± {fmt_number(std, column)}{suffix}"
+    return f"{fmt_number(mean, column)}{suffix}"
+
+
+def build_table(table_id: str, spec: dict[str, Any], jobs: list[Job], size: str) -> Table:
+    """The table ``spec`` describes, from the finished ``jobs`` of its sweep."""
+    columns = spec["columns"]
+    header = [c["header"] for c in columns]
+    text_columns = [c["header"] for c in columns if "metric" not in c and c.get("agg") != "n"]
+    rows = []
+    for row in spec["rows"]:
+        if "match" not in row:  # a row of text only (the post's own numbers, a row not run)
+            rows.append([str((row.get("cells") or {}).get(c["header"], "")) for c in columns])
+            continue
+        match = row["match"] or {}
+        done = [j for j in jobs if j.metrics is not None and all(same_value(job_value(j, k), v) for k, v in match.items())]
+        cells = []
+        for column in columns:
+            if "metric" in column or column.get("agg") == "n":
+                values = [] if "metric" not in column else [v for j in done if (v := read_value(j, column, row)) is not None]
+                cells.append(metric_cell(values, column, len(done)))
+            else:
+                cells.append(str((row.get("cells") or {}).get(column["header"], "")))
+        rows.append(cells)
+    tolerances = {c["header"]: dict(c.get("tol") or {}) for c in columns}
+    return Table(table_id, size, header, rows, text_columns, tolerances)
+
+
+def to_markdown(table: Table) -> str:
+    lines = [f"<!-- reproduce: {table.id} size={table.size} -->",
+             "| " + " | ".join(table.header) + " |",
+             "|" + "|".join("---" if h in table.text_columns else "---:" for h in table.header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def split_row(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def read_tables(text: str) -> dict[str, Table]:
+    """Every marked table of a markdown text (README.md or a results.md), by id."""
+    lines = text.splitlines()
+    found: dict[str, Table] = {}
+    for i, line in enumerate(lines):
+        m = MARKER.search(line)
+        if not m:
+            continue
+        j = i + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        block = []
+        while j < len(lines) and lines[j].lstrip().startswith("|"):
+            block.append(lines[j])
+            j += 1
+        if len(block) < 2:
+            raise TableError(f"line {i + 1}: the marker {m['id']!r} is not followed by a markdown table")
+        found[m["id"]] = Table(m["id"], m["size"] or "full", split_row(block[0]), [split_row(r) for r in block[2:]])
+    return found
+
+
+def numbers(cell: str) -> tuple[list[float], float, list[int]]:
+    """The numbers of a cell (``±`` and what follows it apart), the largest ``±`` spread, and each number's
+    decimals. ``0.770 ± 0.007`` -> ([0.77], 0.007, [3]); ``12,037`` -> ([12037.0], 0, [0])."""
+    text = clean(cell)
+    spread = 0.0
+    values, decimals = [], []
+    parts = re.split(r"±", text)
+    for k, part in enumerate(parts):
+        found = NUMBER.findall(part)
+        if k > 0 and found:  # the first number after ± is a spread
+            spread = max(spread, abs(float(found[0].replace(",", ""))))
+            found = found[1:]
+        for f in found:
+            values.append(float(f.replace(",", "")))
+            mantissa = f.split("e")[0].split("E")[0]
+            decimals.append(len(mantissa.split(".")[1]) if "." in mantissa else 0)
+    return values, spread, decimals
+
+
+def compare(fresh: Table, readme: Table) -> list[str]:
+    """One line per stale cell, missing row or missing column of ``readme`` against ``fresh`` (whose recipe
+    gives the tolerances and which columns name a row); [] when every cell agrees."""
+    problems = []
+    ref_rows = {fresh.key(_pad(r, readme.header, fresh.header)): r for r in readme.rows
+                if len(r) == len(readme.header)}
+    for col in fresh.header:
+        if col not in readme.header:
+            problems.append(f"{fresh.id}: column {col!r} is not in the README's table")
+    for row in fresh.rows:
+        key = fresh.key(row)
+        label = " / ".join(key)
+        if key not in ref_rows:
+            problems.append(f"{fresh.id}: row {label!r} is not in the README's table")
+            continue
+        ref = ref_rows[key]
+        for col, cell in zip(fresh.header, row):
+            if col in fresh.text_columns or col not in readme.header:
+                continue
+            old = ref[readme.header.index(col)]
+            if why := stale(cell, old, fresh.tolerances.get(col, {})):
+                problems.append(f"{fresh.id}: row {label!r}, column {col!r}: README {clean(old)!r}, now {cell!r} ({why})")
+    return problems
+
+
+def _pad(row: list[str], header: list[str], wanted: list[str]) -> list[str]:
+    """A README row re-ordered to the fresh table's columns (missing ones empty), to compute its key."""
+    return [row[header.index(c)] if c in header else "" for c in wanted]
+
+
+def stale(new: str, old: str, tol: dict[str, float]) -> str:
+    """Why ``new`` differs from the README's ``old`` beyond ``tol`` (module docstring), or ``""``."""
+    a, spread_a, _ = numbers(new)
+    b, spread_b, decimals = numbers(old)
+    if not b and not a:
+        return "" if clean(new) == clean(old) else "text differs"
+    if len(a) != len(b):
+        return "the numbers differ"
+    for x, y, d in zip(a, b, decimals):
+        allowed = (float(tol.get("abs", 0.0)) + float(tol.get("rel", 0.0)) * abs(y)
+                   + float(tol.get("sigmas", 0.0)) * max(spread_a, spread_b) + 0.5 * 10.0 ** -d)
+        if not abs(x - y) <= allowed * (1 + 1e-9):
+            return f"off by {abs(x - y):.4g}, allowed {allowed:.4g}"
+    return ""
+
+
+def read_table_file(path: Path) -> dict[str, Table]:
+    if not path.is_file():
+        raise TableError(f"{path} does not exist")
+    return read_tables(path.read_text(encoding="utf-8"))
