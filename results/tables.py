@@ -10,7 +10,8 @@ from, its rows and its columns:
   (a key of the job's ``file``, default ``metrics.json``; ``a.b`` walks into nested objects) with
   ``agg`` (``mean`` over the matching jobs, shown ``mean ± std`` from two jobs on; ``sum_of_n``: ``k/n``;
   ``n``: the number of jobs), ``complement`` (``1 - value``: an error from an accuracy), ``scale``,
-  ``digits``, ``suffix``, ``thousands`` and ``tol``.
+  ``digits``, ``format: sci`` (``8.8e-6``), ``suffix``, ``thousands``, ``spread`` (a metric printed after
+  ``±`` for a single run, e.g. a std over positions), ``sep`` (of ``sum_of_n``) and ``tol``.
 A row without ``match`` is text only (the post's own numbers, a row not run): all its cells from ``cells``.
 
 The table's first line in markdown is a marker, ``<!-- reproduce: <post>/<table> size=<size> -->``;
@@ -113,29 +114,37 @@ def read_value(job: Job, column: dict[str, Any], row: dict[str, Any]) -> float |
 
 def fmt_number(x: float, column: dict[str, Any]) -> str:
     digits = int(column.get("digits", 3))
+    if column.get("format") == "sci":  # 8.8e-6
+        mantissa, exponent = f"{x:.{digits}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
     return f"{x:,.{digits}f}" if column.get("thousands") else f"{x:.{digits}f}"
 
 
-def metric_cell(values: list[float], column: dict[str, Any], n_jobs: int) -> str:
+def metric_cell(values: list[float], column: dict[str, Any], n_jobs: int, spread: float | None = None) -> str:
+    """``mean ± std`` over the jobs (``spread``: a ``±`` of its own metric instead); "–" when no job finished,
+    "" when they did but none has the metric (a column that does not apply to the row)."""
     agg = column.get("agg", "mean")
     if agg == "n":
         return str(n_jobs)
     if not values:
-        return "–"
+        return "–" if n_jobs == 0 else ""
     scale, suffix = float(column.get("scale", 1.0)), column.get("suffix", "")
     if agg == "sum_of_n":
-        return f"{round(sum(values))}/{len(values)}"
+        return f"{round(sum(values))}{column.get('sep', '/')}{len(values)}"
     if agg != "mean":
         raise TableError(f"column {column['header']!r}: agg={agg!r} is not one of mean, sum_of_n, n")
     mean = sum(values) / len(values) * scale
+    if spread is not None:
+        return f"{fmt_number(mean, column)} ± {fmt_number(spread * scale, column)}{suffix}"
     if len(values) > 1 and column.get("std", True):
         std = math.sqrt(sum((v * scale - mean) ** 2 for v in values) / (len(values) - 1))
         return f"{fmt_number(mean, column)} ± {fmt_number(std, column)}{suffix}"
     return f"{fmt_number(mean, column)}{suffix}"
 
 
-def build_table(table_id: str, spec: dict[str, Any], jobs: list[Job], size: str) -> Table:
-    """The table ``spec`` describes, from the finished ``jobs`` of its sweep."""
+def build_table(table_id: str, spec: dict[str, Any], jobs: dict[str, list[Job]], size: str) -> Table:
+    """The table ``spec`` describes, from the jobs of its steps' sweeps (``jobs``: by step name; a row may name
+    its own ``step``)."""
     columns = spec["columns"]
     header = [c["header"] for c in columns]
     text_columns = [c["header"] for c in columns if "metric" not in c and c.get("agg") != "n"]
@@ -145,12 +154,16 @@ def build_table(table_id: str, spec: dict[str, Any], jobs: list[Job], size: str)
             rows.append([str((row.get("cells") or {}).get(c["header"], "")) for c in columns])
             continue
         match = row["match"] or {}
-        done = [j for j in jobs if j.metrics is not None and all(same_value(job_value(j, k), v) for k, v in match.items())]
+        done = [j for j in jobs.get(row.get("step", spec["step"]), [])
+                if j.metrics is not None and all(same_value(job_value(j, k), v) for k, v in match.items())]
         cells = []
         for column in columns:
             if "metric" in column or column.get("agg") == "n":
                 values = [] if "metric" not in column else [v for j in done if (v := read_value(j, column, row)) is not None]
-                cells.append(metric_cell(values, column, len(done)))
+                spread = None
+                if column.get("spread") and len(done) == 1:  # e.g. log Z's mean ± its std over positions
+                    spread = read_value(done[0], {**column, "metric": column["spread"], "complement": False}, row)
+                cells.append(metric_cell(values, column, len(done), spread))
             else:
                 cells.append(str((row.get("cells") or {}).get(column["header"], "")))
         rows.append(cells)
@@ -205,8 +218,9 @@ def numbers(cell: str) -> tuple[list[float], float, list[int]]:
             found = found[1:]
         for f in found:
             values.append(float(f.replace(",", "")))
-            mantissa = f.split("e")[0].split("E")[0]
-            decimals.append(len(mantissa.split(".")[1]) if "." in mantissa else 0)
+            mantissa, _, exponent = f.lower().partition("e")
+            places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+            decimals.append(places - int(exponent or 0))  # 8.8e-6: the last digit is 1e-7
     return values, spread, decimals
 
 

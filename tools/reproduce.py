@@ -125,7 +125,7 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
         lines += [f"**Failed steps**: {', '.join(failed)} (their logs: `<step>.log` in this folder).", ""]
     tables = {}
     for table_name, spec in post["tables"].items():
-        table = build_table(f"{post['name']}/{table_name}", spec, jobs.get(spec["step"], []), size)
+        table = build_table(f"{post['name']}/{table_name}", spec, jobs, size)
         tables[table.id] = table
         lines += [f"## {spec['caption']}", "", to_markdown(table)]
         if spec.get("note"):
