@@ -47,13 +47,14 @@ class Group:
     jobs: list[Job] = field(default_factory=list)
 
 
-def load_jobs(sweep: Path) -> list[Job]:
+def load_jobs(sweep: Path, result: str = "metrics.json") -> list[Job]:
+    """The job folders of a sweep; a job is finished when it holds ``result`` (``tools/simulate.py``: stats.json)."""
     if not sweep.is_dir():
         raise SummaryError(f"{sweep} is not a folder")
     jobs = []
     for d in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
         overrides = [str(o) for o in (yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text()) or [])]
-        metrics = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").is_file() else None
+        metrics = json.loads((d / result).read_text()) if (d / result).is_file() else None
         jobs.append(Job(d, overrides, metrics))
     if not jobs:
         raise SummaryError(f"no job folders (sub-folders with .hydra/overrides.yaml) in {sweep}")

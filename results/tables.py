@@ -7,7 +7,7 @@ from, its rows and its columns:
   have: ``{experiment: fmnist_mixup_beta}``; a key the job did not override is looked up in its saved
   config) and optionally ``key`` (substituted for ``{key}`` in a column's metric name);
 - a column: ``header`` and either nothing more (a text column, from the rows' ``cells``) or ``metric``
-  (a key of the job's ``file``, default ``metrics.json``; ``a.b`` walks into nested objects) with
+  (a key of the job's ``file``, default its result file, ``metrics.json``; ``a.b`` walks into nested objects) with
   ``agg`` (``mean`` over the matching jobs, shown ``mean ± std`` from two jobs on; ``sum_of_n``: ``k/n``;
   ``n``: the number of jobs), ``complement`` (``1 - value``: an error from an accuracy), ``scale``,
   ``digits``, ``format: sci`` (``8.8e-6``), ``suffix``, ``thousands``, ``spread`` (a metric printed after
@@ -102,8 +102,8 @@ def lookup(data: dict[str, Any], key: str) -> Any:
 
 def read_value(job: Job, column: dict[str, Any], row: dict[str, Any]) -> float | None:
     metric = str(column["metric"]).replace("{key}", str(row.get("key", "")))
-    file = column.get("file", "metrics.json")
-    if file == "metrics.json":
+    file = column.get("file")
+    if file is None:  # the job's result file (metrics.json, or the step's `result`)
         data = job.metrics
     else:
         path = job.folder / file

@@ -113,7 +113,8 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
         folders[name] = out / name
         if not run_step(name, step, size, folders[name], int(cfg.parallel)):
             failed.append(name)
-    jobs = {name: load_jobs(folder) for name, folder in folders.items() if folder.is_dir()}
+    jobs = {name: load_jobs(folder, post["steps"][name].get("result", "metrics.json"))
+            for name, folder in folders.items() if folder.is_dir()}
     wall = time.perf_counter() - start
 
     command = "python tools/reproduce.py " + " ".join(HydraConfig.get().overrides.task)
