@@ -7,10 +7,11 @@ from, its rows and its columns:
   have: ``{experiment: fmnist_mixup_beta}``; a key the job did not override is looked up in its saved
   config) and optionally ``key`` (substituted for ``{key}`` in a column's metric name);
 - a column: ``header`` and either nothing more (a text column, from the rows' ``cells``) or ``metric``
-  (a key of the job's ``file``, default its result file, ``metrics.json``; ``a.b`` walks into nested objects) with
+  (a key of the job's ``file``, default its result file, ``metrics.json``; of a ``.tsv``, the second
+  column of the row whose first column is the key; ``a.b`` walks into nested objects) with
   ``agg`` (``mean`` over the matching jobs, shown ``mean ± std`` from two jobs on; ``sum_of_n``: ``k/n``;
   ``n``: the number of jobs), ``complement`` (``1 - value``: an error from an accuracy), ``scale``,
-  ``digits``, ``format: sci`` (``8.8e-6``), ``suffix``, ``thousands``, ``spread`` (a metric printed after
+  ``match`` (a column of a grid: overrides of its own), ``digits``, ``format: sci`` (``8.8e-6``), ``suffix``, ``thousands``, ``spread`` (a metric printed after
   ``±`` for a single run, e.g. a std over positions), ``sep`` (of ``sum_of_n``) and ``tol``.
 A row without ``match`` is text only (the post's own numbers, a row not run): all its cells from ``cells``.
 
@@ -105,9 +106,13 @@ def read_value(job: Job, column: dict[str, Any], row: dict[str, Any]) -> float |
     file = column.get("file")
     if file is None:  # the job's result file (metrics.json, or the step's `result`)
         data = job.metrics
+    elif not (job.folder / file).is_file():
+        data = None
+    elif file.endswith(".tsv"):  # a table with a header line: its first column -> its second
+        rows = [line.split("\t") for line in (job.folder / file).read_text(encoding="utf-8").splitlines()[1:]]
+        data = {r[0]: _number(r[1]) for r in rows if len(r) > 1}
     else:
-        path = job.folder / file
-        data = json.loads(path.read_text()) if path.is_file() else None
+        data = json.loads((job.folder / file).read_text(encoding="utf-8"))
     value = None if data is None else as_float(lookup(data, metric))
     return 1.0 - value if value is not None and column.get("complement") else value
 
@@ -154,11 +159,15 @@ def build_table(table_id: str, spec: dict[str, Any], jobs: dict[str, list[Job]],
             rows.append([str((row.get("cells") or {}).get(c["header"], "")) for c in columns])
             continue
         match = row["match"] or {}
-        done = [j for j in jobs.get(row.get("step", spec["step"]), [])
-                if j.metrics is not None and all(same_value(job_value(j, k), v) for k, v in match.items())]
+        done_row = [j for j in jobs.get(row.get("step", spec["step"]), [])
+                    if j.metrics is not None and all(same_value(job_value(j, k), v) for k, v in match.items())]
         cells = []
         for column in columns:
             if "metric" in column or column.get("agg") == "n":
+                if column.get("match"):  # a grid: the column's own overrides too (min_prob x min_pmi)
+                    done = [j for j in done_row if all(same_value(job_value(j, k), v) for k, v in column["match"].items())]
+                else:
+                    done = done_row
                 values = [] if "metric" not in column else [v for j in done if (v := read_value(j, column, row)) is not None]
                 spread = None
                 if column.get("spread") and len(done) == 1:  # e.g. log Z's mean ± its std over positions
