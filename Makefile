@@ -32,6 +32,12 @@ browser: /usr/bin/chromium
 lint: venv
 	.venv/bin/ruff check .
 
+# one post's experiments, tables and figures: make reproduce POST=mixup [SIZE=quick|full]
+POST ?= gillespie
+SIZE ?= quick
+reproduce: venv data
+	$(PY) tools/reproduce.py post=$(POST) size=$(SIZE)
+
 bench: venv data
 	$(PY) -m benchmarks.trainer_overhead
 

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from engine import distributed as D
-from engine.cli import run_guarded
+from engine.cli import in_sweep, run_guarded
 from engine.errors import ConfigError
 from engine.run_folders import register_resolvers
 from engine.runs import make_trainer
@@ -77,7 +77,9 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(128 + signum)
     if metrics:
         print(f"metrics: {Path(HydraConfig.get().runtime.output_dir) / 'metrics.json'}")
-        print(f"TensorBoard: tensorboard --logdir {Path(cfg.runs_root).resolve()}")
+        # a sweep's own folder: TensorBoard's HParams table takes its columns from one run of the logdir
+        board = Path(HydraConfig.get().sweep.dir) if in_sweep() else Path(cfg.runs_root)
+        print(f"TensorBoard: tensorboard --logdir {board.resolve()}")
     # what a Hydra sweeper (e.g. Optuna) optimises: the best validation score, never a test score
     return next((v for k, v in metrics.items() if k.startswith("val/best_")), None)
 

@@ -35,17 +35,22 @@ def board_tag(key: str, final: bool = False, value: Any = 0.0) -> str:
     return key if headline and isinstance(value, float) else DETAIL + key
 
 
-def hparams_summaries(values: dict[str, Any], shown: list[str], metrics: list[str]) -> list[Any]:
-    """The three summaries TensorBoard's HParams plugin reads: the experiment (the ``shown`` hparams in order,
-    marked as differing, and ``metrics`` by their board tags), the session's start (every one of ``values``)
-    and its end. torch's ``hparams`` writes the session; its experiment, which lists every key, is rewritten."""
-    experiment, start, end = torch_hparams({k: v for k, v in values.items() if v is not None}, {})
+def hparams_summaries(values: dict[str, Any], shown: dict[str, bool], metrics: list[str]) -> list[Any]:
+    """The three summaries TensorBoard's HParams plugin reads: the experiment (the ``shown`` hparams, each marked
+    as differing or not, and ``metrics`` by their board tags), the session's start (every one of ``values``)
+    and its end. torch's ``hparams`` writes the session; its experiment, which lists every key, is rewritten.
+
+    TensorBoard orders the table's hparams by (differs first, name) and ticks the first five: the keys a sweep
+    varies are marked as differing so that they lead, constant ones (``board_hparams=all``) are not.
+    Booleans are written as ``true``/``false`` (torch would write 1.0/0.0)."""
+    values = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in values.items() if v is not None}
+    experiment, start, end = torch_hparams(values, {})
     value = experiment.value[0]
     data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
     infos = {h.name: h for h in data.experiment.hparam_infos}
     kept = [infos[k] for k in shown if k in infos]
     for info in kept:
-        info.differs = True
+        info.differs = shown[info.name]
     data.experiment.ClearField("hparam_infos")
     data.experiment.hparam_infos.extend(kept)
     data.experiment.metric_infos.extend(api_pb2.MetricInfo(name=api_pb2.MetricName(tag=board_tag(m, final=True)),

@@ -15,25 +15,26 @@ from engine.run_logger import flat_hparams
 CHOICES = ("varying", "all")
 
 
-def board_hparams(cfg: DictConfig) -> tuple[dict[str, Any], list[str]]:
+def board_hparams(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, bool]]:
     """``(values, shown)``: every scalar config value and group choice (``experiment``, ``loss``, ...), and the
-    keys the HParams table shows: those the sweep varies (``seed`` last), or for a single run those set on its
-    command line; with ``board_hparams=all`` every key after them. Outside Hydra (tests, benchmarks): all keys."""
+    keys the HParams table shows, each with whether it leads the table: those the sweep varies, or for a single
+    run those set on its command line; with ``board_hparams=all`` every other key after them (not leading).
+    Outside Hydra (tests, benchmarks): every key."""
     mode = cfg.get("board_hparams", "varying")
     if mode not in CHOICES:
         raise ConfigError(f"board_hparams={mode!r} is not one of {list(CHOICES)}")
     values = flat_hparams(OmegaConf.to_container(cfg, resolve=True))
     if not HydraConfig.initialized():
-        return values, list(values)
+        return values, dict.fromkeys(values, True)
     hc = HydraConfig.get()
     values.update({group: choice for group, choice in hc.runtime.choices.items()
                    if choice is not None and not group.startswith("hydra")})
     if hc.mode == RunMode.MULTIRUN and (swept := swept_keys(hc.sweep.dir)):
-        keys = sorted(swept, key=lambda k: k == "seed")  # what a row differs by first, the replicate last
+        keys = swept
     else:
         keys = [override_key(str(o)) for o in hc.overrides.task]
     hidden = set(folder_name_excludes())
-    shown = [k for k in dict.fromkeys(keys) if k not in hidden and k in values]
+    shown = {k: True for k in keys if k not in hidden and k in values}
     if mode == "all":
-        shown += sorted(k for k in values if k not in shown)
+        shown.update({k: False for k in sorted(values) if k not in shown})
     return values, shown

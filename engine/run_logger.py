@@ -94,7 +94,7 @@ class RunLogger:
             # TensorBoard renders markdown: indent so YAML shows as a code block
             self.writer.add_text(tag, "\n".join("    " + line for line in text.splitlines()))
 
-    def hparams(self, values: dict[str, Any], shown: list[str], metrics: list[str]) -> None:
+    def hparams(self, values: dict[str, Any], shown: dict[str, bool], metrics: list[str]) -> None:
         """The HParams plugin's summaries (:func:`engine.board.hparams_summaries`): ``shown`` keys in the table,
         every one of ``values`` in the session, ``metrics`` read from this run's own final scalars."""
         if self.events:

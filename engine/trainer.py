@@ -95,7 +95,7 @@ class Trainer:
         parts: dict[str, dict[str, Any]] | None = None,
         config_text: str = "",
         hparams: dict[str, Any] | None = None,
-        hparams_shown: list[str] | None = None,
+        hparams_shown: dict[str, bool] | None = None,
         callbacks: list[Callable[[Trainer], None]] | None = None,
     ) -> None:
         precision = str(precision)
@@ -120,7 +120,8 @@ class Trainer:
         self.val_every, self.log_every, self.ckpt_every = val_every_steps, log_every_steps, checkpoint_every_steps
         self.amp_dtype = PRECISIONS[precision]
         self.config_text, self.hparams, self.callbacks = config_text, hparams or {}, callbacks or []
-        self.hparams_shown = list(hparams or {}) if hparams_shown is None else hparams_shown  # the HParams table's columns
+        # the HParams table's columns, and which lead it (engine.board_hparams)
+        self.hparams_shown = dict.fromkeys(self.hparams, True) if hparams_shown is None else hparams_shown
 
         # weights: rank 0's everywhere, then EMA copies from them; parts from other runs load in initialise()
         self.weights = Weights(model, objective, parts)

@@ -11,8 +11,9 @@ from, its rows and its columns:
   column of the row whose first column is the key; ``a.b`` walks into nested objects) with
   ``agg`` (``mean`` over the matching jobs, shown ``mean ± std`` from two jobs on; ``sum_of_n``: ``k/n``;
   ``n``: the number of jobs), ``complement`` (``1 - value``: an error from an accuracy), ``scale``,
-  ``match`` (a column of a grid: overrides of its own), ``digits``, ``format: sci`` (``8.8e-6``), ``suffix``, ``thousands``, ``spread`` (a metric printed after
-  ``±`` for a single run, e.g. a std over positions), ``sep`` (of ``sum_of_n``) and ``tol``.
+  ``match`` (a column of a grid: overrides of its own), ``digits``, ``format: sci`` (``8.8e-6``),
+  ``suffix``, ``thousands``, ``spread`` (a metric printed after ``±`` for a single run, e.g. a std over
+  positions), ``sep`` (of ``sum_of_n``) and ``tol``.
 A row without ``match`` is text only (the post's own numbers, a row not run): all its cells from ``cells``.
 
 The table's first line in markdown is a marker, ``<!-- reproduce: <post>/<table> size=<size> -->``;
@@ -49,12 +50,17 @@ class Table:
     size: str
     header: list[str]
     rows: list[list[str]]
-    text_columns: list[str] = field(default_factory=list)  # the row's identity (its label cells)
+    text_columns: list[str] = field(default_factory=list)  # columns of text from the recipe, not measured
     tolerances: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def key(self, row: list[str]) -> tuple[str, ...]:
-        cols = self.text_columns or self.header[:1]
-        return tuple(clean(row[self.header.index(c)]) for c in cols if c in self.header)
+        """A row's identity: its leading text columns (``data``, ``lr``, ``lam``), else its first cell."""
+        lead = []
+        for c in self.header:
+            if c not in self.text_columns:
+                break
+            lead.append(c)
+        return tuple(clean(row[self.header.index(c)]) for c in lead or self.header[:1])
 
 
 def clean(cell: str) -> str:
