@@ -122,7 +122,8 @@ def test_a_seeds_spread_is_a_tolerance_not_a_difference():
 
 
 def test_compare_reports_missing_rows_and_columns():
-    fresh = read_tables("<!-- reproduce: p/t size=full -->\n| m | a | b |\n|---|---:|---:|\n| x | 1.0 | 2.0 |\n| y | 3.0 | 4.0 |\n")
+    fresh = read_tables("<!-- reproduce: p/t size=full -->\n| m | a | b |\n|---|---:|---:|\n"
+                        "| x | 1.0 | 2.0 |\n| y | 3.0 | 4.0 |\n")
     readme = read_tables("<!-- reproduce: p/t -->\n\n| m | a | extra |\n|---|---|---|\n| **x** | 1.0 | z |\n")
     table = fresh["p/t"]
     table.text_columns = ["m"]
