@@ -15,7 +15,8 @@ overrides of ``quick`` / ``tiny`` replace those of the full sweep key by key), `
 
 Writes into ``runs/reproduce/<post>/<date_time>/``: ``results.md`` (the tables, the post's own numbers
 beside ours where it has any, the command, the commit, the hardware and the wall time), ``figures/*.png``
-and the steps' sweep folders. With ``check=<README.md>`` each table is compared with the README's table
+the steps' sweep folders, and one page per sweep (``<step>.html``: ``tools/summarize.py``'s table of every
+headline metric, the curves, the config differences). With ``check=<README.md>`` each table is compared with the README's table
 of the same marker; every cell beyond its tolerance is printed and the exit status is 1.
 """
 
@@ -39,7 +40,8 @@ from engine.cli import run_guarded
 from engine.errors import ConfigError
 from engine.files import write_atomic
 from engine.run_folders import override_key, register_resolvers
-from results.sweeps import group_jobs, load_jobs, plot
+from results.page import results_page
+from results.sweeps import default_metrics, group_jobs, load_jobs, plot, summarize
 from results.tables import build_table, compare, read_table_file, to_markdown
 
 log = logging.getLogger("reproduce")
@@ -138,6 +140,12 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
         png.parent.mkdir(parents=True, exist_ok=True)
         plot(png, group_jobs(jobs[figure["step"]]), figure["curve"])
         lines += [f"![{figure['caption']}](figures/{figure['file']})", ""]
+    for name, step_jobs in jobs.items():  # each sweep's own page: every headline metric, its curves, its config differences
+        curves = [(f["curve"], out / "figures" / f["file"]) for f in post.get("figures", []) if f["step"] == name]
+        metrics = default_metrics(step_jobs)
+        page = results_page(f"{post['title']}: {name}", metrics, summarize(group_jobs(step_jobs), metrics), step_jobs, curves,
+                            command)
+        write_atomic(out / f"{name}.html", page)
     write_atomic(out / "results.md", "\n".join(lines))
     print((out / "results.md").read_text())
     print(f"results: {out / 'results.md'}")
