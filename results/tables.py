@@ -264,6 +264,20 @@ def compare(fresh: Table, readme: Table) -> list[str]:
     return problems
 
 
+def compare_all(fresh: dict[str, Table], reference: dict[str, Table], where: str) -> list[str]:
+    """:func:`compare` for every fresh table against the reference table of the same marker (``where``: the
+    reference's name, for the messages); tables of different sizes are reported, not compared."""
+    problems = []
+    for table_id, table in fresh.items():
+        if table_id not in reference:
+            problems.append(f"{table_id}: no table marked '<!-- reproduce: {table_id} -->' in {where}")
+        elif reference[table_id].size != table.size:
+            problems.append(f"{table_id}: size={table.size} here, size={reference[table_id].size} in {where}: not comparable")
+        else:
+            problems += compare(table, reference[table_id])
+    return problems
+
+
 def _pad(row: list[str], header: list[str], wanted: list[str]) -> list[str]:
     """A README row re-ordered to the fresh table's columns (missing ones empty), to compute its key."""
     return [row[header.index(c)] if c in header else "" for c in wanted]

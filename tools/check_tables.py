@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from results.tables import Table, TableError, compare, read_table_file
+from results.tables import Table, TableError, compare_all, read_table_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,15 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         readme = read_table_file(args.readme)
         if not fresh:
             raise TableError(f"{args.results} has no table marked <!-- reproduce: ... -->")
-        problems = []
-        for table_id, table in fresh.items():
-            if table_id not in readme:
-                problems.append(f"{table_id}: no table with this marker in {args.readme}")
-            elif readme[table_id].size != table.size:
-                problems.append(f"{table_id}: size={table.size} here, size={readme[table_id].size} in {args.readme}: "
-                                "not comparable")
-            else:
-                problems += compare(with_recipe(table), readme[table_id])
+        problems = compare_all({k: with_recipe(t) for k, t in fresh.items()}, readme, str(args.readme))
     except TableError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

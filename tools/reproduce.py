@@ -42,7 +42,7 @@ from engine.files import write_atomic
 from engine.run_folders import override_key, register_resolvers
 from results.page import results_page
 from results.sweeps import default_metrics, group_jobs, load_jobs, plot, summarize
-from results.tables import build_table, compare, read_table_file, to_markdown
+from results.tables import build_table, compare_all, read_table_file, to_markdown
 
 log = logging.getLogger("reproduce")
 register_resolvers()
@@ -156,16 +156,7 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
 
 
 def check_against(tables: dict[str, Any], readme: Path) -> int:
-    reference = read_table_file(readme)
-    problems = []
-    for table_id, table in tables.items():
-        if table_id not in reference:
-            problems.append(f"{table_id}: no table marked '<!-- reproduce: {table_id} -->' in {readme}")
-        elif reference[table_id].size != table.size:
-            problems.append(f"{table_id}: the README's table is size={reference[table_id].size}, this run size={table.size}:"
-                            " not comparable")
-        else:
-            problems += compare(table, reference[table_id])
+    problems = compare_all(tables, read_table_file(readme), str(readme))
     for p in problems:
         print(f"stale: {p}")
     print(f"check against {readme}: " + ("every table agrees" if not problems else f"{len(problems)} difference(s)"))
