@@ -34,14 +34,15 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from engine.errors import ProjectError
 from results.sweeps import Job, as_float
 
 MARKER = re.compile(r"<!--\s*reproduce:\s*(?P<id>[\w.-]+/[\w.-]+)(?:\s+size=(?P<size>\w+))?\s*-->")
 NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-class TableError(Exception):
-    pass
+class TableError(ProjectError):
+    """A malformed table or recipe: one line for the user (``engine.cli``)."""
 
 
 @dataclass
@@ -203,7 +204,7 @@ def read_tables(text: str) -> dict[str, Table]:
     lines = text.splitlines()
     found: dict[str, Table] = {}
     for i, line in enumerate(lines):
-        m = MARKER.search(line)
+        m = MARKER.fullmatch(line.strip())  # a marker on a line of its own (one quoted in prose is not one)
         if not m:
             continue
         j = i + 1

@@ -112,7 +112,7 @@ def test_job_folders_lead_with_the_swept_keys_seed_last(tmp_path: Path):
     from engine.run_folders import job_folder
 
     (tmp_path / "multirun.yaml").write_text(
-        "hydra:\n  overrides:\n    task: [seed=0,1, experiment=fmnist_cnn, 'optim.lr=0.1,0.05', progress=false]\n")
+        "hydra:\n  overrides:\n    task: ['seed=0,1', experiment=fmnist_cnn, 'optim.lr=0.1,0.05', progress=false]\n")
     job = ["seed=1", "experiment=fmnist_cnn", "optim.lr=0.05", "progress=false", "name=study"]
     assert job_folder(job, str(tmp_path)) == "optim.lr=0.05,seed=1,experiment=fmnist_cnn"
     assert job_folder(job, str(tmp_path / "no_sweep_record")) == "experiment=fmnist_cnn,optim.lr=0.05,seed=1"
