@@ -154,9 +154,28 @@ def metric_cell(values: list[float], column: dict[str, Any], n_jobs: int, spread
     return f"{fmt_number(mean, column)}{suffix}"
 
 
+COLUMN_KEYS = {"header", "metric", "file", "agg", "complement", "scale", "match", "digits", "format", "suffix",
+               "thousands", "spread", "sep", "std", "tol"}
+ROW_KEYS = {"cells", "match", "key", "step"}
+TABLE_KEYS = {"step", "caption", "note", "columns", "rows"}
+
+
+def check_spec(table_id: str, spec: dict[str, Any]) -> None:
+    """Refuse a recipe table with a key nothing reads (a typo would silently turn a column into text)."""
+    for where, entries, known in ((f"table {table_id}", [spec], TABLE_KEYS),
+                                  (f"a column of {table_id}", spec.get("columns", []), COLUMN_KEYS),
+                                  (f"a row of {table_id}", spec.get("rows", []), ROW_KEYS)):
+        for entry in entries:
+            if unknown := set(entry) - known:
+                raise TableError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    if not spec.get("columns") or any("header" not in c for c in spec["columns"]):
+        raise TableError(f"table {table_id}: give columns, each with a header")
+
+
 def build_table(table_id: str, spec: dict[str, Any], jobs: dict[str, list[Job]], size: str) -> Table:
     """The table ``spec`` describes, from the jobs of its steps' sweeps (``jobs``: by step name; a row may name
     its own ``step``)."""
+    check_spec(table_id, spec)
     columns = spec["columns"]
     header = [c["header"] for c in columns]
     text_columns = [c["header"] for c in columns if "metric" not in c and c.get("agg") != "n"]

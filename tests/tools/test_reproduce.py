@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO, run_script
 from omegaconf import OmegaConf
 
-from results.tables import compare, numbers, read_tables, stale
+from results.tables import TableError, build_table, compare, numbers, read_tables, stale
 
 POSTS = sorted(p.stem for p in (REPO / "configs" / "post").glob("*.yaml"))
 
@@ -144,3 +144,9 @@ def test_bad_inputs_are_one_line(tmp_path: Path):
         assert out.returncode != 0 and needle in out.stderr, (args, out.stderr[-1500:])
     out = run_script("tools/check_tables.py", str(tmp_path / "missing.md"))
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "does not exist" in out.stderr
+
+
+def test_a_recipe_typo_is_refused():
+    spec = {"step": "s", "columns": [{"header": "a"}, {"header": "b", "metrc": "test/acc"}], "rows": [{"match": {}}]}
+    with pytest.raises(TableError, match=r"unknown key\(s\) \['metrc'\]"):
+        build_table("p/t", spec, {}, "full")
