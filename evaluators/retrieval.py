@@ -110,7 +110,7 @@ class RetrievalEvaluator(Evaluator):
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
         vectors, groups = self.encode(model, batches)
         scores, _, _ = retrieval_scores(vectors, groups, self.ks, self.block_size)
-        return {**scores, "n": float(len(groups))}
+        return {**scores, "n": len(groups)}  # a count, as the classifier's: not a headline metric
 
     def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
         if not self.projector_size:
