@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -59,9 +60,11 @@ def step_overrides(step: dict[str, Any], size: str) -> list[str]:
 
 
 def run_step(name: str, step: dict[str, Any], size: str, out: Path, parallel: int) -> bool:
-    """One sweep into ``out``; True when the command succeeded."""
+    """One sweep into ``out``; True when the command succeeded. ``{steps.<name>}`` in an override is the folder of
+    an earlier step (a classifier trained first, then named by ``init_from``)."""
     script = REPO / step["script"]
-    cmd = [sys.executable, str(script), "-m", *step_overrides(step, size), f"hydra.sweep.dir={out}"]
+    overrides = [re.sub(r"\{steps\.(\w+)\}", lambda m: str(out.parent / m[1]), o) for o in step_overrides(step, size)]
+    cmd = [sys.executable, str(script), "-m", *overrides, f"hydra.sweep.dir={out}"]
     env = dict(os.environ)
     if parallel > 1:
         cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={parallel}"]
@@ -106,10 +109,13 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
     start = time.perf_counter()
     failed = []
     folders = {}
+    used = {t["step"] for t in post["tables"].values()} | {r["step"] for t in post["tables"].values()
+                                                          for r in t["rows"] if "step" in r}
+    used |= {f["step"] for f in post.get("figures", [])}
     for name, step in post["steps"].items():
         if source:
             folders[name] = Path(str(source)) / name
-            if not folders[name].is_dir():
+            if name in used and not folders[name].is_dir():  # a step no table reads (a classifier) may be absent
                 raise ConfigError(f"from={source}: no folder {name}/ (the step's sweep) in it")
             continue
         folders[name] = out / name
