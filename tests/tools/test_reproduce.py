@@ -32,6 +32,8 @@ def only_run(tmp_path: Path, post: str) -> Path:
 
 def test_there_is_one_recipe_per_post():
     assert POSTS == ["gillespie", "mixup", "nce", "ode", "sentsim", "templates", "vigan", "word_discovery"]
+    for post in POSTS:  # each one loads, and states every size
+        assert set(recipe(post)["sizes"]) == {"full", "quick", "tiny"}, post
 
 
 @pytest.fixture(scope="module")
