@@ -101,14 +101,13 @@ def override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def job_folder(overrides: list[str] | str, sweep_dir: str | None = None) -> str:
+def job_folder(overrides: list[str], sweep_dir: str | None = None) -> str:
     """A sweep job's folder name: its overrides (less the result-neutral ones and ``name``), the keys the sweep
     varies first, so that a name cut short in TensorBoard still shows what differs
     (``optim.lr=0.05,seed=1,experiment=fmnist_cnn``); ``/`` in a value (``init_from=runs/x``) written ``_``,
     so that every job is one folder directly under the sweep's."""
-    items = overrides.split(",") if isinstance(overrides, str) else [str(o) for o in overrides]
     excluded = set(folder_name_excludes())
-    items = [o for o in items if override_key(o) not in excluded]
+    items = [str(o) for o in overrides if override_key(str(o)) not in excluded]
     swept = sorted(swept_keys(sweep_dir) if sweep_dir else [], key=lambda k: k == "seed")  # the replicate last
     rank = {k: i for i, k in enumerate(swept)}
     items.sort(key=lambda o: (rank.get(override_key(o), len(rank)), override_key(o)))

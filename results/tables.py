@@ -29,6 +29,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +75,16 @@ def job_value(job: Job, key: str) -> str | None:
         k, _, v = o.partition("=")
         if k.lstrip("+~") == key:
             return v
-    path = job.folder / ".hydra" / "config.yaml"
-    if path.is_file():
-        value = OmegaConf.select(OmegaConf.load(path), key, default=None)
-        return None if value is None else str(value)
-    return None
+    config = saved_config(job.folder)
+    value = None if config is None else OmegaConf.select(config, key, default=None)
+    return None if value is None else str(value)
+
+
+@cache
+def saved_config(folder: Path) -> Any:
+    """A job's saved config (``.hydra/config.yaml``), read once per folder; None without one."""
+    path = folder / ".hydra" / "config.yaml"
+    return OmegaConf.load(path) if path.is_file() else None
 
 
 def same_value(a: str | None, b: Any) -> bool:

@@ -37,6 +37,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from engine.checkpoint import code_version
 from engine.cli import run_guarded
 from engine.errors import ConfigError
 from engine.files import write_atomic
@@ -75,17 +76,6 @@ def run_step(name: str, step: dict[str, Any], size: str, out: Path, parallel: in
     if code != 0:
         log.error("step %s failed (exit %d): see %s", name, code, out.parent / f"{name}.log")
     return code == 0
-
-
-def commit() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
-                               text=True).stdout.strip()
-        return rev + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
 
 
 def hardware() -> str:
@@ -127,7 +117,7 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
 
     command = "python tools/reproduce.py " + " ".join(HydraConfig.get().overrides.task)
     lines = [f"# {post['title']}", "", f"Made by `{command}`" + (f", from the runs in `{source}`" if source else "") + ".", "",
-             f"- size: {size}: {post['sizes'][size]}", f"- commit: {commit()}", f"- hardware: {hardware()}",
+             f"- size: {size}: {post['sizes'][size]}", f"- commit: {code_version()}", f"- hardware: {hardware()}",
              f"- wall time: {wall / 60:.1f} minutes" + (" (tables only)" if source else ""),
              f"- the post: {post['source']}" + (f"; {post['post_numbers']}" if post.get("post_numbers") else ""), ""]
     if failed:
