@@ -1,7 +1,8 @@
-# `make run`: set up everything, then train the default experiment. `make test`: set up, then test.
+# `make run`: set up everything, then train the default experiment. `make test`: set up, then the fast tier
+# (every test not marked slow, minutes); `make test-all`: everything (subprocesses, servers, clusters, the browser).
 PY := .venv/bin/python
 
-.PHONY: run test data venv browser reproduce lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
+.PHONY: run test test-all data venv browser reproduce lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -19,15 +20,19 @@ data/FashionMNIST/raw/t10k-labels-idx1-ubyte data/chinese/sanguo.txt data/bible/
 run: venv data
 	$(PY) train.py experiment=fmnist_cnn
 
-test: venv data browser
-	$(PY) -m pytest
+test: venv data
+	$(PY) -m pytest -m "not slow" --durations=15
 
-# headless Chromium from Debian's packages: the test that loads TensorBoard's pages in a real browser
-browser: /usr/bin/chromium
-/usr/bin/chromium:
+test-all: venv data browser
+	$(PY) -m pytest --durations=15
+
+# headless Chromium and its matching ChromeDriver from Debian's packages (Selenium from requirements-dev.txt drives
+# them): the test that loads TensorBoard's pages in a real browser
+browser: venv /usr/bin/chromedriver
+/usr/bin/chromedriver:
 	s=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
-	$$s apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
-	{ $$s apt-get update -qq >/dev/null && $$s apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	$$s apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	{ $$s apt-get update -qq >/dev/null && $$s apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
 
 lint: venv
 	.venv/bin/ruff check .

@@ -2,7 +2,7 @@
 
 Rebuilds data, model, loss and evaluator from the config stored in the checkpoint and restores it
 through the same function as the trainer's final evaluation (``engine.weights.Weights``: every
-part, the objective's parameters, EMA copies), then runs the evaluator on the split. The default
+part, the loss's parameters, EMA copies), then runs the evaluator on the split. The default
 (``best.pt`` on the test split) updates ``<run>/metrics.json``; any other choice writes
 ``<run>/metrics_<ckpt>_<split>.json``, so the training run's own result is never overwritten by
 another kind of number. The evaluator's figures go to ``<run>/figures/`` (``test_*.png`` for the default,
@@ -51,7 +51,7 @@ def evaluate(run: str | Path, ckpt: str = "best", split: str = "test", device: s
     extra = {k: v for k, v in extra.items() if not k.startswith(f"{split}/")}  # keep e.g. val/best_acc
     step = int(restored.state["step"])
     extra["steps"] = extra.get("steps", step)
-    return evaluate_to_file(restored.weights.eval_model(), restored.objective, restored.evaluator, restored.data, run,
+    return evaluate_to_file(restored.weights.eval_model(), restored.loss, restored.evaluator, restored.data, run,
                             split, checkpoint=path.name, checkpoint_step=step, extra=extra, filename=filename)
 
 

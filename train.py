@@ -7,9 +7,7 @@ Sweeps: ``python train.py -m ...``; several processes: ``torchrun --nproc_per_no
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 import signal
 import sys
 from pathlib import Path
@@ -21,35 +19,10 @@ from omegaconf import DictConfig
 
 from engine import distributed as D
 from engine.cli import in_sweep, run_guarded
-from engine.errors import ConfigError
-from engine.run_folders import register_resolvers
+from engine.run_folders import Resume, register_resolvers
 from engine.runs import make_trainer
 
-log = logging.getLogger("train")
 register_resolvers()
-
-
-def resume_checkpoint(resume: str | None, run_dir: Path) -> Path | None:
-    """The checkpoint that ``resume`` points to, or None to start fresh.
-
-    A job that Slurm requeued (``SLURM_RESTART_COUNT`` > 0) continues from its own ``last.pt``.
-    """
-    if resume in (None, "") and os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
-        resume = "auto"
-    if resume in (None, ""):
-        return None
-    path = Path(str(resume))
-    if path.suffix == ".pt":
-        if not path.is_file():
-            raise ConfigError(f"resume={resume}: no such checkpoint")
-        return path
-    last = run_dir / "last.pt"
-    if last.is_file():
-        return last
-    if resume == "auto":
-        log.info("resume=auto: no earlier run with a last.pt, starting a new run in %s", run_dir)
-        return None
-    raise ConfigError(f"resume={resume}: {last} does not exist")
 
 
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
@@ -57,7 +30,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     if cfg.get("smoke_run"):
         cfg.merge_with_dotlist([str(o) for o in cfg.smoke])  # the experiment's own shrinking overrides
     trainer = make_trainer(cfg, run_dir)
-    ckpt = resume_checkpoint(cfg.resume, trainer.run_dir)
+    ckpt = Resume.parse(cfg.resume).checkpoint(trainer.run_dir)  # the same parse that chose the folder
     if ckpt is not None:
         trainer.resume(ckpt)
     metrics = trainer.fit()
@@ -67,7 +40,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = run_guarded(train, cfg, "continue with resume=auto")
+    new_folder = cfg.get("resume") in (None, "", "auto")  # resume=<folder> names a folder made before
+    metrics = run_guarded(train, cfg, "continue with resume=auto", new_folder=new_folder)
     if metrics is None:  # a failed sweep job: the other jobs go on
         return math.nan
     if metrics.get("status") == "interrupted":

@@ -4,7 +4,7 @@ Both compute ``CE(s (cos theta - m onehot(y)), y)`` with s = 30, m = 0.35 over u
 vectors ``z`` and unit-normalised class centres, averaged over the batch; here at ``--dim`` 128, batch
 ``--batch`` 100 and 10,000 and 90,000 classes (post 6's scale, kexue.fm/archives/5743), float32 on the CPU.
 
-* ours: :class:`losses.am_softmax.AMSoftmax` called as the Trainer calls an ``Objective``:
+* ours: :class:`losses.am_softmax.AMSoftmaxLoss` called as the Trainer calls a ``Loss``:
   ``loss(nn.Identity(), {"x": z, "y": y})["loss"].backward()`` (its forward also computes the batch
   accuracy, an argmax over the ``(B, C)`` cosines, which is part of our cost);
 * pytorch-metric-learning 2.9.0 (a benchmark-only dependency, ``requirements-bench.txt``):
@@ -72,10 +72,10 @@ def make_pair(classes: int, dim: int) -> tuple[nn.Module, nn.Module]:
     """Our AMSoftmax and pytorch-metric-learning's CosFaceLoss with the same centres."""
     from pytorch_metric_learning.losses import CosFaceLoss
 
-    from losses.am_softmax import AMSoftmax
+    from losses.am_softmax import AMSoftmaxLoss
 
     torch.manual_seed(0)
-    ours = AMSoftmax(classes, dim, scale=SCALE, margin=MARGIN)
+    ours = AMSoftmaxLoss(classes, dim, scale=SCALE, margin=MARGIN)
     theirs = CosFaceLoss(classes, dim, margin=MARGIN, scale=SCALE)
     with torch.no_grad():
         theirs.W.copy_(ours.centres.t())  # theirs: (dim, classes); ours: (classes, dim)

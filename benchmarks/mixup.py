@@ -1,10 +1,10 @@
-"""The cost of our mixing objectives against timm's ``Mixup``, and the Trainer's images/s with mixing on and off.
+"""The cost of our mixing losses against timm's ``Mixup``, and the Trainer's images/s with mixing on and off.
 
 Part 1, per batch, on the same tensors in one process: a Fashion-MNIST-sized batch (``--batch`` x 1 x
 28 x 28, 10 classes) and a CIFAR-sized one (x 3 x 32 x 32), float32 on the CPU (or ``--device``).
 
-* ours: :class:`losses.mixup.Mixup` (one lambda per batch, and ``per_sample=True``) and
-  :class:`losses.cutmix.CutMix`, the objective's own forward: ``mix(x, y)`` (a random permutation as
+* ours: :class:`losses.mixup.MixupLoss` (one lambda per batch, and ``per_sample=True``) and
+  :class:`losses.cutmix.CutMixLoss`, the loss's own forward: ``mix(x, y)`` (a random permutation as
   partners), then ``lam CE(logits, y_a) + (1 - lam) CE(logits, y_b)`` (the wrapped criterion,
   ``CrossEntropyLoss(reduction="none")``), forward and backward on a logits leaf (the "model" returns it);
 * timm 1.0.31 (a benchmark-only dependency, ``requirements-bench.txt``): ``timm.data.Mixup`` in
@@ -18,7 +18,7 @@ Beta(1, 1). The contenders alternate call by call (``--calls`` timed calls after
 ``WARMUP``, ``--repeats`` rounds); each round's median is kept and the median over rounds printed.
 
 Part 2: the real ``Trainer.train_step`` of the small CNN on Fashion-MNIST (batch 128, crop and flip,
-SGD) with ``NoMixing`` against ``Mixup``, stepping the two trainers in turn; images/s of each.
+SGD) with ``NoMixingLoss`` against ``MixupLoss``, stepping the two trainers in turn; images/s of each.
 
 The last line is the headline: timm's time over ours per case (above 1: ours is faster).
 
@@ -46,7 +46,7 @@ def sync(device: torch.device) -> None:
 
 
 def ours_step(obj, x: torch.Tensor, y: torch.Tensor, logits: torch.Tensor) -> None:
-    """The objective's own forward (mix, loss of the wrapped criterion), with a "model" that returns ``logits``."""
+    """The loss's own forward (mix, loss of the wrapped criterion), with a "model" that returns ``logits``."""
     obj(lambda _: logits, {"x": x, "y": y})["loss"].backward()
 
 
@@ -87,8 +87,8 @@ def mixing_cost(batch: int, calls: int, repeats: int, device: torch.device) -> d
     from timm.data import Mixup as TimmMixup
     from timm.loss import SoftTargetCrossEntropy
 
-    from losses.cutmix import CutMix
-    from losses.mixup import Mixup
+    from losses.cutmix import CutMixLoss
+    from losses.mixup import MixupLoss
 
     ratios = {}
     soft_ce = SoftTargetCrossEntropy()
@@ -99,10 +99,11 @@ def mixing_cost(batch: int, calls: int, repeats: int, device: torch.device) -> d
         y = torch.randint(10, (batch,), generator=g).to(device)
         logits = torch.randn(batch, 10, generator=g).to(device).requires_grad_()
         cases = {
-            "mixup per batch": (Mixup(alpha=1.0), TimmMixup(mixup_alpha=1.0, mode="batch", label_smoothing=0.0, num_classes=10)),
-            "mixup per example": (Mixup(alpha=1.0, per_sample=True),
+            "mixup per batch": (MixupLoss(alpha=1.0),
+                                TimmMixup(mixup_alpha=1.0, mode="batch", label_smoothing=0.0, num_classes=10)),
+            "mixup per example": (MixupLoss(alpha=1.0, per_sample=True),
                                   TimmMixup(mixup_alpha=1.0, mode="elem", label_smoothing=0.0, num_classes=10)),
-            "cutmix": (CutMix(alpha=1.0), TimmMixup(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0, num_classes=10)),
+            "cutmix": (CutMixLoss(alpha=1.0), TimmMixup(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0, num_classes=10)),
         }
         for case, (ours, theirs) in cases.items():
             key = f"{case}, {batch}x{'x'.join(map(str, shape))}"
@@ -126,21 +127,21 @@ def trainer_throughput(steps: int, device: str) -> None:
     from engine.seeding import seed_everything
     from engine.trainer import Trainer
     from evaluators.classification import ClassificationEvaluator
-    from losses.mixing import NoMixing
-    from losses.mixup import Mixup
+    from losses.mixing import NoMixingLoss
+    from losses.mixup import MixupLoss
     from models.small_cnn import SmallCNN
 
-    def trainer(objective, run_dir: str) -> Trainer:
+    def trainer(loss, run_dir: str) -> Trainer:
         seed_everything(0)
         data = ImageClassificationData(lambda: datasets.readers.fashion_mnist(root="data"), batch_size=128,
                                        crop_padding=2, hflip=True, train_subset=20000)
         opt = lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9)  # noqa: E731
         sched = lambda o, total_steps: cosine(o, total_steps=total_steps)  # noqa: E731
-        return Trainer(SmallCNN(), objective, data, ClassificationEvaluator(), opt, sched, run_dir=run_dir,
+        return Trainer(SmallCNN(), loss, data, ClassificationEvaluator(), opt, sched, run_dir=run_dir,
                        max_steps=steps + WARMUP, progress=False, device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
-        pair = {"no mixing": trainer(NoMixing(), f"{tmp}/off"), "mixup": trainer(Mixup(), f"{tmp}/on")}
+        pair = {"no mixing": trainer(NoMixingLoss(), f"{tmp}/off"), "mixup": trainer(MixupLoss(), f"{tmp}/on")}
         times: dict[str, list[float]] = {k: [] for k in pair}
         for i in range(WARMUP + steps):
             for name, t in pair.items():

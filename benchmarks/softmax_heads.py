@@ -9,9 +9,9 @@ defaults (``reduction="mean"``, ``sparse=False``: the output vectors' gradient i
 tensor for every head, so a sampled head's step is still ``O(V dim)`` in time and memory, and at 223,334
 that dense gradient, not the ``k`` scores, is most of its time):
 
-* full softmax: :class:`losses.full_softmax.FullSoftmax`, ``F.cross_entropy`` over the ``(N, V)`` scores;
-* NCE: :class:`losses.nce.NCE` (``k=64``, learned ``gamma``, ``log(k q)`` correction);
-* sampled softmax: :class:`losses.sampled_softmax.SampledSoftmax` (``k=64``, accidental hits removed);
+* full softmax: :class:`losses.full_softmax.FullSoftmaxLoss`, ``F.cross_entropy`` over the ``(N, V)`` scores;
+* NCE: :class:`losses.nce.NCELoss` (``k=64``, learned ``gamma``, ``log(k q)`` correction);
+* sampled softmax: :class:`losses.sampled_softmax.SampledSoftmaxLoss` (``k=64``, accidental hits removed);
 
 each sampled head once with per-example noise (``shared=False``: ``N x k`` noise words, a gather and a
 batched product) and once with shared noise (``shared=True``: ``k`` words for the batch, one matrix
@@ -51,10 +51,10 @@ import torch
 import torch.nn.functional as F
 
 from engine.memory import step_peak_bytes
-from losses.full_softmax import FullSoftmax
-from losses.nce import NCE
-from losses.output_head import OutputHead, SampledHead
-from losses.sampled_softmax import SampledSoftmax
+from losses.full_softmax import FullSoftmaxLoss
+from losses.nce import NCELoss
+from losses.output_head import OutputHeadLoss, SampledHeadLoss
+from losses.sampled_softmax import SampledSoftmaxLoss
 
 WARMUP = 2
 K = 64
@@ -62,12 +62,12 @@ VOCABS = (55_310, 223_334)  # People's Daily word types; our GCIDE install's wor
 QUICK_VOCABS = (2_000, 20_000)
 ZIPF_EXPONENT = 1.0
 FULL = ("full softmax", "-")
-CONTENDERS: dict[tuple[str, str], Callable[[int, int], OutputHead]] = {
-    FULL: lambda v, d: FullSoftmax(v, d),
-    ("NCE", "per-example"): lambda v, d: NCE(v, d, k=K, shared=False),
-    ("NCE", "shared"): lambda v, d: NCE(v, d, k=K, shared=True),
-    ("sampled softmax", "per-example"): lambda v, d: SampledSoftmax(v, d, k=K, shared=False),
-    ("sampled softmax", "shared"): lambda v, d: SampledSoftmax(v, d, k=K, shared=True),
+CONTENDERS: dict[tuple[str, str], Callable[[int, int], OutputHeadLoss]] = {
+    FULL: lambda v, d: FullSoftmaxLoss(v, d),
+    ("NCE", "per-example"): lambda v, d: NCELoss(v, d, k=K, shared=False),
+    ("NCE", "shared"): lambda v, d: NCELoss(v, d, k=K, shared=True),
+    ("sampled softmax", "per-example"): lambda v, d: SampledSoftmaxLoss(v, d, k=K, shared=False),
+    ("sampled softmax", "shared"): lambda v, d: SampledSoftmaxLoss(v, d, k=K, shared=True),
 }
 
 
@@ -79,7 +79,7 @@ class HeadStep:
     forward: Callable[[], torch.Tensor]
     z: torch.Tensor
     weight: torch.Tensor
-    head: OutputHead
+    head: OutputHeadLoss
 
     def clear(self) -> None:
         self.head.zero_grad(set_to_none=True)
@@ -101,7 +101,7 @@ def make_steps(vocab: int, dim: int, batch: int) -> tuple[dict[tuple[str, str], 
     for i, (key, make) in enumerate(CONTENDERS.items()):
         torch.manual_seed(i)
         head = make(vocab, dim)
-        if isinstance(head, SampledHead):
+        if isinstance(head, SampledHeadLoss):
             head.set_noise(counts)
         steps[key] = HeadStep(lambda head=head: head.loss(h, y)["loss"], h, head.weight, head)
     return steps, y

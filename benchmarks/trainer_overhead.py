@@ -5,7 +5,7 @@ loss, run side by side in one process on one device (``auto``: cuda if available
 in two cases:
 
 * classifier: ``--model`` (small CNN by default) on Fashion-MNIST at batch 128 (crops and flips), SGD
-  (lr 0.05, momentum 0.9), cosine schedule, ``losses.cross_entropy.CrossEntropy``;
+  (lr 0.05, momentum 0.9), cosine schedule, ``losses.cross_entropy.CrossEntropyLoss``;
 * two-player GAN: ``ModelParts`` of a DCGAN generator and discriminator (``--gan-width``) on
   Fashion-MNIST in [-1, 1] at batch 64, ``losses.gan.GANLoss``, one Adam per player (lr 2e-4, betas
   (0.5, 0.999)), no schedule.
@@ -16,7 +16,7 @@ The contenders:
   ``best.pt`` at the end, progress bar off, validation only at the end on a small ``val_subset``; the
   GAN is validated by :class:`DiscriminatorBCE`, which is only there so that ``fit()`` can finish);
 * handwritten: ``data.train_batch``, then for each player (the classifier's one; the GAN's
-  discriminator, then generator) zero_grad, the same objective's loss, backward, optimiser step
+  discriminator, then generator) zero_grad, the same loss module's value, backward, optimiser step
   (and scheduler step) -- the same arithmetic without the Trainer's bookkeeping.
 
 How: the two contenders alternate step by step, so that both see the same load on a shared machine
@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 import datasets.readers
 from datasets.images import ImageClassificationData
-from engine.contracts import Batch, DataModule, Evaluator, Objective
+from engine.contracts import Batch, DataModule, Evaluator, Loss
 from engine.devices import select_device
 from engine.parts import ModelParts
 from engine.progress import Progress
@@ -62,7 +62,7 @@ from engine.schedules import cosine
 from engine.seeding import stream_seed
 from engine.trainer import Trainer
 from evaluators.classification import ClassificationEvaluator
-from losses.cross_entropy import CrossEntropy
+from losses.cross_entropy import CrossEntropyLoss
 from losses.gan import GANLoss
 from models.dcgan import DCGANDiscriminator, DCGANGenerator
 from models.preact_resnet18 import PreActResNet18
@@ -93,7 +93,7 @@ class DiscriminatorBCE(Evaluator):
     monitor, mode = "d_loss", "min"
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         was_training, gen = model.training, None
         model.eval()
         total, n = 0.0, 0
@@ -117,7 +117,7 @@ class Case:
     name: str
     data: ImageClassificationData
     model: Callable[[], nn.Module]  # initialised from SEED: the same weights on every call
-    objective: Callable[[], Objective]
+    loss: Callable[[], Loss]
     evaluator: Callable[[], Evaluator]
     optimizer: Callable[..., torch.optim.Optimizer]
     scheduler: Callable[..., Any] | None
@@ -126,7 +126,7 @@ class Case:
 
 def classifier_loop(case: Case, steps: int, device: torch.device) -> tuple[nn.Module, Step]:
     """The minimal one-player loop: its model and its step."""
-    model, loss_fn = case.model().to(device), CrossEntropy().to(device)
+    model, loss_fn = case.model().to(device), CrossEntropyLoss().to(device)
     opt = sgd(model.parameters())
     sched = cosine(opt, total_steps=steps)
     model.train()
@@ -215,7 +215,7 @@ def run_pair(case: Case, args: argparse.Namespace) -> tuple[dict[str, float], fl
     hand_model, hand_step = case.handwritten(case, args.steps, device)  # built before the trainer seeds
     timer = Interleave(hand_step, device)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(case.model(), case.objective(), case.data, case.evaluator(), case.optimizer,
+        trainer = Trainer(case.model(), case.loss(), case.data, case.evaluator(), case.optimizer,
                           scheduler=case.scheduler, run_dir=run_dir, seed=SEED, max_steps=args.steps,
                           val_every_steps=10**9, log_every_steps=50, device=args.device, progress=False,
                           callbacks=[timer])
@@ -242,7 +242,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
     extra = {"image_size": 28} if args.model == "small_cnn" else {}
     classifier = Case(f"classifier ({args.model}, width {args.width or 'default'}, batch 128)",
                       fashion_mnist(128, crop_padding=2, hflip=True),
-                      seeded(lambda: net(num_classes=10, in_channels=1, **extra, **kw)), CrossEntropy,
+                      seeded(lambda: net(num_classes=10, in_channels=1, **extra, **kw)), CrossEntropyLoss,
                       ClassificationEvaluator, sgd, cosine, classifier_loop)
     w = args.gan_width
     gan = Case(f"two-player GAN (DCGAN width {w}, batch 64)",

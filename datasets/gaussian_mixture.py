@@ -40,7 +40,7 @@ def mixture_centers(layout: str, modes: int | None = None, scale: float | None =
     raise ConfigError(f"data.layout={layout!r} is not one of {LAYOUTS}")
 
 
-class GaussianMixture(DataModule):
+class GaussianMixtureData(DataModule):
     """Equal-weight isotropic Gaussians at :func:`mixture_centers`, each with standard deviation ``std``."""
 
     unit = "samples"

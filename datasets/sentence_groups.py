@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import torch
 
 from datasets.sentence_files import read_sentence_groups
-from datasets.text_tokens import TOKENS, Vocabulary, normalise, splitter
+from datasets.text_tokens import TOKENS, normalise, splitter
+from datasets.vocabulary import PAD, UNK, Vocabulary
 from engine.contracts import DataModule
 from engine.errors import ConfigError, ProjectError, as_bool, as_int
 from engine.progress import Progress
@@ -94,15 +95,15 @@ class SentenceGroupsData(DataModule):
                 group_ids[split_of[g]].append(g)
         self.split = splitter(self.tokens, self.lexicon)  # once: the lexicon's segmenter is costly to build
         tokens = {s: [self.split(normalise(t, self.half_width, self.lower)) for t in self.texts[s]] for s in SPLITS}
-        self.vocab = Vocabulary(tokens["train"], self.min_count)
+        self.vocab = Vocabulary(tokens["train"], self.min_count, specials=(PAD, UNK))
         self.classes = list(dict.fromkeys(group_ids["train"]))
         self.rows = {}
         for s in SPLITS:
             index = {g: i for i, g in enumerate(dict.fromkeys(group_ids[s]))}
-            self.rows[s] = (self.vocab.encode(tokens[s], self.maxlen),
+            self.rows[s] = (self.vocab.encode_rows(tokens[s], self.maxlen),
                             torch.tensor([index[g] for g in group_ids[s]], dtype=torch.long))
         lengths = torch.tensor([len(t) for t in tokens["train"]], dtype=torch.float)
-        unknown = (self.rows["train"][0] == Vocabulary.unk_id).sum().item() / max(1, (self.rows["train"][0] != 0).sum().item())
+        unknown = (self.rows["train"][0] == self.vocab.stoi[UNK]).sum().item() / max(1, (self.rows["train"][0] != 0).sum().item())
         log.info("split (split_seed=%d): train %d groups / %d sentences, val %d / %d, test %d / %d; vocabulary %d %s "
                  "tokens (min_count %d, %.2f %% of training tokens unknown); %.0f %% of training sentences longer than "
                  "maxlen %d (median %d tokens)", self.split_seed,
@@ -118,7 +119,7 @@ class SentenceGroupsData(DataModule):
     def encode(self, sentences: list[str]) -> torch.Tensor:
         """Id rows of new sentences with this data's tokens and vocabulary, on the data's device."""
         self.prepare()
-        return self.vocab.encode([self.split(normalise(t, self.half_width, self.lower)) for t in sentences],
+        return self.vocab.encode_rows([self.split(normalise(t, self.half_width, self.lower)) for t in sentences],
                                  self.maxlen).to(self.device)
 
     # ------------------------------------------------------------------ the DataModule contract

@@ -16,7 +16,7 @@ import torch
 
 from datasets.trajectories import SimulatedTrajectories
 from datasets.trajectory_data import Split, TrajectoryData
-from engine.errors import ConfigError
+from engine.errors import ConfigError, as_int
 from ssa.reaction_network import load_network
 
 
@@ -30,9 +30,8 @@ class SimulatedTrajectoryData(TrajectoryData):
                  volume: float = 1.0, observe: Sequence[str] | None = None, data_seed: int | None = None,
                  batch_size: int = 100, eval_batch_size: int = 1000) -> None:
         super().__init__(batch_size, eval_batch_size)
-        for key, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
-            if not (isinstance(value, int) and value >= 1):
-                raise ConfigError(f"data.{key} must be an integer >= 1, got {value!r}")
+        num_train, num_val, num_test = (as_int(f"data.{key}", value, 1) for key, value in
+                                        (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)))
         self.network = load_network(network)
         if isinstance(observe, str):
             raise ConfigError(f"data.observe must be a list of species, e.g. [{observe!r}], not a string")

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 
 import torch
 
-from datasets.token_corpus import UNK, load_corpus
+from datasets.token_corpus import load_corpus
+from datasets.vocabulary import UNK
 from engine.contracts import DataModule
 from engine.errors import ConfigError, as_int, as_number
 from engine.progress import Progress

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
-from engine.errors import ConfigError, DataMissingError, ProjectError, as_int, as_number
+from datasets.vocabulary import EOS, UNK, Vocabulary
+from engine.errors import ConfigError, DataMissingError, ProjectError, as_number
 
 log = logging.getLogger(__name__)
-UNK, EOS = "<unk>", "</s>"
 
 
 def read_token_lines(path: str | Path, install_hint: str = "make data") -> tuple[tuple[str, ...], ...]:
@@ -70,60 +67,11 @@ def split_lines(lines: Sequence[Sequence[str]], val_fraction: float, test_fracti
     return {"train": lines[: n - n_val - n_test], "val": lines[n - n_val - n_test: n - n_test], "test": lines[n - n_test:]}
 
 
-class WordVocabulary:
-    """Word ids, most frequent first, for the words seen ``min_count`` times or more in the training lines.
-
-    ``specials`` (e.g. ``<unk>``, ``</s>`` for the language model) come first; ``counts[i]`` is the
-    training count of word ``i`` (for specials: how often they stand in for, or end, something).
-    ``max_size`` keeps only the most frequent words (ties broken alphabetically, so ids are reproducible).
-    """
-
-    def __init__(self, lines: Sequence[Sequence[str]], min_count: int = 5, specials: tuple[str, ...] = (),
-                 max_size: int | None = None) -> None:
-        min_count = as_int("data.min_count", min_count, 1)
-        counts = Counter(t for tokens in lines for t in tokens)
-        kept = sorted((t for t, c in counts.items() if c >= min_count and t not in specials), key=lambda t: (-counts[t], t))
-        if max_size is not None:
-            kept = kept[: as_int("data.max_vocab", max_size, 1)]
-        if not kept:
-            raise ConfigError(f"no word occurs data.min_count={min_count} times in the training lines: lower it")
-        self.itos = [*specials, *kept]
-        self.stoi = {t: i for i, t in enumerate(self.itos)}
-        kept_set = set(kept)
-        special_counts = {UNK: sum(c for t, c in counts.items() if t not in kept_set), EOS: len(lines)}
-        self.counts = torch.tensor([special_counts.get(t, 0) for t in specials] + [counts[t] for t in kept],
-                                   dtype=torch.float64)
-        self.total = sum(counts.values())
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, lines: Sequence[Sequence[str]], eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(ids, line_of_each_id)``: known words only (unknown ones become ``<unk>`` if it exists, else are
-        dropped, as word2vec drops them); ``eos`` appends ``</s>`` to every line."""
-        unk = self.stoi.get(UNK)
-        ids: list[int] = []
-        line_ids: list[int] = []
-        for n, tokens in enumerate(lines):
-            row = [self.stoi.get(t, unk) for t in tokens]
-            row = [i for i in row if i is not None]
-            if eos:
-                row.append(self.stoi[EOS])
-            ids.extend(row)
-            line_ids.extend([n] * len(row))
-        return torch.tensor(ids, dtype=torch.long), torch.tensor(line_ids, dtype=torch.long)
-
-    def log_summary(self, name: str, min_count: int) -> None:
-        covered = self.counts[[i for i, t in enumerate(self.itos) if t not in (UNK, EOS)]].sum().item()
-        log.info("%s: %d training tokens, vocabulary %d words (min_count %d) covering %.1f %% of them",
-                 name, self.total, len(self), min_count, 100 * covered / max(1, self.total))
-
-
 def load_corpus(path: str | Path, min_count: int, max_vocab: int | None, val_fraction: float,
-                test_fraction: float) -> tuple[dict[str, Sequence[Sequence[str]]], WordVocabulary]:
+                test_fraction: float) -> tuple[dict[str, Sequence[Sequence[str]]], Vocabulary]:
     """The split lines and their vocabulary (``<unk>``, ``</s>``, then the training words): one function for
     word2vec and the language model, so the same file and settings give both the same word ids."""
     parts = split_lines(read_token_lines(path), val_fraction, test_fraction)
-    vocab = WordVocabulary(parts["train"], min_count, (UNK, EOS), max_vocab)
+    vocab = Vocabulary(parts["train"], min_count, (UNK, EOS), max_vocab)
     vocab.log_summary(str(path), min_count)
     return parts, vocab

@@ -110,7 +110,7 @@ def _number(path: Path, line: int, column: str, text: str, empty_ok: bool) -> fl
     return value
 
 
-class TrajectoryCSV(TrajectoryData):
+class TrajectoryCSVData(TrajectoryData):
     """Trajectories from CSV files; ``true_parameters`` (optional) are the values that made the data."""
 
     def __init__(self, path: str, species: list[str] | None = None, val_path: str | None = None,

@@ -6,8 +6,10 @@ A checkpoint is a plain dict of tensors, numbers and strings, so it loads with
 
 from __future__ import annotations
 
+import fnmatch
 import random
 import subprocess
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from engine.errors import CheckpointError, one_line
 from engine.files import atomic_open
 from engine.run_folders import RESULT_NEUTRAL
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the loss module's state under "loss" (was "objective")
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
@@ -100,12 +102,21 @@ def code_version() -> str:
         return "unknown"
 
 
-def config_changes(old_yaml: str, new_yaml: str) -> list[str]:
-    """``key: old -> new`` for each value (scalar or list) that differs between two resolved configs."""
+def config_changes(old_yaml: str, new_yaml: str, defaults: Mapping[str, Any] | None = None) -> list[str]:
+    """``key: old -> new`` for each value (scalar or list) that differs between two resolved configs.
+
+    Values are compared, not spellings: a key that is null on one side and absent on the other is no
+    change (an optional setting added), and so is a key written at the value the code applies when it is
+    absent: ``defaults`` maps key patterns (``trainer.players.*.repeat``, ``fnmatch`` style) to that value.
+    """
     if not old_yaml or not new_yaml:
         return []
-    # a key that is null on one side and absent on the other is no change (an optional setting added)
-    old, new = ({k: v for k, v in _leaves(yaml.safe_load(text) or {}).items() if v is not None}
+    patterns = dict(defaults or {})
+
+    def is_default(key: str, value: Any) -> bool:
+        return any(fnmatch.fnmatchcase(key, pattern) and value == default for pattern, default in patterns.items())
+
+    old, new = ({k: v for k, v in _leaves(yaml.safe_load(text) or {}).items() if v is not None and not is_default(k, v)}
                 for text in (old_yaml, new_yaml))
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys

@@ -7,6 +7,7 @@ jobs go on. Ctrl-C outside the trainer exits with 130 after saying what the run 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,11 +15,13 @@ from typing import Any, TypeVar
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from hydra.utils import get_original_cwd
 from omegaconf import DictConfig
 
 from engine.errors import ProjectError
 from engine.files import write_atomic
 from engine.instantiate import check_known_keys
+from engine.paths import resolve_path_settings
 from engine.run_folders import register_resolvers
 
 register_resolvers()  # every app's run folders: ${run_folder:...}, ${fresh_folder:...}, ${result_neutral:}
@@ -29,14 +32,18 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def run_guarded(work: Callable[[DictConfig, Path], T], cfg: DictConfig, rerun_hint: str = "rerun the same command") -> T | None:
+def run_guarded(work: Callable[[DictConfig, Path], T], cfg: DictConfig, rerun_hint: str = "rerun the same command",
+                new_folder: bool = False) -> T | None:
     """``work(cfg, run_folder)``, with user errors as one line; returns ``None`` for a failed sweep job.
 
     Keys of ``cfg`` that nothing reads are refused first (``engine.instantiate.check_known_keys``).
+    ``new_folder``: the command made its folder for this run (no ``resume=<folder>``), so a failed start
+    removes it again when it holds only Hydra's record and the log (a sweep job keeps it, with ``error.txt``).
     """
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         check_known_keys(cfg, HydraConfig.get().job.config_name)
+        resolve_path_settings(cfg, get_original_cwd())  # saved configs then name the same files from anywhere
         return work(cfg, out)
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -44,10 +51,19 @@ def run_guarded(work: Callable[[DictConfig, Path], T], cfg: DictConfig, rerun_hi
             if out.is_dir():
                 write_atomic(out / "error.txt", f"{e}\n")
             return None
+        if new_folder:
+            remove_if_empty(out)
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"interrupted: {out} may hold only part of the outputs; {rerun_hint}", file=sys.stderr)
         sys.exit(130)
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove a run folder that a failed start left holding nothing but Hydra's config record and the log,
+    so that no empty run shows in TensorBoard, ``tools/summarize.py`` or a later ``resume=auto``."""
+    if folder.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def print_result(summary: Any) -> None:

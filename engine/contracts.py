@@ -1,4 +1,4 @@
-"""The three contracts between your code and the one ``Trainer``: data module, objective, evaluator.
+"""The three contracts between your code and the one ``Trainer``: data module, loss, evaluator.
 
 Each is an abstract base class: subclass it, implement the abstract methods, and name the class in a
 config file (``configs/data/``, ``configs/loss/``, ``configs/evaluator/``). ``tests/test_contracts.py``
@@ -74,15 +74,15 @@ class DataModule(ABC):
         return {key: value.tensor_split(world_size)[self.rank] for key, value in batch.items()}
 
 
-class Objective(nn.Module, ABC):
+class Loss(nn.Module, ABC):
     """Turns ``(model, batch)`` into named scalar losses, one *player* at a time.
 
     ``players``: ``("main",)`` for a classifier, ``("discriminator", "generator")`` for a GAN.
     ``updates``: for each player, the names of the model parts its optimiser updates (``None``: a
-    single player updates every part). An objective owns its parameters (class centres, output
+    single player updates every part). A loss owns its parameters (class centres, output
     embeddings); :meth:`own_parameters` says which player updates them. Each step, for each player in
     order, the trainer back-propagates the ``"loss"`` entry of ``forward`` and logs every entry as
-    ``train/<name>`` (``train/<player>/<name>`` with several players). Objectives never touch
+    ``train/<name>`` (``train/<player>/<name>`` with several players). Losses never touch
     optimisers, devices, files or loggers.
     """
 
@@ -90,14 +90,14 @@ class Objective(nn.Module, ABC):
     updates: Mapping[str, Sequence[str]] | None = None
 
     def setup(self, data: DataModule) -> None:
-        """Read what the objective needs from the data once it is set up (an output head's noise
+        """Read what the loss needs from the data once it is set up (an output head's noise
         distribution from the word counts, say). Default: nothing."""
         return None
 
     def own_parameters(self, player: str) -> Iterable[nn.Parameter]:
-        """The objective's own parameters that ``player`` updates: all of them for a single player.
+        """The loss's own parameters that ``player`` updates: all of them for a single player.
 
-        An objective with several players and parameters of its own must override this.
+        A loss with several players and parameters of its own must override this.
         """
         return self.parameters() if len(self.players) == 1 else ()
 
@@ -154,9 +154,9 @@ class Evaluator(ABC):
         return None
 
     @abstractmethod
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
-        """Metrics of ``model`` on ``batches``; ``objective`` for evaluators that use its parameters."""
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
+        """Metrics of ``model`` on ``batches``; ``loss`` for evaluators that use its parameters."""
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         """Pictures and vectors worth looking at (default: none)."""
         return Media()

@@ -4,6 +4,8 @@ Each message says what is wrong and how to fix it; nothing is lost when one is r
 good checkpoint stays on disk).
 """
 
+import math
+
 
 class ProjectError(Exception):
     """Base class: an error the user can fix, reported without a traceback."""
@@ -29,28 +31,44 @@ class SolverError(ProjectError):
     """A numerical solve diverged or failed (an ODE step size beyond its stability limit, say)."""
 
 
-def as_int(name: str, value, low: int = 0, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high)`` (``3.0`` passes, ``True``, ``3.5`` and ``"3"`` do not)."""
+def as_int(name: str, value, low: int | None = 0, high: int | None = None, optional: bool = False,
+           hint: str = "") -> int | None:
+    """``value`` as an int in ``[low, high)`` (``3.0`` passes, ``True``, ``3.5`` and ``"3"`` do not; ``low=None``:
+    no lower bound); ``None`` passes as ``None`` when ``optional``; ``hint`` is said in brackets."""
+    if value is None and optional:
+        return None
     ok = isinstance(value, int) and not isinstance(value, bool)
     if not ok and not isinstance(value, bool):
         try:
             ok = float(value) == int(value) and not isinstance(value, str)
         except (TypeError, ValueError, OverflowError):
             ok = False
-    if not ok or int(value) < low or (high is not None and int(value) >= high):
-        where = f">= {low}" if high is None else f"in [{low}, {high})"
-        raise ConfigError(f"{name} must be an integer {where}, got {value!r}")
+    if not ok or (low is not None and int(value) < low) or (high is not None and int(value) >= high):
+        where = "" if low is None and high is None else f" >= {low}" if high is None else f" in [{low}, {high})"
+        raise ConfigError(f"{name} must be an integer{where}{' or null' if optional else ''}{_bracket(hint)}, got {value!r}")
     return int(value)
 
 
-def as_number(name: str, value) -> float:
-    """``value`` as a float (``True`` and strings are not numbers)."""
+def as_number(name: str, value, low: float | None = None, strict: bool = False, optional: bool = False,
+              hint: str = "") -> float | None:
+    """``value`` as a float (``True`` and strings are not numbers), at least ``low`` (above it when ``strict``);
+    ``None`` passes as ``None`` when ``optional``; ``hint`` is said in brackets."""
+    if value is None and optional:
+        return None
     try:
         if isinstance(value, (bool, str)):
             raise TypeError
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a number") from None
+        raise ConfigError(f"{name}={value!r} is not a number{_bracket(hint)}") from None
+    if low is not None and (number < low or (strict and number == low) or math.isnan(number)):
+        bound = f"{'>' if strict else '>='} {low}{' or null' if optional else ''}"
+        raise ConfigError(f"{name} must be a number {bound}{_bracket(hint)}, got {value!r}")
+    return number
+
+
+def _bracket(hint: str) -> str:
+    return f" ({hint})" if hint else ""
 
 
 def as_bool(name: str, value) -> bool:

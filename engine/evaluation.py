@@ -12,7 +12,7 @@ import torch.nn as nn
 from omegaconf import DictConfig, OmegaConf
 
 from engine.checkpoint import load_checkpoint
-from engine.contracts import DataModule, Evaluator, Objective
+from engine.contracts import DataModule, Evaluator, Loss
 from engine.errors import CheckpointError
 from engine.files import write_atomic
 from engine.instantiate import build_components
@@ -28,7 +28,7 @@ class RestoredRun:
     state: dict[str, Any]
     data: DataModule
     weights: Weights
-    objective: Objective
+    loss: Loss
     evaluator: Evaluator
 
     @property
@@ -39,34 +39,34 @@ class RestoredRun:
 
 def restore(path: Path, device: torch.device) -> RestoredRun:
     """Rebuild data, model, loss and evaluator from the config stored in checkpoint ``path`` and restore
-    every part, the objective's parameters and EMA copies (``engine.weights.Weights``), as the final evaluation does."""
+    every part, the loss's parameters and EMA copies (``engine.weights.Weights``), as the final evaluation does."""
     state = load_checkpoint(path, map_location=device)
     if not state.get("config"):
         raise CheckpointError(f"{path} holds no config to rebuild the model from")
     cfg = OmegaConf.create(state["config"])
-    data, model, objective, evaluator = build_components(cfg)
+    data, model, loss, evaluator = build_components(cfg)
     parts = cfg.trainer.get("parts")
-    weights = Weights(model, objective, OmegaConf.to_container(parts, resolve=True) if parts else None)
+    weights = Weights(model, loss, OmegaConf.to_container(parts, resolve=True) if parts else None)
     weights.to(device)
     data.setup(device, seed=int(cfg.seed))
-    objective.setup(data)  # before the weights load: what it reads from the data must not overwrite them
+    loss.setup(data)  # before the weights load: what it reads from the data must not overwrite them
     weights.load_state_dict(state, source=str(path))
     evaluator.setup(data)
-    return RestoredRun(cfg, state, data, weights, objective, evaluator)
+    return RestoredRun(cfg, state, data, weights, loss, evaluator)
 
 
-def evaluate_to_file(model: nn.Module, objective: Objective, evaluator: Evaluator, data: DataModule, run_dir: Path,
+def evaluate_to_file(model: nn.Module, loss: Loss, evaluator: Evaluator, data: DataModule, run_dir: Path,
                      split: str, checkpoint: str, checkpoint_step: int, extra: dict[str, Any] | None = None,
                      filename: str = "metrics.json", logger: RunLogger | None = None) -> dict[str, Any]:
     """Run ``evaluator`` on ``split``; write ``run_dir/filename`` and the evaluator's media as PNG files
     (``run_dir/figures/<split>_*.png`` beside ``metrics.json``, ``<ckpt>_<split>_*.png`` beside
     ``metrics_<ckpt>_<split>.json``; also to TensorBoard when a ``logger`` is given)."""
-    raw = evaluator.evaluate(model, data.eval_batches(split), objective=objective)
+    raw = evaluator.evaluate(model, data.eval_batches(split), loss=loss)
     metrics: dict[str, Any] = {"split": split, "checkpoint": checkpoint, "checkpoint_step": checkpoint_step}
     metrics.update({f"{split}/{k}": v for k, v in raw.items()})
     metrics.update(extra or {})
     write_atomic(run_dir / filename, json.dumps(metrics, indent=2) + "\n")
-    media = evaluator.media(model, data, split, objective=objective)
+    media = evaluator.media(model, data, split, loss=loss)
     if media:
         writer = logger or RunLogger(run_dir, events=False)
         prefix = split if filename == "metrics.json" else Path(filename).stem.removeprefix("metrics_")

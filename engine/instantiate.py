@@ -119,7 +119,7 @@ def fill_sizes(node: Any, sizes: dict[str, int], path: str = "") -> None:
 
 
 def build_components(cfg: DictConfig) -> tuple[Any, Any, Any, Any]:
-    """``(data, model, objective, evaluator)`` from a train config (``train.py`` and ``eval.py`` alike).
+    """``(data, model, loss, evaluator)`` from a train config (``train.py`` and ``eval.py`` alike).
 
     The data is built first: the sizes it decides (``DataModule.sizes``, e.g. the vocabulary) fill the
     model's and the loss's ``???`` keys of the same name, in ``cfg`` itself, so that the run's saved

@@ -7,7 +7,7 @@ config whose keys are part names, each with its own ``_target_``::
       generator: {_target_: models.dcgan.DCGANGenerator, ...}
       discriminator: {_target_: models.dcgan.DCGANDiscriminator, ...}
 
-An objective calls the parts by name (``model.generator(z)``); its players say which parts they update.
+A loss calls the parts by name (``model.generator(z)``); its players say which parts they update.
 """
 
 from __future__ import annotations

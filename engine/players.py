@@ -1,4 +1,4 @@
-"""The players of an objective as the trainer runs them: parts, parameters, optimiser, schedule, scaler.
+"""The players of a loss as the trainer runs them: parts, parameters, optimiser, schedule, scaler.
 
 ``trainer.players.<name>`` takes ``repeat`` (optimiser steps per training step, default 1),
 ``fresh_batches`` (each repeat on a batch of its own, as the VI-GAN paper's 5 discriminator steps on
@@ -15,17 +15,17 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from engine.contracts import Objective
+from engine.contracts import Loss
 from engine.errors import ConfigError, as_bool, as_int
 
-PLAYER_SETTINGS = ("repeat", "fresh_batches", "optim")
+PLAYER_SETTINGS = {"repeat": 1, "fresh_batches": False, "optim": {}}  # each setting and its value when not given
 
 
 @dataclass
 class Player:
     name: str
     parts: list[str]  # the model parts this player's optimiser updates
-    params: list[nn.Parameter]  # theirs, plus the objective's own parameters for this player
+    params: list[nn.Parameter]  # theirs, plus the loss's own parameters for this player
     repeat: int = 1
     fresh_batches: bool = False
     optimizer: torch.optim.Optimizer | None = None
@@ -42,16 +42,16 @@ def player_spec(name: str, settings: dict[str, Any] | None) -> dict[str, Any]:
     return dict(spec)
 
 
-def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]:
-    """``objective.updates`` checked against the model's parts (``None``: one player updates all)."""
-    name = type(objective).__name__
-    if objective.updates is None:
-        if len(objective.players) > 1:
-            raise ConfigError(f"{name} has players {objective.players} and must say which parts each updates (updates = ...)")
-        return {objective.players[0]: list(parts)}
+def player_parts(loss: Loss, parts: list[str]) -> dict[str, list[str]]:
+    """``loss.updates`` checked against the model's parts (``None``: one player updates all)."""
+    name = type(loss).__name__
+    if loss.updates is None:
+        if len(loss.players) > 1:
+            raise ConfigError(f"{name} has players {loss.players} and must say which parts each updates (updates = ...)")
+        return {loss.players[0]: list(parts)}
     out = {}
-    for player in objective.players:
-        wanted = list(objective.updates.get(player, ()))
+    for player in loss.players:
+        wanted = list(loss.updates.get(player, ()))
         missing = [p for p in wanted if p not in parts]
         if missing:
             raise ConfigError(f"{name}'s player {player!r} updates model part(s) {missing}, but the model has parts "
@@ -60,32 +60,32 @@ def player_parts(objective: Objective, parts: list[str]) -> dict[str, list[str]]
     return out
 
 
-def build_players(objective: Objective, parts: dict[str, nn.Module], settings: dict[str, Any] | None) -> dict[str, Player]:
-    """One :class:`Player` per player of ``objective``, in order, with its settings and parameters checked
+def build_players(loss: Loss, parts: dict[str, nn.Module], settings: dict[str, Any] | None) -> dict[str, Player]:
+    """One :class:`Player` per player of ``loss``, in order, with its settings and parameters checked
     (its optimiser comes from :func:`attach_optimizers`, once the run's length is known)."""
     settings = dict(settings or {})
-    unknown = set(settings) - set(objective.players)
+    unknown = set(settings) - set(loss.players)
     if unknown:
-        raise ConfigError(f"trainer.players names {sorted(unknown)}, but the loss's players are {list(objective.players)}")
-    which = player_parts(objective, list(parts))
+        raise ConfigError(f"trainer.players names {sorted(unknown)}, but the loss's players are {list(loss.players)}")
+    which = player_parts(loss, list(parts))
     players: dict[str, Player] = {}
-    for name in objective.players:
+    for name in loss.players:
         spec = player_spec(name, settings)
         extra = set(spec) - set(PLAYER_SETTINGS)
         if extra:
             raise ConfigError(f"trainer.players.{name} takes {', '.join(PLAYER_SETTINGS)}; got {sorted(extra)}")
-        repeat = as_int(f"trainer.players.{name}.repeat", spec.get("repeat", 1), 1)
-        fresh = as_bool(f"trainer.players.{name}.fresh_batches", spec.get("fresh_batches", False))
+        repeat = as_int(f"trainer.players.{name}.repeat", spec.get("repeat", PLAYER_SETTINGS["repeat"]), 1)
+        fresh = as_bool(f"trainer.players.{name}.fresh_batches", spec.get("fresh_batches", PLAYER_SETTINGS["fresh_batches"]))
         params = [p for part in which[name] for p in parts[part].parameters()]
-        params += list(objective.own_parameters(name))
+        params += list(loss.own_parameters(name))
         params = list({id(p): p for p in params if p.requires_grad}.values())
         if not params:
             raise ConfigError(f"player {name!r} of the loss has no trainable parameters (parts {which[name]} frozen or empty)")
         players[name] = Player(name, which[name], params, repeat, fresh, overrides=dict(spec.get("optim") or {}))
     owned = {id(p) for pl in players.values() for p in pl.params}
-    stray = [n for n, p in objective.named_parameters() if p.requires_grad and id(p) not in owned]
+    stray = [n for n, p in loss.named_parameters() if p.requires_grad and id(p) not in owned]
     if stray:
-        raise ConfigError(f"{type(objective).__name__}'s own parameters {stray[:3]} belong to no player: "
+        raise ConfigError(f"{type(loss).__name__}'s own parameters {stray[:3]} belong to no player: "
                           "say which player updates them (own_parameters)")
     return players
 
@@ -112,11 +112,11 @@ def attach_optimizers(players: dict[str, Player], optimizer: Callable[..., torch
 SPARSE_OPTIMIZERS = (torch.optim.SGD, torch.optim.Adagrad)  # both take sparse and dense gradients together
 
 
-def check_sparse_gradients(model: nn.Module, objective: Objective, players: dict[str, Player]) -> None:
+def check_sparse_gradients(model: nn.Module, loss: Loss, players: dict[str, Player]) -> None:
     """One line, before the first step, when sparse gradients (``model.sparse`` / ``loss.sparse``) meet an
     optimiser that cannot take them (Adam, AdamW), or SGD's weight decay (dense by nature)."""
     sources = ["model.sparse" for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse][:1]
-    sources += ["loss.sparse"] if getattr(objective, "sparse", False) else []
+    sources += ["loss.sparse"] if getattr(loss, "sparse", False) else []
     if not sources:
         return
     for player in players.values():

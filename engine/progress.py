@@ -1,4 +1,4 @@
-"""Where training is, for objectives and data modules that change with it (schedules, warm-ups, curricula).
+"""Where training is, for losses and data modules that change with it (schedules, warm-ups, curricula).
 
 The trainer builds a :class:`Progress` for every batch it draws and every loss it computes. It is a
 pure function of the global step, so anything scheduled from it survives resume bit for bit.

@@ -9,13 +9,19 @@ folder, otherwise in a new time-stamped one.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+from engine.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 
@@ -53,6 +59,53 @@ def fresh_folder(base: str) -> str:
     return str(path)
 
 
+@dataclass(frozen=True)
+class Resume:
+    """What ``resume=`` says, parsed in this one place: start anew (``kind="new"``), continue the latest run
+    (``"auto"``), a checkpoint file (``"file"``) or a run folder (``"folder"``). Both the folder a run writes in
+    (:meth:`folder`, read by Hydra through the resolvers below) and the checkpoint it loads (:meth:`checkpoint`,
+    read by ``train.py``) come from it. A job that Slurm requeued (``SLURM_RESTART_COUNT`` > 0) with no
+    ``resume=`` continues as with ``resume=auto``."""
+
+    kind: str
+    path: Path | None = None
+
+    @classmethod
+    def parse(cls, value: str | None) -> Resume:
+        value = None if value in (None, "", "null") else str(value)
+        if value is None:
+            return cls("auto") if os.environ.get("SLURM_RESTART_COUNT", "0") != "0" else cls("new")
+        if value == "auto":
+            return cls("auto")
+        path = Path(value)
+        return cls("file", path) if path.suffix == ".pt" else cls("folder", path)
+
+    def folder(self, base: str | Path, depth: int = 1) -> Path | None:
+        """The folder to continue in (``None``: a new one under ``base``); ``depth`` 2 for a sweep's folder."""
+        if self.kind == "auto":
+            return latest_run(base, depth)
+        if self.kind in ("file", "folder"):
+            return self.path.parent if self.kind == "file" else self.path
+        return None
+
+    def checkpoint(self, run_dir: str | Path) -> Path | None:
+        """The checkpoint the run in ``run_dir`` (the folder Hydra chose) loads, or ``None`` to start fresh; one line
+        when ``resume=`` names a file or folder that holds none."""
+        if self.kind == "new":
+            return None
+        if self.kind == "file":
+            if not self.path.is_file():
+                raise ConfigError(f"resume={self.path}: no such checkpoint")
+            return self.path
+        last = Path(run_dir) / "last.pt"
+        if last.is_file():
+            return last
+        if self.kind == "auto":
+            log.info("resume=auto: no earlier run with a last.pt, starting a new run in %s", run_dir)
+            return None
+        raise ConfigError(f"resume={self.path}: {last} does not exist")
+
+
 def run_folder(base: str, resume: str | None) -> str:
     """The folder of a single run under ``base`` (see module docstring)."""
     if os.environ.get("RANK", "0") != "0":
@@ -60,19 +113,15 @@ def run_folder(base: str, resume: str | None) -> str:
         scratch = tempfile.mkdtemp(prefix=f"hydra-rank{os.environ['RANK']}-")
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         return scratch
-    if resume not in (None, "", "null", "auto"):
-        path = Path(str(resume))
-        return existing_folder(str(path.parent if path.suffix == ".pt" else path))
-    if resume == "auto" and (found := latest_run(base)) is not None:
-        return str(found)
-    return fresh_folder(base)
+    found = Resume.parse(resume).folder(base)
+    return fresh_folder(base) if found is None else existing_folder(str(found))
 
 
 def sweep_folder(base: str, resume: str | None) -> str:
     """The folder of a sweep: the latest one under ``base`` with ``resume=auto``, else a new one."""
-    if resume == "auto" and (found := latest_run(base, depth=2)) is not None:
-        return str(found)
-    return fresh_folder(base)
+    parsed = Resume.parse(resume)
+    found = parsed.folder(base, depth=2) if parsed.kind == "auto" else None
+    return fresh_folder(base) if found is None else str(found)
 
 
 def config_subdir(run_dir: str) -> str:

@@ -21,6 +21,15 @@ from engine.contracts import Media
 from engine.files import atomic_open, write_atomic
 
 
+def close_figures(media: Media) -> None:
+    """Release the media's matplotlib figures (pyplot keeps every figure it made until it is closed)."""
+    if media.figures:
+        import matplotlib.pyplot as plt
+
+        for fig in media.figures.values():
+            plt.close(fig)
+
+
 class RunLogger:
     """Writes one run's scalars, text, hparams and media; ``enabled=False`` (ranks > 0) writes nothing.
 
@@ -56,8 +65,10 @@ class RunLogger:
 
     def media(self, step: int, media: Media, prefix: str, png_dir: Path | None = None) -> None:
         """Images and figures to TensorBoard as ``~<prefix>/<name>`` (after the curves) and, with ``png_dir``, to
-        ``png_dir/<prefix>_<name>.png`` (texts: ``.md``); embeddings to TensorBoard's projector."""
+        ``png_dir/<prefix>_<name>.png`` (texts: ``.md``); embeddings to TensorBoard's projector. Every figure is
+        closed once logged (or at once where nothing is written), so none stays open in pyplot's registry."""
         if not self.enabled:
+            close_figures(media)
             return
         if png_dir is not None:
             png_dir.mkdir(parents=True, exist_ok=True)
@@ -73,11 +84,8 @@ class RunLogger:
                 with atomic_open(png_dir / f"{prefix}_{name}.png") as f:
                     fig.savefig(f, format="png", dpi=120)
             if self.events:
-                self.writer.add_figure(f"{DETAIL}{prefix}/{name}", fig, step, close=True)
-            else:
-                import matplotlib.pyplot as plt
-
-                plt.close(fig)
+                self.writer.add_figure(f"{DETAIL}{prefix}/{name}", fig, step, close=False)
+        close_figures(media)
         for name, text in media.texts.items():
             if png_dir is not None:
                 write_atomic(png_dir / f"{prefix}_{name}.md", text + "\n")

@@ -1,10 +1,10 @@
 """The one training loop.
 
-Every experiment runs through ``Trainer.fit``. Each step, for each player of the objective in order
+Every experiment runs through ``Trainer.fit``. Each step, for each player of the loss in order
 (``repeat`` times each), it draws that player's batch, computes its loss, back-propagates, averages
 gradients over processes, clips, steps that player's optimiser and schedule, and updates the EMA
 copies of the parts it changed. Validation picks ``best.pt``; the final evaluation restores
-``best.pt`` (every part, the objective, EMA copies) and writes ``metrics.json``, TensorBoard's
+``best.pt`` (every part, the loss, EMA copies) and writes ``metrics.json``, TensorBoard's
 hparams and the evaluator's figures.
 
 The data position is the global step alone: step ``s`` draws batches ``k * D .. k * D + D - 1`` of
@@ -31,38 +31,29 @@ from tqdm import tqdm
 
 from engine import distributed as D
 from engine.checkpoint import code_version, config_changes, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from engine.contracts import Batch, DataModule, Evaluator, Objective
+from engine.contracts import Batch, DataModule, Evaluator, Loss
 from engine.devices import select_device
-from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, one_line
+from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, as_bool, as_int, as_number, one_line
 from engine.evaluation import evaluate_to_file
 from engine.metrics import headline
 from engine.parts import map_parts
-from engine.players import attach_optimizers, build_players, check_sparse_gradients, draws_per_step
+from engine.players import PLAYER_SETTINGS, attach_optimizers, build_players, check_sparse_gradients, draws_per_step
 from engine.progress import Progress
 from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
 from engine.signals import StopRequest
-from engine.weights import Weights
+from engine.weights import PART_SETTINGS, Weights
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _check_number(key: str, value: Any, kind: type, minimum: float, optional: bool = False,
-                  strict: bool = False) -> None:
-    """One clear line for a trainer setting of the wrong type or range."""
-    if value is None and optional:
-        return
-    ok_type = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    if not ok_type or value < minimum or (strict and value == minimum):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        what = "a number" if kind is float else "an integer"
-        raise ConfigError(f"trainer.{key} must be {what} {bound}{' or null' if optional else ''}, got {value!r}")
+# what a player's or a part's setting is when not given: written out at that value, it changes nothing on resume
+SETTING_DEFAULTS = {**{f"trainer.players.*.{k}": v for k, v in PLAYER_SETTINGS.items()},
+                    **{f"trainer.parts.*.{k}": v for k, v in PART_SETTINGS.items()}}
 
 
 class Trainer:
-    """Trains ``model`` (one module or ``ModelParts``) on ``objective`` over ``data``.
+    """Trains ``model`` (one module or ``ModelParts``) on ``loss`` over ``data``.
 
     The keyword settings are ``configs/trainer``'s. ``optimizer`` and ``scheduler`` are partials,
     called once per player as ``optimizer(params, **players[p].optim)`` and
@@ -73,7 +64,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        objective: Objective,
+        loss: Loss,
         data: DataModule,
         evaluator: Evaluator,
         optimizer: Callable[..., torch.optim.Optimizer],
@@ -101,15 +92,13 @@ class Trainer:
         precision = str(precision)
         if precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision={precision!r} is not one of {sorted(PRECISIONS)}")
-        _check_number("max_epochs", max_epochs, int, minimum=1)
-        _check_number("log_every_steps", log_every_steps, int, minimum=1)
-        for key, value in (("max_steps", max_steps), ("val_every_steps", val_every_steps),
-                           ("checkpoint_every_steps", checkpoint_every_steps)):
-            _check_number(key, value, int, minimum=1, optional=True)
-        _check_number("grad_clip", grad_clip, float, minimum=0, optional=True, strict=True)
-        for key, value in (("compile", compile), ("val_png", val_png)):
-            if not isinstance(value, bool):
-                raise ConfigError(f"trainer.{key} must be true or false, got {value!r}")
+        max_epochs = as_int("trainer.max_epochs", max_epochs, 1)
+        log_every_steps = as_int("trainer.log_every_steps", log_every_steps, 1)
+        max_steps = as_int("trainer.max_steps", max_steps, 1, optional=True)
+        val_every_steps = as_int("trainer.val_every_steps", val_every_steps, 1, optional=True)
+        checkpoint_every_steps = as_int("trainer.checkpoint_every_steps", checkpoint_every_steps, 1, optional=True)
+        grad_clip = as_number("trainer.grad_clip", grad_clip, 0, strict=True, optional=True)
+        compile, val_png = as_bool("trainer.compile", compile), as_bool("trainer.val_png", val_png)
 
         self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
         if self.device.type == "cuda":
@@ -124,9 +113,9 @@ class Trainer:
         self.hparams_shown = dict.fromkeys(self.hparams, True) if hparams_shown is None else hparams_shown
 
         # weights: rank 0's everywhere, then EMA copies from them; parts from other runs load in initialise()
-        self.weights = Weights(model, objective, parts)
+        self.weights = Weights(model, loss, parts)
         self.weights.to(self.device)
-        self.model, self.objective = model, objective
+        self.model, self.loss = model, loss
         self._broadcast_weights()
         self.initialised = False  # parts with init_from not loaded yet (resume() makes it unnecessary)
         # each part compiled on its own, so that model.generator(z) runs compiled too
@@ -134,9 +123,9 @@ class Trainer:
 
         self.data, self.evaluator = data, evaluator
         self.data.setup(self.device, self.dist.rank, self.dist.world_size, self.seed)
-        self.objective.setup(self.data)
+        self.loss.setup(self.data)
         self.evaluator.setup(self.data)
-        self.players = build_players(objective, self.weights.parts, players)
+        self.players = build_players(loss, self.weights.parts, players)
         self.draws = draws_per_step(self.players)
         self.steps_per_epoch = self.data.batches_per_epoch // self.draws
         if self.steps_per_epoch < 1:
@@ -144,7 +133,7 @@ class Trainer:
                               f"{self.draws} fresh batches: lower the repeat or the batch size")
         self.total_steps = min(max_steps or math.inf, max_epochs * self.steps_per_epoch)
         attach_optimizers(self.players, optimizer, scheduler, self.total_steps, precision == "fp16", self.device.type)
-        check_sparse_gradients(model, objective, self.players)
+        check_sparse_gradients(model, loss, self.players)
 
         self.step = 0
         self.train_seconds = 0.0  # wall time spent training (not validating), carried across resume
@@ -155,7 +144,7 @@ class Trainer:
     def _broadcast_weights(self) -> None:
         if self.dist.enabled:
             D.broadcast_module(self.model)
-            D.broadcast_module(self.objective)
+            D.broadcast_module(self.loss)
         self.weights.reset_ema()
 
     def initialise(self) -> None:
@@ -206,7 +195,7 @@ class Trainer:
         ``engine.run_folders.RESULT_NEUTRAL`` may differ): anything else would mix two experiments.
         """
         state = load_checkpoint(path, map_location=self.device)
-        changed = config_changes(state.get("config", ""), self.config_text)
+        changed = config_changes(state.get("config", ""), self.config_text, defaults=SETTING_DEFAULTS)
         if changed:
             raise ConfigError(
                 f"resume: the config differs from the one {path} was trained with ({'; '.join(changed[:3])}); "
@@ -254,7 +243,7 @@ class Trainer:
                 progress = self.progress_at(draw, player.name, r, player.repeat)
                 opt.zero_grad(set_to_none=True)
                 with autocast:
-                    out = self.objective(self.train_model, batches[draw], player.name, progress)
+                    out = self.loss(self.train_model, batches[draw], player.name, progress)
                 loss = out["loss"]
                 scaler.scale(loss).backward()
                 if self.dist.enabled:
@@ -345,10 +334,10 @@ class Trainer:
         self._check_finite()  # on every rank, before rank 0 may write best.pt
         if self.dist.is_main:
             model = self.weights.eval_model()
-            metrics = self.evaluator.evaluate(model, self.data.eval_batches("val"), objective=self.objective)
+            metrics = self.evaluator.evaluate(model, self.data.eval_batches("val"), loss=self.loss)
             logger.scalars(self.step, {f"val/{k}": v for k, v in metrics.items()})
             png_dir = self.run_dir / "figures" / f"step{self.step:07d}" if self.val_png else None  # samples over training
-            logger.media(self.step, self.evaluator.media(model, self.data, "val", objective=self.objective), prefix="val",
+            logger.media(self.step, self.evaluator.media(model, self.data, "val", loss=self.loss), prefix="val",
                          png_dir=png_dir)
             monitor = self.evaluator.monitor
             if monitor not in metrics:
@@ -373,7 +362,7 @@ class Trainer:
             state = load_checkpoint(best, map_location=self.device)
             self.weights.load_state_dict(state, source=str(best))  # the same restore as eval.py's
             ckpt_step = int(state["step"])
-        metrics = evaluate_to_file(self.weights.eval_model(), self.objective, self.evaluator, self.data, self.run_dir,
+        metrics = evaluate_to_file(self.weights.eval_model(), self.loss, self.evaluator, self.data, self.run_dir,
                                    split, checkpoint=best.name if best.exists() else "final weights",
                                    checkpoint_step=ckpt_step, logger=logger,
                                    extra={f"val/best_{self.evaluator.monitor}": self.best["value"], "steps": self.step,

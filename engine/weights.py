@@ -1,6 +1,6 @@
 """Every tensor a run is evaluated with, and the one path that saves and restores them.
 
-:class:`Weights` holds the model's parts, the objective's own parameters (class centres, an NCE head's
+:class:`Weights` holds the model's parts, the loss's own parameters (class centres, an NCE head's
 output embeddings, a discriminator held by the loss) and the EMA copies of parts. The trainer's
 checkpoints, the final evaluation of ``best.pt`` and ``eval.py`` all restore through
 :meth:`Weights.load_state_dict`, so ``metrics.json`` and ``eval.py`` see the same numbers.
@@ -94,10 +94,10 @@ def initial_checkpoint(path: Path) -> Path:
 
 
 class Weights:
-    """The model's parts, the objective and any EMA copies: what a checkpoint restores."""
+    """The model's parts, the loss and any EMA copies: what a checkpoint restores."""
 
-    def __init__(self, model: nn.Module, objective: nn.Module, settings: dict[str, Any] | None = None) -> None:
-        self.model, self.objective = model, objective
+    def __init__(self, model: nn.Module, loss: nn.Module, settings: dict[str, Any] | None = None) -> None:
+        self.model, self.loss = model, loss
         self.parts = parts_of(model)
         self.settings = part_settings(self.parts, settings)
         self.ema: dict[str, AveragedModel] = {}
@@ -110,7 +110,7 @@ class Weights:
 
     def to(self, device: torch.device) -> Weights:
         self.model.to(device)
-        self.objective.to(device)
+        self.loss.to(device)
         for ema in self.ema.values():
             ema.to(device)
         return self
@@ -157,12 +157,12 @@ class Weights:
         return {
             "model": self.model.state_dict(),
             "parts": list(self.parts),
-            "objective": self.objective.state_dict(),
+            "loss": self.loss.state_dict(),
             "ema": {name: ema.state_dict() for name, ema in self.ema.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
-        """Restore parts, objective and EMA copies from ``state``; one ``CheckpointError`` if they do not fit."""
+        """Restore parts, loss and EMA copies from ``state``; one ``CheckpointError`` if they do not fit."""
         parts = state.get("parts") or [SINGLE]
         ema = state.get("ema") or {}
         try:
@@ -171,7 +171,7 @@ class Weights:
             if set(ema) != set(self.ema):
                 raise KeyError(f"EMA copies of {sorted(ema)}, expected {sorted(self.ema)}")
             self.model.load_state_dict(state["model"])
-            self.objective.load_state_dict(state["objective"])
+            self.loss.load_state_dict(state["loss"])
             for name, copy in self.ema.items():
                 copy.load_state_dict(ema[name])
         except (KeyError, RuntimeError, ValueError) as e:

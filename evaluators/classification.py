@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
-from engine.errors import ConfigError
+from engine.contracts import Batch, DataModule, Evaluator, Loss, Media
+from engine.errors import as_int
 
 
 class ClassificationEvaluator(Evaluator):
@@ -28,8 +28,7 @@ class ClassificationEvaluator(Evaluator):
 
     def __init__(self, class_names: list[str] | None = None, per_class: bool = True, max_images: int = 32,
                  ece_bins: int = 15) -> None:
-        if isinstance(ece_bins, bool) or not isinstance(ece_bins, int) or ece_bins < 1:
-            raise ConfigError(f"evaluator.ece_bins must be an integer >= 1, got {ece_bins!r}")
+        ece_bins = as_int("evaluator.ece_bins", ece_bins, 1)
         self.class_names = class_names
         self.per_class = per_class
         self.max_images = max_images
@@ -56,7 +55,7 @@ class ClassificationEvaluator(Evaluator):
             raise ValueError("the evaluation split is empty")
         return torch.cat(logits), torch.cat(labels), torch.cat(inputs) if keep_inputs else None
 
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         logits, y, _ = self.predictions(model, batches)
         return self.scores(logits, y)
 
@@ -76,7 +75,7 @@ class ClassificationEvaluator(Evaluator):
                     metrics[f"acc_class/{i}_{names[i].replace('/', '-').replace(' ', '_')}"] = c / t
         return metrics
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         logits, y, x = self.predictions(model, data.eval_batches(split), keep_inputs=True)
         pred = logits.argmax(1)
         wrong = x[pred != y][: self.max_images].float()

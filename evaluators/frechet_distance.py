@@ -12,7 +12,7 @@ coverage, reconstruction error and the ELBO (kexue.fm/archives/5716's families: 
   (``log K`` = all classes equally often), ``classes`` covered (at least ``min_share`` of a uniform share),
   ``collapsed`` (1 when a class is not covered), and ``classifier_acc`` on the real split (the features' sanity).
 - ``recon_mse`` (per element, on the [-1, 1] scale) and ``recon_acc`` (the classifier's accuracy on
-  reconstructions ``G(E(x))`` against the true labels) for families with an encoder; the objective's
+  reconstructions ``G(E(x))`` against the true labels) for families with an encoder; the loss's
   per-image terms (the VAE's ``elbo`` in nats) averaged over the split.
 
 Media: a grid of 64 samples from fixed ``z``, reconstructions (rows of real images over their
@@ -30,9 +30,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.contracts import Batch, DataModule, Evaluator, Loss, Media
 from engine.errors import ConfigError
-from evaluators.mode_coverage import checked_objective, draw
+from evaluators.mode_coverage import checked_loss, draw
 
 FEATURES = ("classifier", "pixels")
 
@@ -97,8 +97,8 @@ class FrechetDistanceEvaluator(Evaluator):
         return torch.cat([f for f, _ in out]), torch.cat([lg for _, lg in out])
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
-        objective = checked_objective(objective, "evaluator=frechet_distance")
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
+        loss = checked_loss(loss, "evaluator=frechet_distance")
         was_training = model.training
         model.eval()
         real_f, fake_f, labels, real_logits = [], [], [], []
@@ -112,17 +112,17 @@ class FrechetDistanceEvaluator(Evaluator):
             if logits is not None:
                 real_logits.append(logits)
                 labels.append(batch["y"])
-            rec = objective.reconstruct(model, x)
+            rec = loss.reconstruct(model, x)
             if rec is not None:
                 has_encoder = True
                 recon_sq += float((rec - x).pow(2).sum())
                 if logits is not None:
                     recon_correct += int((self._embed(model, rec)[1].argmax(1) == batch["y"]).sum())
-            for key, value in objective.eval_terms(model, x).items():
+            for key, value in loss.eval_terms(model, x).items():
                 sums[key] = sums.get(key, 0.0) + float(value.sum())
             n += len(x)
             pixels = x[0].numel()
-        fake = draw(model, objective, self.samples, self.sample_seed, real_f[0].device, self.batch_size)
+        fake = draw(model, loss, self.samples, self.sample_seed, real_f[0].device, self.batch_size)
         fake_f, fake_logits = self._embed(model, fake)
         model.train(was_training)
         metrics = {"fd": frechet_distance(torch.cat(real_f), fake_f), "n_samples": float(self.samples), "n_real": float(n)}
@@ -137,19 +137,19 @@ class FrechetDistanceEvaluator(Evaluator):
         return metrics
 
     @torch.no_grad()
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
-        objective = checked_objective(objective, "evaluator=frechet_distance")
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
+        loss = checked_loss(loss, "evaluator=frechet_distance")
         x = next(iter(data.eval_batches(split)))["x"][:32]
-        samples = draw(model, objective, 64, self.sample_seed, x.device)
+        samples = draw(model, loss, 64, self.sample_seed, x.device)
         media = Media(images={"samples": (samples.clamp(-1, 1) + 1) / 2})
         was_training = model.training
         model.eval()
-        rec = objective.reconstruct(model, x)
+        rec = loss.reconstruct(model, x)
         if rec is not None:  # rows of 8: real images over their reconstructions
             pairs = torch.stack([x.view(4, 8, *x.shape[1:]), rec.view(4, 8, *x.shape[1:])], 1).flatten(0, 2)
             media.images["reconstructions"] = (pairs.clamp(-1, 1) + 1) / 2
         if self._classifier(model) is not None:
-            fake = draw(model, objective, self.samples, self.sample_seed, x.device, self.batch_size)
+            fake = draw(model, loss, self.samples, self.sample_seed, x.device, self.batch_size)
             media.figures["classes"] = class_figure(self._embed(model, fake)[1].argmax(1), getattr(data, "classes", None))
         model.train(was_training)
         return media

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, DataModule, Media, Objective
-from engine.errors import ConfigError
+from engine.contracts import Batch, DataModule, Loss, Media
+from engine.errors import as_int
 from engine.progress import Progress
 from evaluators.classification import ClassificationEvaluator, to_unit_range
 
@@ -77,21 +77,17 @@ class LinearityGapEvaluator(ClassificationEvaluator):
     """The classification metrics plus the linearity gap (module docstring) on ``pairs`` fixed pairs.
 
     Media, besides the classification figures: ``mixed_inputs``, a grid of training inputs as the
-    run's objective mixes them, each with its input weight and labels (when the objective mixes).
+    run's loss mixes them, each with its input weight and labels (when the loss mixes).
     """
 
     def __init__(self, class_names: list[str] | None = None, per_class: bool = True, max_images: int = 32,
                  ece_bins: int = 15, pairs: int = 10000, pair_seed: int = 0, mixed_images: int = 16) -> None:
         super().__init__(class_names, per_class, max_images, ece_bins)
-        if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
-            raise ConfigError(f"evaluator.pairs must be an integer >= 1, got {pairs!r}")
-        if isinstance(pair_seed, bool) or not isinstance(pair_seed, int):
-            raise ConfigError(f"evaluator.pair_seed must be an integer, got {pair_seed!r}")
-        if isinstance(mixed_images, bool) or not isinstance(mixed_images, int) or mixed_images < 0:
-            raise ConfigError(f"evaluator.mixed_images must be an integer >= 0 (0: no figure), got {mixed_images!r}")
-        self.pairs, self.pair_seed, self.mixed_images = pairs, pair_seed, mixed_images
+        self.pairs = as_int("evaluator.pairs", pairs, 1)
+        self.pair_seed = as_int("evaluator.pair_seed", pair_seed, None)
+        self.mixed_images = as_int("evaluator.mixed_images", mixed_images, 0, hint="0: no figure")
 
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         batches = list(batches)
         logits, y, x = self.predictions(model, batches, keep_inputs=True)
         a, b, lam = fixed_pairs(len(y), self.pairs, self.pair_seed)
@@ -99,16 +95,16 @@ class LinearityGapEvaluator(ClassificationEvaluator):
         metrics.update(linearity_gap(model, x, logits, y, a, b, lam, batch_size=len(batches[0]["y"])))
         return metrics
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
-        media = super().media(model, data, split, objective)
-        if self.mixed_images and objective is not None and callable(getattr(objective, "mix", None)):
-            figure = self.mixed_inputs_figure(data, objective)
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
+        media = super().media(model, data, split, loss)
+        if self.mixed_images and loss is not None and callable(getattr(loss, "mix", None)):
+            figure = self.mixed_inputs_figure(data, loss)
             if figure is not None:
                 media.figures["mixed_inputs"] = figure
         return media
 
-    def mixed_inputs_figure(self, data: DataModule, objective: Objective):
-        """The first training batch mixed by ``objective`` with a fixed seed (the run's stream is untouched)."""
+    def mixed_inputs_figure(self, data: DataModule, loss: Loss):
+        """The first training batch mixed by ``loss`` with a fixed seed (the run's stream is untouched)."""
         batch = data.train_batch(Progress(step=0, epoch=0, batch=0, total_steps=1, steps_per_epoch=1))
         x, y = batch["x"][: self.mixed_images], batch["y"][: self.mixed_images]
         numpy_state = np.random.get_state()
@@ -116,7 +112,7 @@ class LinearityGapEvaluator(ClassificationEvaluator):
             with torch.random.fork_rng(devices=[]):  # the mixers draw on the CPU only: seed nothing else
                 torch.default_generator.manual_seed(self.pair_seed)
                 np.random.seed(self.pair_seed)
-                mix = objective.mix(x, y)
+                mix = loss.mix(x, y)
         finally:
             np.random.set_state(numpy_state)
         if mix is None or x.dim() != 4:
@@ -139,6 +135,6 @@ class LinearityGapEvaluator(ClassificationEvaluator):
                 img = images[i].permute(1, 2, 0).numpy()
                 ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
                 ax.set_title(f"{weights[i]:.2f} {names[y_a[i]]}\n{1 - weights[i]:.2f} {names[y_b[i]]}", fontsize=6)
-        fig.suptitle(f"training inputs mixed by {type(objective).__name__} (share of each image, its label)", fontsize=8)
+        fig.suptitle(f"training inputs mixed by {type(loss).__name__} (share of each image, its label)", fontsize=8)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
         return fig

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.contracts import Batch, DataModule, Evaluator, Loss, Media
 from engine.errors import ConfigError
-from losses.generative import GenerativeObjective
+from losses.generative import GenerativeLoss
 
 
 def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float, min_share: float = 0.2) -> dict[str, float]:
@@ -40,23 +40,23 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float, min_
             "collapsed": float(covered < k / 2), "all_modes": float(covered == k)}
 
 
-def checked_objective(objective: Objective | None, evaluator: str) -> GenerativeObjective:
-    if not isinstance(objective, GenerativeObjective):
+def checked_loss(loss: Loss | None, evaluator: str) -> GenerativeLoss:
+    if not isinstance(loss, GenerativeLoss):
         raise ConfigError(f"{evaluator} scores generative models: pick loss=gan, vae, aae or ali "
-                          f"(got {type(objective).__name__})")
-    return objective
+                          f"(got {type(loss).__name__})")
+    return loss
 
 
 @torch.no_grad()
-def draw(model: nn.Module, objective: GenerativeObjective, n: int, seed: int, device: torch.device,
+def draw(model: nn.Module, loss: GenerativeLoss, n: int, seed: int, device: torch.device,
          batch_size: int = 2500) -> torch.Tensor:
     """``n`` samples ``G(z)`` with ``z`` drawn from a generator seeded with ``seed`` (the same z for every
     checkpoint), in eval mode, in batches of ``batch_size``."""
     gen = torch.Generator().manual_seed(seed)
-    z = objective.prior(n, "cpu", gen)
+    z = loss.prior(n, "cpu", gen)
     was_training = model.training
     model.eval()
-    out = torch.cat([objective.decode(model, z[i : i + batch_size].to(device)) for i in range(0, n, batch_size)])
+    out = torch.cat([loss.decode(model, z[i : i + batch_size].to(device)) for i in range(0, n, batch_size)])
     model.train(was_training)
     return out
 
@@ -77,22 +77,22 @@ class ModeCoverageEvaluator(Evaluator):
             raise ConfigError("evaluator=mode_coverage needs data with known modes (data=gaussian_mixture)")
         self.centers, self.std = data.centers, data.std
 
-    def _samples(self, model: nn.Module, objective: Objective | None, device: torch.device) -> torch.Tensor:
-        objective = checked_objective(objective, "evaluator=mode_coverage")
-        return draw(model, objective, self.samples, self.sample_seed, device).float()
+    def _samples(self, model: nn.Module, loss: Loss | None, device: torch.device) -> torch.Tensor:
+        loss = checked_loss(loss, "evaluator=mode_coverage")
+        return draw(model, loss, self.samples, self.sample_seed, device).float()
 
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         device = next(iter(batches))["x"].device
-        return mode_coverage(self._samples(model, objective, device), self.centers, self.std, self.min_share)
+        return mode_coverage(self._samples(model, loss, device), self.centers, self.std, self.min_share)
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         device = next(iter(data.eval_batches(split)))["x"].device
-        x = self._samples(model, objective, device).cpu()
+        x = self._samples(model, loss, device).cpu()
         m = mode_coverage(x, self.centers, self.std, self.min_share)
         fig, ax = plt.subplots(figsize=(4.2, 4.2))
         ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue", label="G(z)")

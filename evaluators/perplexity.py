@@ -2,7 +2,7 @@
 
 For every target word ``y_t`` of the split: ``nll_t = log Z(h_t) - s(y_t | h_t)`` with
 ``Z(h) = sum_w exp s(w | h)`` over the whole vocabulary; ``ppl = exp(mean nll)``. The scores are the head's
-(:meth:`losses.output_head.OutputHead.logits`), computed in chunks of rows so that memory stays at about
+(:meth:`losses.output_head.OutputHeadLoss.logits`), computed in chunks of rows so that memory stays at about
 ``chunk_elements`` floats for any vocabulary. ``log_z_mean`` / ``log_z_std`` show how far the trained scores
 are from self-normalised (NCE's promise: ``log Z(h) ~ gamma``, the learned ``gamma`` reported beside them).
 """
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.contracts import Batch, DataModule, Evaluator, Loss, Media
 from engine.errors import ConfigError, ProjectError, as_int
 from losses.output_head import full_softmax_nll
 
@@ -33,8 +33,8 @@ class PerplexityEvaluator(Evaluator):
         self._log_z: torch.Tensor | None = None
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
-        if objective is None or not callable(getattr(objective, "logits", None)):
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
+        if loss is None or not callable(getattr(loss, "logits", None)):
             raise ConfigError("evaluator=perplexity needs a loss with an output head over the vocabulary "
                               "(loss=full_softmax|nce|negative_sampling|sampled_softmax)")
         was_training = model.training
@@ -42,10 +42,10 @@ class PerplexityEvaluator(Evaluator):
         nll_sum, correct, n = 0.0, 0, 0
         log_zs = []
         for batch in batches:
-            h, y = objective.features(model, batch)
-            rows = max(1, self.chunk_elements // objective.vocab_size)
+            h, y = loss.features(model, batch)
+            rows = max(1, self.chunk_elements // loss.vocab_size)
             for i in range(0, len(y), rows):
-                logits = objective.logits(h[i:i + rows]).float()
+                logits = loss.logits(h[i:i + rows]).float()
                 nll, mask, log_z = full_softmax_nll(logits, y[i:i + rows])
                 nll_sum += float(nll.sum())
                 correct += int(((logits.argmax(1, keepdim=True) == y[i:i + rows]) & mask).sum())
@@ -61,16 +61,16 @@ class PerplexityEvaluator(Evaluator):
         nll = nll_sum / n
         out = {"ppl": math.exp(min(nll, 700.0)), "nll": nll, "top1": correct / n, "log_z_mean": float(log_z.mean()),
                "log_z_std": float(log_z.std()) if len(log_z) > 1 else 0.0, "tokens": float(n)}
-        gamma = getattr(objective, "gamma", None)
+        gamma = getattr(loss, "gamma", None)
         if isinstance(gamma, torch.Tensor):
             out["gamma"] = float(gamma.detach())
         return out
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         """The histogram of ``log Z(h)`` of the evaluation just run (``evaluate`` is always called first)."""
         if self._log_z is None:
             return Media()
-        gamma = getattr(objective, "gamma", None)
+        gamma = getattr(loss, "gamma", None)
         return Media(figures={"log_z": log_z_histogram(self._log_z, float(gamma.detach()) if gamma is not None else None)})
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, DataModule, Embedding, Evaluator, Media, Objective
+from engine.contracts import Batch, DataModule, Embedding, Evaluator, Loss, Media
 from engine.errors import ConfigError, as_int
 
 
@@ -107,12 +107,12 @@ class RetrievalEvaluator(Evaluator):
             raise ValueError("the evaluation split is empty")
         return torch.cat(vectors), torch.cat(groups)
 
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         vectors, groups = self.encode(model, batches)
         scores, _, _ = retrieval_scores(vectors, groups, self.ks, self.block_size)
         return {**scores, "n": len(groups)}  # a count, as the classifier's: not a headline metric
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         if not self.projector_size:
             return Media()
         vectors, groups = self.encode(model, data.eval_batches(split))

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, DataModule, Evaluator, Media, Objective
+from engine.contracts import Batch, DataModule, Evaluator, Loss, Media
 from engine.errors import ConfigError
 
 
@@ -63,7 +63,7 @@ class TrajectoryFitEvaluator(Evaluator):
         self.checked = True
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         fitted = _values(model)
         if not self.checked:
             self._check(model, fitted)
@@ -90,14 +90,14 @@ class TrajectoryFitEvaluator(Evaluator):
                 metrics[f"param_rel_error/{name}"] = errors[name]
         if errors:
             metrics["param_max_rel_error"] = max(errors.values())
-        log_sigma = getattr(objective, "log_sigma", None)  # a Gaussian likelihood's noise level per species
+        log_sigma = getattr(loss, "log_sigma", None)  # a Gaussian likelihood's noise level per species
         if isinstance(log_sigma, torch.Tensor):
             names = self.species if len(self.species) == len(log_sigma) else [str(i) for i in range(len(log_sigma))]
             metrics.update({f"sigma/{name}": float(v) for name, v in zip(names, log_sigma.detach().exp())})
         return metrics
 
     @torch.no_grad()
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         batch = next(iter(data.eval_batches(split)))
         n = min(self.num_plotted, batch["t"].shape[0])
         t, x0 = batch["t"][:n], batch["x0"][:n]

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-from engine.contracts import Batch, DataModule, Embedding, Evaluator, Media, Objective
+from engine.contracts import Batch, DataModule, Embedding, Evaluator, Loss, Media
 from engine.errors import ConfigError, DataMissingError, ProjectError, as_int
 from losses.output_head import full_softmax_nll
 
@@ -137,7 +137,7 @@ class WordVectorsEvaluator(Evaluator):
         return vectors.detach()
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], objective: Objective | None = None) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         vectors = self.vectors(model)
         out: dict[str, float] = {}
         for name, pairs in (("ws353", self.ws353), ("simlex", self.simlex)):
@@ -146,13 +146,13 @@ class WordVectorsEvaluator(Evaluator):
         if self.analogies:
             out["analogy"], out["analogy_oov"], n = analogy_accuracy(vectors, self.stoi, self.analogies, self.analogy_vocab)
             out["analogy_n"] = float(n)
-        if objective is not None and callable(getattr(objective, "logits", None)):
+        if loss is not None and callable(getattr(loss, "logits", None)):
             was_training = model.training
             model.eval()
             nll, n = 0.0, 0
             for batch in batches:
-                h, y = objective.features(model, batch)
-                pair_nll, mask, _ = full_softmax_nll(objective.logits(h).float(), y)
+                h, y = loss.features(model, batch)
+                pair_nll, mask, _ = full_softmax_nll(loss.logits(h).float(), y)
                 nll += float(pair_nll.sum())
                 n += int(mask.sum())
             model.train(was_training)
@@ -178,7 +178,7 @@ class WordVectorsEvaluator(Evaluator):
                                                    zip(top.values.tolist(), top.indices.tolist())) + " |")
         return "\n".join(rows)
 
-    def media(self, model: nn.Module, data: DataModule, split: str, objective: Objective | None = None) -> Media:
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
         vectors = self.vectors(model)
         media = Media()
         if self.neighbours_of:

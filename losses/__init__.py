@@ -1,1 +1,1 @@
-"""Objectives (``engine.contracts.Objective``): one family per file, named as its config in ``configs/loss/``."""
+"""Losses (``engine.contracts.Loss``): one family per file, named as its config in ``configs/loss/``."""

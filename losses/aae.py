@@ -19,10 +19,10 @@ from engine.contracts import Batch
 from engine.errors import ConfigError
 from engine.progress import Progress
 from losses.gan import real_fake_bce
-from losses.generative import GenerativeObjective, encode
+from losses.generative import GenerativeLoss, encode
 
 
-class AAELoss(GenerativeObjective):
+class AAELoss(GenerativeLoss):
     players = ("discriminator", "autoencoder")
     updates = {"discriminator": ("discriminator",), "autoencoder": ("encoder", "generator")}
 

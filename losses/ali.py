@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from engine.contracts import Batch
 from engine.progress import Progress
 from losses.gan import real_fake_bce
-from losses.generative import GenerativeObjective, encode
+from losses.generative import GenerativeLoss, encode
 
 
-class ALILoss(GenerativeObjective):
+class ALILoss(GenerativeLoss):
     players = ("discriminator", "generator")
     updates = {"discriminator": ("discriminator",), "generator": ("generator", "encoder")}
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 
 from engine.errors import as_number
-from losses.margin_softmax import MarginSoftmax
+from losses.margin_softmax import MarginSoftmaxLoss
 
 
-class AMSoftmax(MarginSoftmax):
+class AMSoftmaxLoss(MarginSoftmaxLoss):
     def __init__(self, num_classes: int, dim: int = 128, scale: float = 30.0, margin: float = 0.35) -> None:
         super().__init__(num_classes, dim, scale)
         self.margin = as_number("loss.margin", margin)

@@ -14,10 +14,10 @@ import math
 import torch
 
 from engine.errors import as_number
-from losses.margin_softmax import MarginSoftmax
+from losses.margin_softmax import MarginSoftmaxLoss
 
 
-class ArcFace(MarginSoftmax):
+class ArcFaceLoss(MarginSoftmaxLoss):
     def __init__(self, num_classes: int, dim: int = 128, scale: float = 30.0, margin: float = 0.5) -> None:
         super().__init__(num_classes, dim, scale)
         self.margin = as_number("loss.margin", margin)

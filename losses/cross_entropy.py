@@ -6,12 +6,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.contracts import Batch, Objective
+from engine.contracts import Batch, Loss
 from engine.errors import ConfigError
 from engine.progress import Progress
 
 
-class CrossEntropy(Objective):
+class CrossEntropyLoss(Loss):
     """One player, ``main``, that updates the whole model; logs the loss and the batch accuracy."""
 
     players = ("main",)

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engine.errors import ConfigError
-from losses.mixing import Mix, MixingObjective, beta, partners
+from engine.errors import ConfigError, as_number
+from losses.mixing import Mix, MixingLoss, beta, partners
 
 
 def box(h: int, w: int, lam: float, cy: int, cx: int) -> tuple[int, int, int, int]:
@@ -28,14 +28,12 @@ def box(h: int, w: int, lam: float, cy: int, cx: int) -> tuple[int, int, int, in
     return y0, y1, x0, x1
 
 
-class CutMix(MixingObjective):
+class CutMixLoss(MixingLoss):
     def __init__(self, alpha: float = 1.0,
                  criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  start_epoch: int = 0, stop_epoch: int | None = None) -> None:
         super().__init__(criterion, start_epoch, stop_epoch)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
-            raise ConfigError(f"loss.alpha must be a number > 0, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = as_number("loss.alpha", alpha, 0, strict=True)
 
     def mix(self, x: torch.Tensor, y: torch.Tensor) -> Mix:
         if x.dim() < 3:

@@ -29,9 +29,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.contracts import Batch
-from engine.errors import ConfigError
+from engine.errors import as_int, as_number
 from engine.progress import Progress
-from losses.generative import GenerativeObjective
+from losses.generative import GenerativeLoss
 
 
 def real_fake_bce(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,17 +42,14 @@ def real_fake_bce(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> tuple[t
     return loss, acc.detach()
 
 
-class GANLoss(GenerativeObjective):
+class GANLoss(GenerativeLoss):
     players = ("discriminator", "generator")
     updates = {"discriminator": ("discriminator",), "generator": ("generator",)}
 
     def __init__(self, z_dim: int = 100, lam: float = 0.0, steps_per_z: int = 2) -> None:
         super().__init__(z_dim)
-        if not (isinstance(lam, (int, float)) and lam >= 0):
-            raise ConfigError(f"loss.lam must be a number >= 0 (0: the standard GAN; the paper used 5), got {lam!r}")
-        if int(steps_per_z) < 1:
-            raise ConfigError(f"loss.steps_per_z must be >= 1, got {steps_per_z}")
-        self.lam, self.steps_per_z = float(lam), int(steps_per_z)
+        lam = as_number("loss.lam", lam, 0, hint="0: the standard GAN; the paper used 5")
+        self.lam, self.steps_per_z = lam, as_int("loss.steps_per_z", steps_per_z, 1)
         self._z: torch.Tensor | None = None  # (chunks, B, z_dim): this step's generator batches of z
         self._anchors: list[torch.Tensor | None] = []  # G_old(z) per chunk, taken before the step's updates
 

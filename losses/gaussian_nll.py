@@ -2,7 +2,7 @@
 
     -log p(y | x) = (y - x)^2 / (2 sigma_i^2) + log sigma_i + log(2 pi) / 2
 
-``sigma: null`` learns one ``log sigma_i`` per species (the objective owns it, so ``best.pt`` restores
+``sigma: null`` learns one ``log sigma_i`` per species (the loss owns it, so ``best.pt`` restores
 it); a number fixes it. With a fixed sigma this is the squared error scaled, plus a constant.
 """
 
@@ -17,7 +17,7 @@ from engine.errors import ConfigError
 from losses.trajectory_loss import TrajectoryLoss
 
 
-class GaussianNLL(TrajectoryLoss):
+class GaussianNLLLoss(TrajectoryLoss):
     def __init__(self, num_species: int, sigma: float | None = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
         if sigma is not None and not sigma > 0:

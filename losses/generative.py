@@ -1,8 +1,8 @@
-"""What the evaluators of generative models ask of an objective: the prior, the decoder, reconstructions.
+"""What the evaluators of generative models ask of a loss: the prior, the decoder, reconstructions.
 
 VAE, GAN, AAE and ALI (kexue.fm/archives/5716) all draw ``z ~ N(0, I)`` and decode it with the model part
-``generator``; those with an encoder also reconstruct ``x`` as ``G(E(x))``. An objective that subclasses
-:class:`GenerativeObjective` can be scored by ``evaluators/frechet_distance.py`` and
+``generator``; those with an encoder also reconstruct ``x`` as ``G(E(x))``. A loss that subclasses
+:class:`GenerativeLoss` can be scored by ``evaluators/frechet_distance.py`` and
 ``evaluators/mode_coverage.py`` whatever its family.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from engine.contracts import Objective
+from engine.contracts import Loss
 from engine.errors import ConfigError
 
 
-class GenerativeObjective(Objective):
-    """An objective whose model decodes ``z ~ N(0, I_{z_dim})`` with ``model.generator``."""
+class GenerativeLoss(Loss):
+    """A loss whose model decodes ``z ~ N(0, I_{z_dim})`` with ``model.generator``."""
 
     def __init__(self, z_dim: int = 100) -> None:
         super().__init__()

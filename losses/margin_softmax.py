@@ -21,12 +21,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.contracts import Batch, Objective
+from engine.contracts import Batch, Loss
 from engine.errors import ConfigError, as_int, as_number
 from engine.progress import Progress
 
 
-class MarginSoftmax(Objective):
+class MarginSoftmaxLoss(Loss):
     """One player, ``main``, updating the encoder and the class centres; logs the loss and the batch accuracy."""
 
     players = ("main",)

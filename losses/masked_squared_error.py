@@ -8,6 +8,6 @@ import torch
 from losses.trajectory_loss import TrajectoryLoss
 
 
-class MaskedSquaredError(TrajectoryLoss):
+class MaskedSquaredErrorLoss(TrajectoryLoss):
     def pointwise(self, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (prediction - y) ** 2

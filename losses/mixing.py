@@ -1,6 +1,6 @@
-"""Mixing objectives: train a classifier on pairs of inputs blended together (kexue.fm/archives/5693).
+"""Mixing losses: train a classifier on pairs of inputs blended together (kexue.fm/archives/5693).
 
-A mixing objective wraps any per-example classification criterion ``c(logits, y)`` (by default
+A mixing loss wraps any per-example classification criterion ``c(logits, y)`` (by default
 ``torch.nn.CrossEntropyLoss(reduction="none")``). Each training batch is paired with a random
 permutation of itself (``x_b = x[perm]``, so odd batches and a batch of one work), the model sees the
 blended input, and the loss is
@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, Objective
-from engine.errors import ConfigError
+from engine.contracts import Batch, Loss
+from engine.errors import ConfigError, as_int
 from engine.progress import Progress
 
 
@@ -72,7 +72,7 @@ def per_example(w: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return w.to(like.device, like.dtype).view(-1, *([1] * (like.dim() - 1)))
 
 
-class MixingObjective(Objective):
+class MixingLoss(Loss):
     """The shared loss of the mixing methods; a subclass implements :meth:`mix`."""
 
     players = ("main",)
@@ -80,12 +80,8 @@ class MixingObjective(Objective):
     def __init__(self, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  start_epoch: int = 0, stop_epoch: int | None = None) -> None:
         super().__init__()
-        if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
-            raise ConfigError(f"loss.start_epoch must be an integer >= 0, got {start_epoch!r}")
-        if stop_epoch is not None and (isinstance(stop_epoch, bool) or not isinstance(stop_epoch, int)
-                                       or stop_epoch <= start_epoch):
-            raise ConfigError(f"loss.stop_epoch must be null or an integer > loss.start_epoch ({start_epoch}), "
-                              f"got {stop_epoch!r}")
+        start_epoch = as_int("loss.start_epoch", start_epoch, 0)
+        stop_epoch = as_int("loss.stop_epoch", stop_epoch, start_epoch + 1, optional=True, hint="after loss.start_epoch")
         self.criterion = criterion if criterion is not None else nn.CrossEntropyLoss(reduction="none")
         self.start_epoch, self.stop_epoch = start_epoch, stop_epoch
         # cross-entropy (without class weights) is linear in the target: one call on the mixed label
@@ -149,7 +145,7 @@ class MixingObjective(Objective):
         return {"loss": loss, "acc": acc, "mixed": torch.ones((), device=x.device), "lam": lam}
 
 
-class NoMixing(MixingObjective):
+class NoMixingLoss(MixingLoss):
     """Plain training with the same criterion: the baseline the mixing methods are compared with."""
 
     def __init__(self, criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:

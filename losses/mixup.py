@@ -13,20 +13,17 @@ from collections.abc import Callable
 
 import torch
 
-from engine.errors import ConfigError
-from losses.mixing import Mix, MixingObjective, beta, gather, partners, per_example
+from engine.errors import as_bool, as_number
+from losses.mixing import Mix, MixingLoss, beta, gather, partners, per_example
 
 
-class Mixup(MixingObjective):
+class MixupLoss(MixingLoss):
     def __init__(self, alpha: float = 1.0, per_sample: bool = False,
                  criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  start_epoch: int = 0, stop_epoch: int | None = None) -> None:
         super().__init__(criterion, start_epoch, stop_epoch)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
-            raise ConfigError(f"loss.alpha must be a number > 0 (1 is the uniform), got {alpha!r}")
-        if not isinstance(per_sample, bool):
-            raise ConfigError(f"loss.per_sample must be true or false, got {per_sample!r}")
-        self.alpha, self.per_sample = float(alpha), per_sample
+        alpha = as_number("loss.alpha", alpha, 0, strict=True, hint="1 is the uniform")
+        self.alpha, self.per_sample = alpha, as_bool("loss.per_sample", per_sample)
 
     def draw(self, n: int) -> float | torch.Tensor:
         """Lambda for a batch of ``n``: one float, or (``per_sample``) a tensor of ``n``."""

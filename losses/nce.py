@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from engine.errors import as_bool, as_number
-from losses.output_head import SampledHead
+from losses.output_head import SampledHeadLoss
 
 
 def nce_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -32,7 +32,7 @@ def nce_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor, mask: torch.
     return (-F.logsigmoid(data_logits) * mask).sum() + (m * -F.logsigmoid(-noise_logits).sum(-1)).sum()
 
 
-class NCE(SampledHead):
+class NCELoss(SampledHeadLoss):
     """``k`` noise words per target (``shared``: per batch) from ``q ~ count^alpha``; ``gamma`` learned from its initial value."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 64, alpha: float = 0.75, shared: bool = False,

@@ -2,17 +2,17 @@
 
     loss = -log sigma(<h, v_y>) - sum_{j=1..k} log sigma(-<h, v_{n_j}>),   n_j ~ q ~ count^0.75
 
-It is ``NCE`` with ``gamma = 0`` and no ``log(k q)`` correction, so its optimum is not the normalised
+It is ``NCELoss`` with ``gamma = 0`` and no ``log(k q)`` correction, so its optimum is not the normalised
 ``log p(w | h)`` but ``<h, v_w> = log p(w | h) / q(w) - log k``: for skip-gram with unigram noise, the
 pointwise mutual information of the two words minus ``log k`` (the post, and Levy and Goldberg 2014).
 """
 
 from __future__ import annotations
 
-from losses.nce import NCE
+from losses.nce import NCELoss
 
 
-class NegativeSampling(NCE):
+class NegativeSamplingLoss(NCELoss):
     """word2vec's defaults: ``k = 5`` per target, ``alpha = 0.75``, no output bias, output vectors from zero."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 5, alpha: float = 0.75, shared: bool = False,

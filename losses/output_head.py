@@ -1,4 +1,4 @@
-"""Output heads over a vocabulary: the objective owns the output word vectors ``v_w`` and biases ``b_w``.
+"""Output heads over a vocabulary: the loss owns the output word vectors ``v_w`` and biases ``b_w``.
 
 A model turns ``batch["x"]`` into features ``h`` (one per target word in ``batch["y"]``); a head scores word
 ``w`` as ``s(w | h) = <h, v_w> + b_w``. The exact model is the full softmax ``p(w | h) = exp s(w | h) / Z(h)``
@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.contracts import Batch, DataModule, Objective
+from engine.contracts import Batch, DataModule, Loss
 from engine.errors import ConfigError, ProjectError, as_bool, as_int, as_number
 from engine.progress import Progress
 
@@ -35,7 +35,7 @@ def word_counts(data: DataModule, head: nn.Module) -> torch.Tensor:
     return counts()
 
 
-class OutputHead(Objective):
+class OutputHeadLoss(Loss):
     """Output word vectors ``(vocab_size, dim)`` and biases (``bias=false``: none, as word2vec).
 
     ``reduction``: the loss is the ``mean`` over target words, or the ``sum`` (word2vec's per-pair SGD step
@@ -126,7 +126,7 @@ def full_softmax_nll(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tenso
     return nll, mask, log_z
 
 
-class SampledHead(OutputHead):
+class SampledHeadLoss(OutputHeadLoss):
     """A head trained against ``k`` noise words per target (``shared``: ``k`` words for the whole batch).
 
     The noise distribution is built in :meth:`setup` from the data's ``noise_counts()`` and sampled on the

@@ -15,7 +15,7 @@ from engine.errors import ConfigError
 from losses.trajectory_loss import TrajectoryLoss
 
 
-class PoissonNLL(TrajectoryLoss):
+class PoissonNLLLoss(TrajectoryLoss):
     def __init__(self, scale: float = 1.0, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(reduction)
         if not (scale > 0 and eps > 0):

@@ -15,20 +15,18 @@ from collections.abc import Callable
 
 import torch
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, as_int
 from engine.progress import Progress
-from losses.mixing import Mix, MixingObjective, gather, partners
+from losses.mixing import Mix, MixingLoss, gather, partners
 
 
-class SamplePairing(MixingObjective):
+class SamplePairingLoss(MixingLoss):
     def __init__(self, on_epochs: int | None = None, off_epochs: int = 0,
                  criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  start_epoch: int = 0, stop_epoch: int | None = None) -> None:
         super().__init__(criterion, start_epoch, stop_epoch)
-        if on_epochs is not None and (isinstance(on_epochs, bool) or not isinstance(on_epochs, int) or on_epochs < 1):
-            raise ConfigError(f"loss.on_epochs must be null (always on) or an integer >= 1, got {on_epochs!r}")
-        if isinstance(off_epochs, bool) or not isinstance(off_epochs, int) or off_epochs < 0:
-            raise ConfigError(f"loss.off_epochs must be an integer >= 0, got {off_epochs!r}")
+        on_epochs = as_int("loss.on_epochs", on_epochs, 1, optional=True, hint="null: always on")
+        off_epochs = as_int("loss.off_epochs", off_epochs, 0)
         if on_epochs is None and off_epochs:
             raise ConfigError(f"loss.off_epochs={off_epochs} needs loss.on_epochs (the epochs on between the "
                               "off ones); set both, or neither")

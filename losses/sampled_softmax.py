@@ -14,10 +14,10 @@ from __future__ import annotations
 import torch
 
 from engine.errors import as_bool
-from losses.output_head import SampledHead
+from losses.output_head import SampledHeadLoss
 
 
-class SampledSoftmax(SampledHead):
+class SampledSoftmaxLoss(SampledHeadLoss):
     """``k`` noise words per target (``shared``: per batch) from ``q ~ count^alpha``, with the ``log(k q)`` correction."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 64, alpha: float = 0.75, shared: bool = False,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from losses.margin_softmax import MarginSoftmax
+from losses.margin_softmax import MarginSoftmaxLoss
 
 
-class ScaledSoftmax(MarginSoftmax):
+class ScaledSoftmaxLoss(MarginSoftmaxLoss):
     def psi(self, cos_t: torch.Tensor) -> torch.Tensor:
         return cos_t

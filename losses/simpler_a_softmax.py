@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from engine.errors import as_int
-from losses.margin_softmax import MarginSoftmax
+from losses.margin_softmax import MarginSoftmaxLoss
 
 
 def cos_multiple_angle(cos: torch.Tensor, m: int) -> torch.Tensor:
@@ -23,7 +23,7 @@ def cos_multiple_angle(cos: torch.Tensor, m: int) -> torch.Tensor:
     return current
 
 
-class SimplerASoftmax(MarginSoftmax):
+class SimplerASoftmaxLoss(MarginSoftmaxLoss):
     def __init__(self, num_classes: int, dim: int = 128, scale: float = 30.0, margin: int = 4) -> None:
         super().__init__(num_classes, dim, scale)
         self.margin = as_int("loss.margin", margin, 1)

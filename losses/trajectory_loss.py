@@ -12,7 +12,7 @@ from abc import abstractmethod
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, Objective
+from engine.contracts import Batch, Loss
 from engine.errors import ConfigError
 from engine.progress import Progress
 
@@ -27,7 +27,7 @@ def reduce(values: torch.Tensor, mask: torch.Tensor, reduction: str) -> torch.Te
     return masked.sum() / mask.sum().clamp_min(1)
 
 
-class TrajectoryLoss(Objective):
+class TrajectoryLoss(Loss):
     """One player that updates the whole model (the ODE's field); logs ``loss`` and the observed ``mse``."""
 
     players = ("main",)

@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from engine.contracts import Batch
 from engine.errors import ConfigError
 from engine.progress import Progress
-from losses.generative import GenerativeObjective, encode
+from losses.generative import GenerativeLoss, encode
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-class VAELoss(GenerativeObjective):
+class VAELoss(GenerativeLoss):
     players = ("main",)
     updates = {"main": ("encoder", "generator")}
 

@@ -23,7 +23,7 @@ from functools import partial
 
 import numpy as np
 
-from engine.errors import ConfigError, ProjectError
+from engine.errors import ConfigError, ProjectError, as_int
 from min_entropy import kernels
 from min_entropy.char_ids import MAX_PACKED, NUM_IDS, pack
 from min_entropy.counts import NgramCounter, PieceCounter, char_counter, node_ids, node_strings
@@ -98,10 +98,8 @@ def discover_ngram_pmi(corpus: Iterable[str], order: int = 4, min_count: int = 3
 
 
 def check(order: int, min_count: int, min_pmi: Sequence[float]) -> list[float]:
-    if isinstance(order, bool) or not isinstance(order, int) or not 2 <= order <= MAX_PACKED:
-        raise ConfigError(f"lexicon.order must be an integer in 2..{MAX_PACKED}, got {order!r}")
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ConfigError(f"lexicon.min_count must be a positive integer, got {min_count!r}")
+    order = as_int("lexicon.order", order, 2, MAX_PACKED + 1)
+    min_count = as_int("lexicon.min_count", min_count, 1)
     values = [min_pmi] if isinstance(min_pmi, (int, float)) else list(min_pmi)
     if len(values) != order - 1 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                            and math.isfinite(v) for v in values):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, as_int
 from min_entropy.engines import check_settings, make_engine
 from min_entropy.lexicon import RULES, Discovery, check_thresholds, discover
 
@@ -29,9 +29,7 @@ class PairPMI:
         check_settings(self.engine, self.scheduler, self.partitions)
         if self.rule not in RULES:
             raise ConfigError(f"lexicon.rule={self.rule!r} is not one of {', '.join(RULES)}")
-        if self.max_len is not None and (isinstance(self.max_len, bool) or not isinstance(self.max_len, int)
-                                         or self.max_len < 2):
-            raise ConfigError(f"lexicon.max_len must be an integer >= 2 or null, got {self.max_len!r}")
+        self.max_len = as_int("lexicon.max_len", self.max_len, 2, optional=True)
 
     def discover(self, corpus: Iterable[str], progress: bool = False) -> Discovery:
         engine = make_engine(self.engine, self.scheduler, self.partitions)

@@ -11,7 +11,8 @@ rk4, rk38); a new one is a YAML file there, or a mapping given in place of a nam
 
     model.method={a: [[], [2/3]], b: [1/4, 3/4], c: [0, 2/3]}      # Ralston's second-order method
 
-Entries are numbers or fractions written ``"p/q"``. A tableau must be explicit (``a`` strictly lower
+Entries are numbers or fractions written ``"p/q"``. ``a`` lists each row up to the diagonal, or is the
+textbook's (and scipy's) square matrix with zeros on and above it. A tableau must be explicit (``a`` strictly lower
 triangular) and consistent (``sum b = 1``, ``c_i = sum_j a_ij``).
 """
 
@@ -76,10 +77,14 @@ def tableau_from_mapping(cfg: Mapping, name: str = "model.method") -> ButcherTab
     a = []
     for i, row in enumerate(raw_a):
         row = [] if row is None else row
-        if not isinstance(row, Sequence) or isinstance(row, str) or len(row) > i:
-            raise ConfigError(f"tableau {name}: row {i} of a must list at most {i} coefficients (an explicit method "
-                              f"uses only earlier stages), got {row!r}")
+        if not isinstance(row, Sequence) or isinstance(row, str) or len(row) > s:
+            raise ConfigError(f"tableau {name}: row {i} of a must list at most {s} coefficients (one per stage), got {row!r}")
         values = [_number(name, v) for v in row]
+        # the textbook's square matrix is accepted: its entries on and above the diagonal must be zero
+        if any(v != 0.0 for v in values[i:]):
+            raise ConfigError(f"tableau {name}: row {i} of a has a non-zero entry on or above the diagonal ({row!r}); "
+                              "an explicit method uses only earlier stages")
+        values = values[:i]
         a.append(tuple(values + [0.0] * (i - len(values))))
     if abs(sum(b) - 1.0) > 1e-12:
         raise ConfigError(f"tableau {name}: the weights b sum to {sum(b)!r}, not 1 (the method would not be consistent)")

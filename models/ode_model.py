@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torchdiffeq
 
-from engine.errors import ConfigError, SolverError
+from engine.errors import ConfigError, SolverError, as_number
 from models.butcher_tableau import ButcherTableau
 from models.ode_cell import ODECell, is_autonomous
 
@@ -68,12 +68,10 @@ class ODEModel(nn.Module):
                               "model/field=<competition|mass_action|neural> (a slash, not a dot)")
         if solver not in SOLVERS:
             raise ConfigError(f"model.solver={solver!r} is not one of {list(SOLVERS)}")
-        if step_size is not None and not (isinstance(step_size, (int, float)) and step_size > 0):
-            raise ConfigError(f"model.step_size must be a number > 0 (or null for an adaptive odeint), got {step_size!r}")
-        if clamp is not None and not (isinstance(clamp, (int, float)) and clamp > 0):
-            raise ConfigError(f"model.clamp must be a number > 0 or null, got {clamp!r}")
+        self.step_size = as_number("model.step_size", step_size, 0, strict=True, optional=True,
+                                   hint="null: an adaptive odeint")
+        clamp = as_number("model.clamp", clamp, 0, strict=True, optional=True)
         self.field, self.solver, self.clamp = field, solver, clamp
-        self.step_size = None if step_size is None else float(step_size)
         self.rtol, self.atol = float(rtol), float(atol)
         if solver == "cell":
             if self.step_size is None:

@@ -17,10 +17,10 @@ from, its rows and its columns:
 A row without ``match`` is text only (the post's own numbers, a row not run): all its cells from ``cells``.
 
 The table's first line in markdown is a marker, ``<!-- reproduce: <post>/<table> size=<size> -->``;
-the README carries the same marker above the table it shows, which is how :func:`compare` finds it.
-A cell is stale when a number in it differs from the README's by more than the column's tolerance:
+the page that shows the table (``docs/<post>.md``) carries the same marker above it, which is how :func:`compare`
+finds it. A cell is stale when a number in it differs from the page's by more than the column's tolerance:
 ``abs + rel * |readme| + sigmas * max(std)`` (``std``: the spread over seeds printed after ``±``; a
-seed's noise is a tolerance, not a difference), plus half a unit of the README's last printed digit.
+seed's noise is a tolerance, not a difference), plus half a unit of the page's last printed digit.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def split_row(line: str) -> list[str]:
 
 
 def read_tables(text: str) -> dict[str, Table]:
-    """Every marked table of a markdown text (README.md or a results.md), by id."""
+    """Every marked table of a markdown text (a docs page or a results.md), by id."""
     lines = text.splitlines()
     found: dict[str, Table] = {}
     for i, line in enumerate(lines):
@@ -273,12 +273,12 @@ def compare(fresh: Table, readme: Table) -> list[str]:
                 if len(r) == len(readme.header)}
     for col in fresh.header:
         if col not in readme.header:
-            problems.append(f"{fresh.id}: column {col!r} is not in the README's table")
+            problems.append(f"{fresh.id}: column {col!r} is not in the page's table")
     for row in fresh.rows:
         key = fresh.key(row)
         label = " / ".join(key)
         if key not in ref_rows:
-            problems.append(f"{fresh.id}: row {label!r} is not in the README's table")
+            problems.append(f"{fresh.id}: row {label!r} is not in the page's table")
             continue
         ref = ref_rows[key]
         for col, cell in zip(fresh.header, row):
@@ -286,7 +286,7 @@ def compare(fresh: Table, readme: Table) -> list[str]:
                 continue
             old = ref[readme.header.index(col)]
             if why := stale(cell, old, fresh.tolerances.get(col, {})):
-                problems.append(f"{fresh.id}: row {label!r}, column {col!r}: README {clean(old)!r}, now {cell!r} ({why})")
+                problems.append(f"{fresh.id}: row {label!r}, column {col!r}: page {clean(old)!r}, now {cell!r} ({why})")
     return problems
 
 
@@ -305,12 +305,12 @@ def compare_all(fresh: dict[str, Table], reference: dict[str, Table], where: str
 
 
 def _pad(row: list[str], header: list[str], wanted: list[str]) -> list[str]:
-    """A README row re-ordered to the fresh table's columns (missing ones empty), to compute its key."""
+    """A page's row re-ordered to the fresh table's columns (missing ones empty), to compute its key."""
     return [row[header.index(c)] if c in header else "" for c in wanted]
 
 
 def stale(new: str, old: str, tol: dict[str, float]) -> str:
-    """Why ``new`` differs from the README's ``old`` beyond ``tol`` (module docstring), or ``""``."""
+    """Why ``new`` differs from the page's ``old`` beyond ``tol`` (module docstring), or ``""``."""
     a, spread_a, _ = numbers(new)
     b, spread_b, decimals = numbers(old)
     if not b and not a:
@@ -329,3 +329,17 @@ def read_table_file(path: Path) -> dict[str, Table]:
     if not path.is_file():
         raise TableError(f"{path} does not exist")
     return read_tables(path.read_text(encoding="utf-8"))
+
+
+def read_pages(path: Path) -> dict[str, Table]:
+    """Every marked table of a markdown page, or of every page (``*.md``) under a folder (``docs/``): a table lives
+    on whichever page shows it; a marker found on two pages is refused (which one would be checked?)."""
+    pages = sorted(path.rglob("*.md")) if path.is_dir() else [path]
+    found: dict[str, Table] = {}
+    where: dict[str, Path] = {}
+    for page in pages:
+        for table_id, table in read_table_file(page).items():
+            if table_id in found:
+                raise TableError(f"table {table_id} is marked on two pages, {where[table_id]} and {page}: keep one")
+            found[table_id], where[table_id] = table, page
+    return found

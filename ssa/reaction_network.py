@@ -260,10 +260,21 @@ def load_network(name_or_path: str | Path) -> Network:
     if not path.is_file():
         shipped = sorted(p.stem for p in NETWORK_DIR.glob("*.yaml"))
         raise ConfigError(f"no network {str(name_or_path)!r}: give a YAML file or one of {shipped}")
+    return network_from_config(read_network_file(path))
+
+
+def read_network_file(path: str | Path) -> dict:
+    """The mapping in a network YAML file; a file that does not parse is one line naming its line and column."""
+    path = Path(path)
     try:
         cfg = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = " ".join(str(part) for part in (e.context, e.problem) if part)
+        raise ConfigError(f"{path}{where}: not valid YAML ({reason}); fix the file and run again") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file and run again") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path} must hold a mapping with species, initial and reactions")
-    return network_from_config(cfg)
+    return cfg

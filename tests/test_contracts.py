@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn as nn
 from conftest import REPO, smoke_cfg, with_stand_in
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from engine.contracts import DataModule, Evaluator, Media, Objective
+from engine.contracts import DataModule, Evaluator, Loss, Media
 from engine.errors import ConfigError, DataMissingError
 from engine.instantiate import build, build_model, fill_sizes
 from engine.parts import ModelParts, parts_of
 from engine.players import player_parts
 from engine.progress import Progress
+from engine.run_logger import RunLogger
 
 CONFIGS = REPO / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -89,8 +91,8 @@ def test_data_module_contract(name: str):
 def loss_context(name: str) -> DictConfig:
     """The loss's context; a loss whose players update named parts gets a model config that has them."""
     cfg = context("loss", name)
-    objective = build("loss", cfg.loss)
-    needed = {p for parts in (objective.updates or {}).values() for p in parts}
+    loss = build("loss", cfg.loss)
+    needed = {p for parts in (loss.updates or {}).values() for p in parts}
     if needed and not needed <= set(cfg.model):
         for model in shipped("model"):
             if needed <= set(OmegaConf.to_container(context("model", model).model)):
@@ -99,36 +101,39 @@ def loss_context(name: str) -> DictConfig:
 
 
 @pytest.mark.parametrize("name", shipped("loss"))
-def test_objective_contract(name: str):
+def test_loss_contract(name: str):
     cfg = loss_context(name)
-    objective, model, data = build("loss", cfg.loss), build_model(cfg.model), build("data", cfg.data)
-    assert isinstance(objective, Objective) and isinstance(model, nn.Module)
-    assert objective.players and all(isinstance(p, str) for p in objective.players)
-    which = player_parts(objective, list(parts_of(model)))
-    assert set(which) == set(objective.players) and all(which.values())
+    loss, model, data = build("loss", cfg.loss), build_model(cfg.model), build("data", cfg.data)
+    assert isinstance(loss, Loss) and isinstance(model, nn.Module)
+    assert loss.players and all(isinstance(p, str) for p in loss.players)
+    which = player_parts(loss, list(parts_of(model)))
+    assert set(which) == set(loss.players) and all(which.values())
     data.setup("cpu", seed=0)
     batch = data.train_batch(progress())
-    for player in objective.players:
-        out = objective(model, batch, player, Progress(0, 0, 0, 10, 10, player, 0, 1))
+    for player in loss.players:
+        out = loss(model, batch, player, Progress(0, 0, 0, 10, 10, player, 0, 1))
         assert set(out) >= {"loss"} and all(v.dim() == 0 for v in out.values())
         assert out["loss"].requires_grad and math.isfinite(float(out["loss"].detach()))
 
 
 @pytest.mark.parametrize("name", shipped("evaluator"))
-def test_evaluator_contract(name: str):
+def test_evaluator_contract(name: str, tmp_path):
     cfg = context("evaluator", name)
-    evaluator, model, objective, data = (build("evaluator", cfg.evaluator), build_model(cfg.model),
+    evaluator, model, loss, data = (build("evaluator", cfg.evaluator), build_model(cfg.model),
                                          build("loss", cfg.loss), build("data", cfg.data))
     assert isinstance(evaluator, Evaluator) and evaluator.mode in ("max", "min", "last")
     data.setup("cpu", seed=0)
     evaluator.setup(data)
-    metrics = evaluator.evaluate(model, data.eval_batches("val"), objective=objective)
+    metrics = evaluator.evaluate(model, data.eval_batches("val"), loss=loss)
     assert evaluator.monitor in metrics
     assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values())
-    media = evaluator.media(model, data, "val", objective=objective)
+    media = evaluator.media(model, data, "val", loss=loss)
     assert isinstance(media, Media)
     for x in media.images.values():
         assert x.dim() == 4 and float(x.min()) >= 0 and float(x.max()) <= 1
+    RunLogger(tmp_path, events=False).media(0, media, "val", png_dir=tmp_path)  # as eval.py writes them
+    assert sorted(p.stem for p in tmp_path.glob("*.png")) == sorted(f"val_{k}" for k in [*media.images, *media.figures])
+    assert not [k for k, fig in media.figures.items() if plt.fignum_exists(fig.number)], "figures left open after logging"
 
 
 def model_configs() -> list[str]:

@@ -13,13 +13,16 @@ from engine.run_logger import read_jsonl
 from train import train
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml"))
+# the fast tier smoke-runs one experiment of each kind of loop (one player, two players, an ODE fit, word vectors);
+# `make test-all` runs every experiment's smoke run
+FAST_SMOKE = ("fmnist_cnn", "gan_ring", "ode_competition", "word2vec")
 
 
 def test_experiments_found():
-    assert {"fmnist_cnn", "fmnist_resnet18", "fmnist_resnet18_cpu"} <= set(EXPERIMENTS)
+    assert {"fmnist_cnn", "fmnist_resnet18", "fmnist_resnet18_cpu", *FAST_SMOKE} <= set(EXPERIMENTS)
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", [e if e in FAST_SMOKE else pytest.param(e, marks=pytest.mark.slow) for e in EXPERIMENTS])
 def test_experiment_smoke(experiment: str, tmp_path: Path):
     cfg = with_stand_in(smoke_cfg(experiment), tmp_path / "data")
     assert cfg.smoke, f"configs/experiment/{experiment}.yaml needs a smoke: list of overrides"
@@ -48,6 +51,7 @@ def test_default_config_is_the_quick_experiment():
     assert cfg.seed == 0
 
 
+@pytest.mark.slow
 def test_train_and_eval_cli(tmp_path: Path):
     out = run_script("train.py", "experiment=fmnist_cnn", *TINY, f"runs_root={tmp_path}", "optim.lr=0.03")
     assert out.returncode == 0, out.stderr[-2000:]
@@ -73,6 +77,7 @@ def test_train_and_eval_cli(tmp_path: Path):
     assert (run_dir / "figures" / "test_confusion.png").read_bytes() == figure  # best.pt's own figures stay
 
 
+@pytest.mark.slow
 def test_sweep_makes_one_folder_per_job(tmp_path: Path):
     overrides = ["data.train_subset=256", "data.val_subset=128", "trainer.max_steps=2", "trainer.progress=false"]
     out = run_script("train.py", "-m", "experiment=fmnist_cnn", *overrides, f"runs_root={tmp_path}", "seed=0,1")
@@ -87,6 +92,7 @@ def test_sweep_makes_one_folder_per_job(tmp_path: Path):
     assert m0["test/acc"] != m1["test/acc"] or m0["test/nll"] != m1["test/nll"]
 
 
+@pytest.mark.slow
 def test_a_sweep_over_experiments_gets_one_folder_per_experiment(tmp_path: Path):
     overrides = ["data.train_subset=256", "data.val_subset=128", "data.test_subset=128", "trainer.max_steps=2",
                  "trainer.progress=false"]

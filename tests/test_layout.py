@@ -14,8 +14,8 @@ LIBRARY = ("datasets", "models", "losses", "evaluators", "ssa", "min_entropy")
 SCRIPTS = ("tools", "benchmarks")
 PACKAGES = ("engine", *LIBRARY, *SCRIPTS)
 # leaf helpers: they import nothing of the project but engine.errors, which imports nothing at all
-LEAVES = ("engine.errors", "engine.files", "engine.seeding", "engine.devices", "engine.progress", "engine.metrics",
-          "engine.memory")
+LEAVES = ("engine.errors", "engine.files", "engine.paths", "engine.seeding", "engine.devices", "engine.progress",
+          "engine.metrics", "engine.memory")
 # what the library may use of the engine: leaves, the contracts and model parts (never the trainer)
 ENGINE_FOR_LIBRARY = (*LEAVES, "engine.contracts", "engine.parts")
 
@@ -106,3 +106,23 @@ def test_every_script_runs_as_a_file_and_as_a_module(how: str, tmp_path: Path):
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, f"{how} {path}: {err[-1500:]}"
         assert "usage" in out.lower() or "== Config ==" in out or "Powered by Hydra" in out, (path, out[:300])
+
+
+@pytest.mark.parametrize("folder, contract, word", [("losses", "Loss", "Loss"), ("datasets", "DataModule", "Data"),
+                                                    ("evaluators", "Evaluator", "Evaluator")])
+def test_class_names_end_with_their_folders_word(folder: str, contract: str, word: str):
+    """One rule for the parts a config names: ``losses/`` holds ``...Loss``, ``datasets/`` ``...Data``, ``evaluators/``
+    ``...Evaluator`` (abstract bases too), so that the class says which group it belongs to."""
+    import importlib
+    import inspect
+
+    import engine.contracts
+
+    base = getattr(engine.contracts, contract)
+    found = {}
+    for name in sorted(m for m in MODULES if m.startswith(f"{folder}.")):
+        module = importlib.import_module(name)
+        found |= {cls.__name__: name for _, cls in inspect.getmembers(module, inspect.isclass)
+                  if issubclass(cls, base) and cls.__module__ == name}
+    assert len(found) >= 5, found
+    assert not [c for c in found if not c.endswith(word)], f"classes in {folder}/ not ending in {word}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import run_script
 
 STIFF_NETWORK = """name: fast_decay
@@ -24,6 +25,7 @@ def stiff_run(tmp_path: Path, *extra: str):
                       f"runs_root={tmp_path / 'runs'}", *extra)
 
 
+@pytest.mark.slow
 def test_an_explicit_step_beyond_the_stability_limit_is_one_line_naming_h(tmp_path: Path):
     """Euler with h |lambda| = 10 > 2 on the user's own network and CSV: no NaN metrics, one line."""
     out = stiff_run(tmp_path)

@@ -1,8 +1,10 @@
-"""Compare the tables of a ``results.md`` (``tools/reproduce.py``) with the README's tables of the same markers.
+"""Compare the tables of a ``results.md`` (``tools/reproduce.py``) with the docs' tables of the same markers.
 
 Usage::
 
-    python tools/check_tables.py runs/reproduce/<post>/<date_time>/results.md [--readme README.md]
+    python tools/check_tables.py runs/reproduce/<post>/<date_time>/results.md [--pages docs]
+
+``--pages``: a folder of markdown pages (default ``docs/``: a table is found on whichever page shows it) or one page.
 
 Every cell that differs beyond its column's tolerance (``results/tables.py``: stated in the post's
 recipe, ``configs/post/<post>.yaml``; a seed's spread counts as noise) is printed, one line each; exit
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from results.tables import Table, TableError, compare_all, read_table_file
+from results.tables import Table, TableError, compare_all, read_pages, read_table_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,21 +42,21 @@ def with_recipe(table: Table) -> Table:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", type=Path, help="a results.md written by tools/reproduce.py")
-    p.add_argument("--readme", type=Path, default=REPO / "README.md")
+    p.add_argument("--pages", type=Path, default=REPO / "docs", help="a folder of pages, or one page (default: docs/)")
     args = p.parse_args(argv)
     try:
         fresh = read_table_file(args.results)
-        readme = read_table_file(args.readme)
+        pages = read_pages(args.pages)
         if not fresh:
             raise TableError(f"{args.results} has no table marked <!-- reproduce: ... -->")
-        problems = compare_all({k: with_recipe(t) for k, t in fresh.items()}, readme, str(args.readme))
+        problems = compare_all({k: with_recipe(t) for k, t in fresh.items()}, pages, str(args.pages))
     except TableError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for line in problems:
         print(f"stale: {line}")
     verdict = "every cell agrees" if not problems else f"{len(problems)} difference(s)"
-    print(f"{len(fresh)} table(s) against {args.readme}: {verdict}")
+    print(f"{len(fresh)} table(s) against {args.pages}: {verdict}")
     return 1 if problems else 0
 
 

@@ -3,9 +3,9 @@
 Usage::
 
     python tools/reproduce.py post=mixup                 # size=quick: a CPU-sized version, minutes
-    python tools/reproduce.py post=mixup size=full       # the sweep the README states
+    python tools/reproduce.py post=mixup size=full       # the sweep behind docs/mixup.md's tables
     python tools/reproduce.py post=vigan size=full from=runs/study/multirun   # tables from runs made before
-    python tools/reproduce.py post=word_discovery size=full check=README.md   # and compare with the README
+    python tools/reproduce.py post=word_discovery size=full check=docs   # and compare with the docs' tables
 
 Posts (``configs/post/``): word_discovery, templates, gillespie, nce, ode, sentsim, mixup, vigan. A post's
 file is its recipe: ``steps`` (each one Hydra sweep of ``train.py`` or a tool, into ``<run>/<step>/``; the
@@ -16,8 +16,9 @@ overrides of ``quick`` / ``tiny`` replace those of the full sweep key by key), `
 Writes into ``runs/reproduce/<post>/<date_time>/``: ``results.md`` (the tables, the post's own numbers
 beside ours where it has any, the command, the commit, the hardware and the wall time), ``figures/*.png``
 the steps' sweep folders, and one page per sweep (``<step>.html``: ``tools/summarize.py``'s table of every
-headline metric, the curves, the config differences). With ``check=<README.md>`` each table is compared with the README's table
-of the same marker; every cell beyond its tolerance is printed and the exit status is 1.
+headline metric, the curves, the config differences). With ``check=docs`` (a folder of pages, or one page) each table is
+compared with the table of the same marker on whichever page shows it; every cell beyond its tolerance is printed and
+the exit status is 1.
 """
 
 from __future__ import annotations
@@ -35,16 +36,18 @@ from typing import Any
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_original_cwd
 from omegaconf import DictConfig, OmegaConf
 
 from engine.checkpoint import code_version
 from engine.cli import run_guarded
 from engine.errors import ConfigError
 from engine.files import write_atomic
+from engine.paths import resolve_path
 from engine.run_folders import override_key, register_resolvers
 from results.page import results_page
 from results.sweeps import default_metrics, group_jobs, load_jobs, plot, summarize
-from results.tables import build_table, compare_all, read_table_file, to_markdown
+from results.tables import build_table, compare_all, read_pages, to_markdown
 
 log = logging.getLogger("reproduce")
 register_resolvers()
@@ -147,15 +150,15 @@ def reproduce(cfg: DictConfig, out: Path) -> int:
     print(f"results: {out / 'results.md'}")
     status = 1 if failed else 0
     if cfg.check:
-        status = max(status, check_against(tables, Path(str(cfg.check))))
+        status = max(status, check_against(tables, Path(resolve_path(str(cfg.check), get_original_cwd()))))
     return status
 
 
-def check_against(tables: dict[str, Any], readme: Path) -> int:
-    problems = compare_all(tables, read_table_file(readme), str(readme))
+def check_against(tables: dict[str, Any], pages: Path) -> int:
+    problems = compare_all(tables, read_pages(pages), str(pages))
     for p in problems:
         print(f"stale: {p}")
-    print(f"check against {readme}: " + ("every table agrees" if not problems else f"{len(problems)} difference(s)"))
+    print(f"check against {pages}: " + ("every table agrees" if not problems else f"{len(problems)} difference(s)"))
     return 1 if problems else 0
 
 

@@ -31,7 +31,7 @@ from ssa import master_equation as cme
 from ssa import stats as ssa_stats
 from ssa.gillespie import simulate, simulate_events
 from ssa.plots import plot_distributions, plot_paths
-from ssa.reaction_network import network_from_config
+from ssa.reaction_network import network_from_config, read_network_file
 
 _DENSE_STATES = 3000  # exact transient distributions only for boxes this small
 
@@ -49,7 +49,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
         if not path.is_file():
             raise ConfigError(f"network_file={path} does not exist")
         with open_dict(cfg):  # the file's own `simulate:` block then supplies the defaults
-            cfg.network = OmegaConf.create(OmegaConf.to_container(OmegaConf.load(path)))
+            cfg.network = OmegaConf.create(read_network_file(path))
     spec = OmegaConf.to_container(cfg.network, resolve=True)
     net = network_from_config(spec)
     ref = spec.get("reference") or {}

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from datasets.gaussian_mixture import GaussianMixture, mixture_centers
+from datasets.gaussian_mixture import GaussianMixtureData, mixture_centers
 from engine.errors import ConfigError
 from engine.progress import Progress
 
@@ -25,9 +25,9 @@ def test_layouts():
 
 
 def test_samples_spread_as_stated_and_batches_are_reproducible():
-    data = GaussianMixture("ring", batch_size=20_000)
+    data = GaussianMixtureData("ring", batch_size=20_000)
     data.setup(seed=3)
-    assert data.std == 0.02 and GaussianMixture("grid").std == 0.05
+    assert data.std == 0.02 and GaussianMixtureData("grid").std == 0.05
     x = data.train_batch(Progress(0, 0, 5, 10, 10))["x"]
     offset = x - data.centers[torch.cdist(x, data.centers).argmin(1)]
     assert offset.std().item() == pytest.approx(0.02, rel=0.03)
@@ -38,4 +38,4 @@ def test_samples_spread_as_stated_and_batches_are_reproducible():
     (val,) = data.eval_batches("val")
     assert val["x"].shape == (10_000, 2)
     with pytest.raises(ConfigError, match="std"):
-        GaussianMixture(std=0)
+        GaussianMixtureData(std=0)

@@ -91,9 +91,9 @@ def test_build_components_fills_the_sizes_the_data_decides(tmp_path: Path):
     overrides = ("experiment=sentsim_amsoftmax", f"data.path={path}", "data.val_groups=8", "data.test_groups=10")
     cfg = compose_cfg(*overrides)
     assert cfg.model._get_node("vocab_size")._is_missing() and cfg.loss._get_node("num_classes")._is_missing()
-    data, model, objective, _ = build_components(cfg)
+    data, model, loss, _ = build_components(cfg)
     assert cfg.model.vocab_size == len(data.vocab) == model.embedding.num_embeddings
-    assert cfg.loss.num_classes == len(data.classes) == objective.centres.shape[0] == 60 - 18 + 7
+    assert cfg.loss.num_classes == len(data.classes) == loss.centres.shape[0] == 60 - 18 + 7
     # a value that disagrees with the data (a typo, or a run's config against a changed file) is one line
     with pytest.raises(ConfigError, match=r"model.vocab_size=500 but the data gives vocab_size=\d+"):
         build_components(compose_cfg(*overrides, "model.vocab_size=500"))

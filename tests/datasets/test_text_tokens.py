@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
-from datasets.text_tokens import Vocabulary, normalise, splitter, to_half_width
+from datasets.text_tokens import normalise, splitter, to_half_width
 from engine.errors import ConfigError
 
 
@@ -29,10 +28,3 @@ def test_lexicon_tokens(tmp_path):
     (tmp_path / "words.tsv").write_text("广州\t10\n客运站\t8\n有\t5\n多少\t6\n个\t9\n")
     assert splitter("lexicon", tmp_path)("广州有多少个客运站") == ["广州", "有", "多少", "个", "客运站"]
 
-
-def test_vocabulary_min_count_order_and_padding():
-    vocab = Vocabulary([list("aaab"), list("aabc"), list("bd")], min_count=3)
-    assert vocab.itos == ["<pad>", "<unk>", "a", "b"]  # a: 5, b: 3; c, d below min_count
-    rows = vocab.encode([list("abcd"), list("ba"), list("aaaaaa")], maxlen=4)
-    assert rows.tolist() == [[2, 3, 1, 1], [3, 2, 0, 0], [2, 2, 2, 2]]
-    assert rows.dtype == torch.long

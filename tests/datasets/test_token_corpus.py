@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
-from datasets.token_corpus import EOS, UNK, WordVocabulary, read_token_lines, split_lines
+from datasets.token_corpus import read_token_lines, split_lines
 from engine.errors import ConfigError, DataMissingError, ProjectError
 
 
@@ -39,17 +38,3 @@ def test_split_is_contiguous_with_the_last_lines_held_out():
     with pytest.raises(ConfigError, match="val_fraction"):
         split_lines(lines, 0.6, 0.5)
 
-
-def test_vocabulary_order_counts_and_specials():
-    lines = [["b", "a", "a", "c"], ["a", "b", "d"]]
-    vocab = WordVocabulary(lines, min_count=2, specials=(UNK, EOS))
-    assert vocab.itos == [UNK, EOS, "a", "b"]  # most frequent first, ties alphabetical
-    assert vocab.counts.tolist() == [2, 2, 3, 2]  # <unk> stands in for c and d; </s> ends 2 lines
-    ids, line = vocab.encode(lines, eos=True)
-    assert ids.tolist() == [3, 2, 2, 0, 1, 2, 3, 0, 1] and line.tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1]
-    plain = WordVocabulary(lines, min_count=1, max_size=2)
-    assert plain.itos == ["a", "b"]
-    assert plain.encode(lines)[0].tolist() == [1, 0, 0, 0, 1]  # no <unk>: unknown words are dropped
-    assert torch.equal(plain.counts, torch.tensor([3.0, 2.0], dtype=torch.float64))
-    with pytest.raises(ConfigError, match="min_count"):
-        WordVocabulary(lines, min_count=9)

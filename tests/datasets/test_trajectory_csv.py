@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from datasets.trajectory_csv import TrajectoryCSV, read_trajectory_csv
+from datasets.trajectory_csv import TrajectoryCSVData, read_trajectory_csv
 from engine.errors import ConfigError, DataMissingError
 from engine.progress import Progress
 
@@ -71,7 +71,7 @@ def test_missing_and_non_utf8_files(tmp_path: Path):
 
 def test_the_data_module_batches_and_judges_on_the_same_points_by_default(tmp_path: Path):
     path = write(tmp_path, "trajectory,t,A\na,0,1\na,1,2\nb,0,3\nb,1,4\nc,0,5\nc,1,6\n")
-    data = TrajectoryCSV(str(path), batch_size=2, true_parameters={"k": 1})
+    data = TrajectoryCSVData(str(path), batch_size=2, true_parameters={"k": 1})
     data.setup("cpu", seed=0)
     assert data.batches_per_epoch == 2 and data.true_parameters == {"k": 1.0}
     progress = Progress(0, 0, 0, 4, 2)
@@ -81,7 +81,7 @@ def test_the_data_module_batches_and_judges_on_the_same_points_by_default(tmp_pa
     assert sorted(first["x0"][:, 0].tolist() + last["x0"][:, 0].tolist()) == [1, 3, 5]
     assert torch.equal(next(data.eval_batches("test"))["y"], data.splits["train"]["y"])
     with pytest.raises(ConfigError, match="larger than the training set"):
-        big = TrajectoryCSV(str(path), batch_size=4)
+        big = TrajectoryCSVData(str(path), batch_size=4)
         big.setup("cpu")
         assert big.batches_per_epoch
 

@@ -67,7 +67,7 @@ def test_rng_state_round_trip_through_a_file(tmp_path: Path):
 def test_checkpoint_holds_the_full_state(tmp_path: Path):
     train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path)
     state = load_checkpoint(tmp_path / "last.pt")
-    assert {"step", "model", "objective", "optimizers", "schedulers", "scalers", "rng", "best", "seed", "config",
+    assert {"step", "model", "loss", "optimizers", "schedulers", "scalers", "rng", "best", "seed", "config",
             "code_version"} <= set(state)
     assert state["step"] == 2 and "momentum_buffer" in str(state["optimizers"]["main"]["state"])
     assert "fmnist_cnn" in state["config"]
@@ -91,3 +91,18 @@ def test_resume_with_another_config_or_model_is_one_clear_error(tmp_path: Path):
                                     "resume=auto"), tmp_path / "same")
     same.resume(tmp_path / "last.pt")
     assert same.step == 2
+
+
+def test_resume_compares_values_not_spellings(tmp_path: Path):
+    """A setting written out at the value the code applies when it is absent is no change; any other value is."""
+    train(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2"), tmp_path)
+    spelled = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2",
+                                       "+trainer.players.main.repeat=1", "+trainer.players.main.fresh_batches=false",
+                                       "+trainer.parts.model.freeze=false", "+trainer.parts.model.strict=true"),
+                           tmp_path / "spelled")
+    spelled.resume(tmp_path / "last.pt")
+    assert spelled.step == 2
+    other = make_trainer(compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", "+trainer.players.main.repeat=2"),
+                         tmp_path / "other")
+    with pytest.raises(ConfigError, match=r"trainer.players.main.repeat: None -> 2"):
+        other.resume(tmp_path / "last.pt")

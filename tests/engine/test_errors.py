@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from engine.checkpoint import load_checkpoint
 from engine.errors import ConfigError, DataMissingError, NonFiniteLossError
 from engine.instantiate import build
-from losses.cross_entropy import CrossEntropy
+from losses.cross_entropy import CrossEntropyLoss
 from train import make_trainer
 
 
@@ -26,6 +26,7 @@ def one_error_line(out) -> str:
     return lines[0] if lines else ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("override", "expected"), [
     ("optim.lr=-0.1", "error: optim/scheduler for player 'main': Invalid learning rate: -0.1"),
     ("data.reader.root=/nonexistent", "error: Fashion-MNIST is not installed under /nonexistent: run `make data`"),
@@ -42,6 +43,27 @@ def test_invalid_values_one_line(override: str, expected: str, tmp_path: Path):
     assert len([ln for ln in out.stderr.splitlines() if ln.startswith("error:")]) == 1
 
 
+@pytest.mark.slow
+def test_a_failed_start_leaves_no_run_folder_for_resume_auto_to_pick(tmp_path: Path):
+    """A config error at start removes the folder Hydra made for the run (it would hold only .hydra/ and train.log);
+    resume=auto then continues the last good run."""
+    good = run_script("train.py", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}")
+    assert good.returncode == 0, good.stderr[-1500:]
+    (run,) = (tmp_path / "fmnist_cnn").iterdir()
+    failed = run_script("train.py", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}",
+                        "+model.depth=3")
+    assert one_error_line(failed).startswith("error: model.depth is not a setting")
+    failed = run_script("train.py", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}",
+                        "resume=auto", "trainer.max_epochs=0")
+    assert one_error_line(failed).startswith("error: trainer.max_epochs must be")
+    assert list((tmp_path / "fmnist_cnn").iterdir()) == [run]  # the failed starts left nothing; the good run is whole
+    assert (run / "last.pt").is_file() and (run / "metrics.json").is_file()
+    resumed = run_script("train.py", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}",
+                         "resume=auto")
+    assert resumed.returncode == 0 and f"metrics: {run}" in resumed.stdout, resumed.stderr[-1500:]
+
+
+@pytest.mark.slow
 def test_unknown_key_names_the_key(tmp_path: Path):
     out = run_script("train.py", "experiment=fmnist_cnn", f"runs_root={tmp_path}", "optim.lrr=0.1")
     assert "optim.lrr" in one_error_line(out)
@@ -65,6 +87,7 @@ def test_a_key_nothing_reads_is_refused(override: str, expected: str, tmp_path: 
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_model_of_parts_called_as_one_module_is_one_line(tmp_path: Path):
     out = run_script("train.py", "experiment=fmnist_cnn", *TINY, "model=dcgan", f"runs_root={tmp_path}")
     assert one_error_line(out).startswith("error: the model has parts ['generator', 'discriminator', 'classifier'] and is not "
@@ -98,7 +121,7 @@ def test_unknown_player_in_trainer_config(tmp_path: Path):
         make_trainer(compose_cfg(*TINY, "+trainer.players.generator.repeat=2"), tmp_path)
 
 
-class NaNAfter(CrossEntropy):
+class NaNAfter(CrossEntropyLoss):
     """Cross-entropy that turns NaN from the given call on (a diverging run)."""
 
     def __init__(self, after: int) -> None:
@@ -117,7 +140,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path):
     cfg = compose_cfg("experiment=fmnist_cnn", *TINY, "trainer.max_steps=20", "trainer.log_every_steps=4",
                       "trainer.checkpoint_every_steps=2", "trainer.val_every_steps=100")
     trainer = make_trainer(cfg, tmp_path)
-    trainer.objective = NaNAfter(after=5)
+    trainer.loss = NaNAfter(after=5)
     with pytest.raises(NonFiniteLossError) as err:
         trainer.fit()
     msg = str(err.value)
@@ -128,6 +151,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path):
     assert all(math.isfinite(v) for _, v in losses(tmp_path))  # no NaN row was logged
 
 
+@pytest.mark.slow
 def test_a_failing_job_does_not_stop_its_sweep(tmp_path: Path):
     out = run_script("train.py", "-m", "experiment=fmnist_cnn", *TINY, "trainer.max_steps=2", f"runs_root={tmp_path}",
                      "optim.lr=-0.1,0.05")
@@ -143,10 +167,10 @@ def test_sparse_gradients_with_adam_or_weight_decay_are_one_line():
     import torch.nn as nn
 
     from engine.players import Player, check_sparse_gradients
-    from losses.negative_sampling import NegativeSampling
+    from losses.negative_sampling import NegativeSamplingLoss
     from models.skip_gram import SkipGram
 
-    model, head = SkipGram(10, 4, sparse=True), NegativeSampling(10, 4, sparse=True)
+    model, head = SkipGram(10, 4, sparse=True), NegativeSamplingLoss(10, 4, sparse=True)
     params = [*model.parameters(), *head.parameters()]
     player = Player("main", ["model"], params, optimizer=torch.optim.Adam(params))
     with pytest.raises(ConfigError, match="sparse gradients, which Adam cannot take"):
@@ -156,4 +180,4 @@ def test_sparse_gradients_with_adam_or_weight_decay_are_one_line():
         check_sparse_gradients(model, head, {"main": player})
     player.optimizer = torch.optim.SGD(params, lr=0.1)
     check_sparse_gradients(model, head, {"main": player})
-    check_sparse_gradients(nn.Linear(2, 2), NegativeSampling(10, 4), {"main": player})  # nothing sparse: no check
+    check_sparse_gradients(nn.Linear(2, 2), NegativeSamplingLoss(10, 4), {"main": player})  # nothing sparse: no check

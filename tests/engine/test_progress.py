@@ -1,4 +1,4 @@
-"""Objectives and data see where training is; fresh batches per repeat; per-part compile; resume stays exact."""
+"""Losses and data see where training is; fresh batches per repeat; per-part compile; resume stays exact."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import torch
 import torch.nn as nn
 from conftest import TINY, compose_cfg, losses
 
+from engine import Trainer
 from engine.checkpoint import load_checkpoint
-from engine.contracts import DataModule, Evaluator, Objective
+from engine.contracts import DataModule, Evaluator, Loss
 from engine.parts import ModelParts
 from engine.progress import Progress
 from engine.seeding import stream_seed
-from engine.trainer import Trainer
-from losses.cross_entropy import CrossEntropy
+from losses.cross_entropy import CrossEntropyLoss
 from train import make_trainer, train
 
 
-class WarmupCE(CrossEntropy):
+class WarmupCE(CrossEntropyLoss):
     """Cross-entropy scaled by min(1, fraction / 0.5): a schedule written inside the loss."""
 
     seen: list[Progress] = []
@@ -96,7 +96,7 @@ class CountingData(DataModule):
         yield {"x": torch.ones(4, 1), "id": torch.tensor(-1)}
 
 
-class TwoPlayers(Objective):
+class TwoPlayers(Loss):
     """Player ``a`` fits part ``a`` to its batch, ``b`` fits part ``b``; each records which batch it saw."""
 
     players = ("a", "b")
@@ -116,7 +116,7 @@ class Mean(Evaluator):
     monitor, mode = "out", "min"
 
     @torch.no_grad()
-    def evaluate(self, model, batches, objective=None):
+    def evaluate(self, model, batches, loss=None):
         x = next(iter(batches))["x"]
         return {"out": float(model.a(x).mean() + model.b(x).mean())}
 
@@ -133,7 +133,7 @@ def test_fresh_batches_per_repeat(tmp_path: Path):
     trainer = two_players(tmp_path, steps=4)
     assert trainer.draws == 3 and trainer.steps_per_epoch == 3  # 10 batches an epoch: 3 steps of 3, one left over
     trainer.fit()
-    seen = trainer.objective.seen
+    seen = trainer.loss.seen
     ids = [1000 * e + i for e in range(2) for i in range(9)]  # batch 9 of each epoch is never drawn
     for step in range(4):
         first = ids[3 * step]

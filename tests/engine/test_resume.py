@@ -131,6 +131,7 @@ def test_resume_auto_continues_every_job_of_the_latest_sweep(tmp_path: Path):
         assert losses(job) == before[job.name]  # continued from last.pt, not retrained or logged twice
 
 
+@pytest.mark.slow
 def test_mixup_resume_is_bit_exact(tmp_path: Path):
     # partners and per-example lambdas come from the run's saved random stream
     cfg = compose_cfg("experiment=fmnist_mixup_uniform", *TINY, "trainer.max_steps=10", "trainer.val_every_steps=4",

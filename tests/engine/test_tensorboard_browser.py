@@ -1,20 +1,15 @@
-"""What TensorBoard's pages SHOW for a tiny sweep, in a real headless Chromium (Debian's package, ``make browser``).
+"""TensorBoard's web pages, loaded in a real headless Chromium, show the sweep the way the runs meant.
 
-A real TensorBoard server on loopback (the helpers of test_tensorboard_server.py) serves a sweep over two
-learning rates with a constant ``data.batch_size`` set on its command line. Chromium loads the pages and is
-driven over the Chrome DevTools Protocol on a pipe (``--remote-debugging-pipe``: no port, no websocket
-client); each check polls, bounded, a script that reads what is rendered: the HParams dashboard is Polymer,
-its table lives in shadow roots (which ``--dump-dom`` does not print), so the script walks them and keeps
-only visible elements.
+Two jobs (two learning rates; ``data.batch_size`` fixed on the command line, so it names the job folders but
+varies nowhere) are trained, and a TensorBoard server on loopback (helpers of test_tensorboard_server.py)
+serves them. Selenium steers Debian's ``chromium`` through Debian's ``chromedriver`` (both from ``make browser``;
+both paths are given, so Selenium Manager never looks anything up). Each check opens a fresh tab and re-runs,
+until a deadline, a small script that reports what is actually rendered: the HParams table (a vaadin-grid buried
+in Polymer shadow roots, walked by the script, visible cells only) and the card groups of the Time Series tab.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import select
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,17 +17,34 @@ from typing import Any
 
 import pytest
 from conftest import read_metrics
-from test_tensorboard_server import job_folders, run_sweep, runs_loaded, serve, stop_process_group
+from test_tensorboard_server import job_folders, run_sweep, runs_loaded, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+except ImportError:  # the module is skipped below
+    webdriver = None
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no {CHROMIUM}: `make browser` installs Debian's chromium"),
+    pytest.mark.skipif(not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
+                       reason=f"no {CHROMIUM} or {CHROMEDRIVER}: `make browser` installs Debian's chromium and chromium-driver"),
+    pytest.mark.skipif(webdriver is None, reason="no selenium in the venv (requirements-dev.txt); `make browser` installs it"),
 ]
 
+# how Chromium is started: headless, and nothing that reaches beyond loopback (this machine is offline, and
+# without the background-networking flags Chromium keeps trying Google's services)
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-extensions", "--no-proxy-server",
+                  "--window-size=1920,1080")
+
 LRS = (0.1, 0.05)
-CALL_TIMEOUT_S = 30  # one DevTools command
+CALL_TIMEOUT_S = 30  # one WebDriver command: a page load, a script
 RENDER_TIMEOUT_S = 60  # a page until it shows what is checked
 POLL_S = 0.25
 
@@ -70,95 +82,27 @@ GROUPS_JS = r"""
 """
 
 
-class Chromium:
-    """Headless Chromium driven over the DevTools protocol on a pipe: JSON messages ending in NUL bytes,
-    written to the browser's fd 3 and read from its fd 4."""
+def _script(script: str) -> str:
+    """A page-reading expression as a WebDriver script body, which must ``return`` its value."""
+    return "return " + script.strip() + ";"
 
-    def __init__(self, profile: Path, log_file) -> None:
-        to_browser, self._to = self._pipe_high()
-        self._from, from_browser = self._pipe_high()
 
-        def as_fds_3_and_4() -> None:  # in the child, before exec: the pipe ends Chromium expects
-            os.dup2(to_browser, 3)
-            os.dup2(from_browser, 4)
+def poll(driver: Any, script: str, done: Callable[[Any], bool], what: str) -> Any:
+    """``script``'s value once ``done`` holds for it, re-run until RENDER_TIMEOUT_S; the failure shows the last value."""
+    deadline = time.monotonic() + RENDER_TIMEOUT_S
+    while True:
+        value = driver.execute_script(_script(script))
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page did not show {what} in {RENDER_TIMEOUT_S}s; it shows {value!r}")
+        time.sleep(POLL_S)
 
-        cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--remote-debugging-pipe", f"--user-data-dir={profile}", "--window-size=1920,1080",
-               "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--no-proxy-server",
-               "about:blank"]
-        # close_fds=False: every other descriptor of ours is close-on-exec already; its own session, so that
-        # teardown stops its helper processes with it
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                     close_fds=False, preexec_fn=as_fds_3_and_4, start_new_session=True)
-        os.close(to_browser)
-        os.close(from_browser)
-        self._buffer, self._id = b"", 0
 
-    @staticmethod
-    def _pipe_high() -> tuple[int, int]:
-        """A close-on-exec pipe whose ends are above 4, so that dup2 onto 3 and 4 never overwrites them."""
-        ends = []
-        for fd in os.pipe():
-            ends.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10))
-            os.close(fd)
-        return ends[0], ends[1]
-
-    def call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        """Send one command and return its result (events in between are dropped)."""
-        self._id += 1
-        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
-        if session is not None:
-            message["sessionId"] = session
-        os.write(self._to, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + CALL_TIMEOUT_S
-        while True:
-            while b"\0" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self._from], [], [], left)[0]:
-                    raise AssertionError(f"Chromium did not answer {method} in {CALL_TIMEOUT_S}s")
-                chunk = os.read(self._from, 1 << 20)
-                if not chunk:
-                    raise AssertionError(f"Chromium exited (code {self.proc.poll()}) during {method}")
-                self._buffer += chunk
-            raw, self._buffer = self._buffer.split(b"\0", 1)
-            answer = json.loads(raw)
-            if answer.get("id") == self._id:
-                if "error" in answer:
-                    raise AssertionError(f"{method}: {answer['error']}")
-                return answer["result"]
-
-    def open(self, url: str) -> str:
-        """A new tab at ``url``; its session id."""
-        target = self.call("Target.createTarget", {"url": url})["targetId"]
-        return self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-
-    def evaluate(self, session: str, script: str) -> Any:
-        result = self.call("Runtime.evaluate", {"expression": script, "returnByValue": True}, session)
-        if "exceptionDetails" in result:
-            raise AssertionError(f"the page's script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def poll(self, session: str, script: str, done: Callable[[Any], bool], what: str) -> Any:
-        """``script``'s value once ``done`` holds for it (bounded); the assertion error shows the last value."""
-        deadline = time.monotonic() + RENDER_TIMEOUT_S
-        while True:
-            value = self.evaluate(session, script)
-            if done(value):
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the page did not show {what} in {RENDER_TIMEOUT_S}s; it shows {value!r}")
-            time.sleep(POLL_S)
-
-    def close(self) -> None:
-        try:
-            self.call("Browser.close")
-            self.proc.wait(timeout=10)
-        except (AssertionError, OSError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            stop_process_group(self.proc)
-            os.close(self._to)
-            os.close(self._from)
+def open_tab(driver: Any, url: str) -> None:
+    """Load ``url`` in a new tab (a fresh page, not a fragment change of the last one) and make it current."""
+    driver.switch_to.new_window("tab")
+    driver.get(url)
 
 
 @pytest.fixture(scope="module")
@@ -178,17 +122,30 @@ def server(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     folder = tmp_path_factory.mktemp("chromium")
-    with open(folder / "chromium.log", "w") as log_file:
-        chromium = Chromium(folder / "profile", log_file)
-        try:
-            chromium.call("Browser.getVersion")
-        except AssertionError as e:
-            chromium.close()
-            raise AssertionError(f"{e}; Chromium's log:\n{(folder / 'chromium.log').read_text()[-3000:]}") from e
-        yield chromium
-        chromium.close()
+    log = folder / "chromedriver.log"
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={folder / 'profile'}"):
+        options.add_argument(flag)
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(log))
+    try:
+        # Selenium reaches chromedriver on loopback: no proxy from the environment may stand in between (it reads
+        # them when the connection is made)
+        with pytest.MonkeyPatch.context() as env:
+            for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+                env.delenv(name, raising=False)
+            driver = webdriver.Chrome(service=service, options=options)
+    except WebDriverException as e:
+        tail = log.read_text()[-3000:] if log.is_file() else "(none)"
+        raise AssertionError(f"chromedriver could not start {CHROMIUM}: {e.msg}; its log:\n{tail}") from e
+    try:
+        driver.set_page_load_timeout(CALL_TIMEOUT_S)
+        driver.set_script_timeout(CALL_TIMEOUT_S)
+        yield driver
+    finally:
+        driver.quit()
 
 
 def _table(cells: list[dict]) -> tuple[list[str], list[dict[str, str]]]:
@@ -209,9 +166,9 @@ def _table_filled(cells: Any) -> bool:
             and all(row.get("test/acc") and row.get("val/best_acc") for row in rows))
 
 
-def test_hparams_table_shows_the_swept_key_and_the_headline_metrics(browser: Chromium, server: str, sweep: Path):
-    page = browser.open(f"{server}/#hparams")
-    headers, rows = _table(browser.poll(page, TABLE_JS, _table_filled, "the HParams table with both jobs"))
+def test_hparams_table_shows_the_swept_key_and_the_headline_metrics(browser: Any, server: str, sweep: Path):
+    open_tab(browser, f"{server}/#hparams")
+    headers, rows = _table(poll(browser, TABLE_JS, _table_filled, "the HParams table with both jobs"))
 
     # columns: the swept key, then the headline metrics by their display names
     assert "optim.lr" in headers and "test/acc" in headers
@@ -239,9 +196,9 @@ def _train_loss_shown(groups: Any) -> bool:
     return bool(groups) and any("train/loss" in g["cards"] for g in groups)
 
 
-def test_time_series_opens_the_headline_groups_first(browser: Chromium, server: str):
-    page = browser.open(f"{server}/#timeseries")
-    groups = browser.poll(page, GROUPS_JS, _train_loss_shown, "the train/loss card")
+def test_time_series_opens_the_headline_groups_first(browser: Any, server: str):
+    open_tab(browser, f"{server}/#timeseries")
+    groups = poll(browser, GROUPS_JS, _train_loss_shown, "the train/loss card")
     titles = [g["title"] for g in groups]
     headline = [t for t in titles if not t.startswith("~")]
 

@@ -1,4 +1,4 @@
-"""A two-player objective (a GAN on a 1-D Gaussian, a model of two named parts) trains through the same Trainer.
+"""A two-player loss (a GAN on a 1-D Gaussian, a model of two named parts) trains through the same Trainer.
 
 Data x ~ N(3, 0.5^2); generator G(z) = a z + b with z ~ N(0, 1); discriminator a small MLP.
 The game's equilibrium is q = p (Goodfellow et al. 2014): a = +-0.5, b = 3. (With a purely
@@ -14,10 +14,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.contracts import DataModule, Evaluator, Objective
+from engine import Trainer
+from engine.contracts import DataModule, Evaluator, Loss
 from engine.parts import ModelParts
 from engine.seeding import stream_seed
-from engine.trainer import Trainer
 
 MEAN, STD = 3.0, 0.5
 
@@ -50,7 +50,7 @@ def toy_gan() -> ModelParts:
                                                       nn.LeakyReLU(0.2), nn.Linear(32, 1))})
 
 
-class GANObjective(Objective):
+class ToyGANLoss(Loss):
     """D: BCE(D(x), 1) + BCE(D(G(z)), 0); G: the non-saturating -log D(G(z))."""
 
     players = ("discriminator", "generator")
@@ -74,7 +74,7 @@ class MomentEvaluator(Evaluator):
     monitor, mode = "w1", "min"
 
     @torch.no_grad()
-    def evaluate(self, model: ModelParts, batches, objective=None) -> dict[str, float]:
+    def evaluate(self, model: ModelParts, batches, loss=None) -> dict[str, float]:
         real = next(iter(batches))["x"].flatten()
         fake = model.generator(torch.randn(len(real), 1, generator=torch.Generator().manual_seed(0))).flatten()
         w1 = (real.sort().values - fake.sort().values).abs().mean()
@@ -83,7 +83,7 @@ class MomentEvaluator(Evaluator):
 
 def make(tmp_path: Path, steps: int, players=None, **kw) -> Trainer:
     torch.manual_seed(0)
-    return Trainer(toy_gan(), GANObjective(), GaussianData(), MomentEvaluator(),
+    return Trainer(toy_gan(), ToyGANLoss(), GaussianData(), MomentEvaluator(),
                    partial(torch.optim.Adam, lr=0.005, betas=(0.5, 0.999)), run_dir=tmp_path, max_epochs=1000,
                    max_steps=steps, val_every_steps=kw.pop("val_every_steps", 500), log_every_steps=100, progress=False,
                    players=players, **kw)

@@ -1,4 +1,4 @@
-"""The one restore path: parts, the objective's own parameters and EMA copies, in metrics.json and eval.py alike."""
+"""The one restore path: parts, the loss's own parameters and EMA copies, in metrics.json and eval.py alike."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import TINY, compose_cfg
 from omegaconf import OmegaConf
 
 from engine.checkpoint import load_checkpoint
-from engine.contracts import Evaluator, Objective
+from engine.contracts import Evaluator, Loss
 from engine.errors import CheckpointError, ConfigError
 from eval import evaluate
 from train import make_trainer, train
@@ -24,7 +24,7 @@ from train import make_trainer, train
 FEATURES = 16
 
 
-class HeadLoss(Objective):
+class HeadLoss(Loss):
     """Cross-entropy of a class head the loss owns (as AM-Softmax owns its class centres)."""
 
     def __init__(self) -> None:
@@ -36,7 +36,7 @@ class HeadLoss(Objective):
 
 
 class HeadEvaluator(Evaluator):
-    """NLL through the objective's head; ``order`` = -(number of calls), so the first validation is best."""
+    """NLL through the loss's head; ``order`` = -(number of calls), so the first validation is best."""
 
     monitor, mode = "order", "max"
 
@@ -44,10 +44,10 @@ class HeadEvaluator(Evaluator):
         self.calls = 0
 
     @torch.no_grad()
-    def evaluate(self, model, batches, objective=None):
+    def evaluate(self, model, batches, loss=None):
         self.calls += 1
         model.eval()
-        nll = [F.cross_entropy(objective.head(model(b["x"])), b["y"], reduction="sum") for b in batches]
+        nll = [F.cross_entropy(loss.head(model(b["x"])), b["y"], reduction="sum") for b in batches]
         model.train()
         return {"nll": float(sum(nll)), "order": -float(self.calls)}
 
@@ -65,7 +65,7 @@ def test_metrics_json_equals_eval_py_with_a_loss_that_owns_parameters(tmp_path: 
     metrics = train(head_cfg(), tmp_path)
     best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
     assert metrics["checkpoint_step"] == best["step"] == 2 and last["step"] == 6
-    assert not torch.equal(best["objective"]["head.weight"], last["objective"]["head.weight"])  # the head trained on
+    assert not torch.equal(best["loss"]["head.weight"], last["loss"]["head.weight"])  # the head trained on
 
     again = evaluate(tmp_path)  # eval.py's function, on the same best.pt
     assert again["test/nll"] == metrics["test/nll"]
@@ -73,11 +73,11 @@ def test_metrics_json_equals_eval_py_with_a_loss_that_owns_parameters(tmp_path: 
     # what the old, half restore gave: the best step's model with the last step's head
     trainer = make_trainer(head_cfg(), tmp_path / "half")
     trainer.model.load_state_dict(best["model"])
-    trainer.objective.load_state_dict(last["objective"])
-    half = trainer.evaluator.evaluate(trainer.model, trainer.data.eval_batches("test"), objective=trainer.objective)
+    trainer.loss.load_state_dict(last["loss"])
+    half = trainer.evaluator.evaluate(trainer.model, trainer.data.eval_batches("test"), loss=trainer.loss)
     assert half["nll"] != metrics["test/nll"]
-    trainer.objective.load_state_dict(best["objective"])  # the whole of best.pt gives metrics.json's number
-    whole = trainer.evaluator.evaluate(trainer.model, trainer.data.eval_batches("test"), objective=trainer.objective)
+    trainer.loss.load_state_dict(best["loss"])  # the whole of best.pt gives metrics.json's number
+    whole = trainer.evaluator.evaluate(trainer.model, trainer.data.eval_batches("test"), loss=trainer.loss)
     assert whole["nll"] == metrics["test/nll"]
 
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from evaluators.linearity_gap import LinearityGapEvaluator, fixed_pairs
-from losses.mixup import Mixup
+from losses.mixup import MixupLoss
 
 
 def split(n: int = 40, batch: int = 16) -> list[dict[str, torch.Tensor]]:
@@ -78,15 +78,15 @@ class Images:
         return iter(split())
 
 
-def test_media_shows_training_inputs_as_the_objective_mixes_them():
+def test_media_shows_training_inputs_as_the_loss_mixes_them():
     torch.manual_seed(0)
     f = nn.Sequential(nn.Flatten(), nn.Linear(9, 4))
     ev = LinearityGapEvaluator(mixed_images=10)
     ev.setup(Images())
     state, numpy_state = torch.get_rng_state(), np.random.get_state()
-    media = ev.media(f, Images(), "val", objective=Mixup())
+    media = ev.media(f, Images(), "val", loss=MixupLoss())
     assert torch.equal(torch.get_rng_state(), state)  # the run's random streams are untouched
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state))
     assert len([ax for ax in media.figures["mixed_inputs"].axes if ax.images]) == 10
     assert {"confusion", "reliability"} <= set(media.figures)
-    assert "mixed_inputs" not in ev.media(f, Images(), "val", objective=None).figures
+    assert "mixed_inputs" not in ev.media(f, Images(), "val", loss=None).figures

@@ -1,4 +1,4 @@
-"""Mode coverage on hand-placed 2-D samples is exact; the evaluator scores a generator through the objective."""
+"""Mode coverage on hand-placed 2-D samples is exact; the evaluator scores a generator through the loss."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from datasets.gaussian_mixture import GaussianMixture, mixture_centers
+from datasets.gaussian_mixture import GaussianMixtureData, mixture_centers
 from engine.errors import ConfigError
 from engine.parts import ModelParts
 from evaluators.mode_coverage import ModeCoverageEvaluator, mode_coverage
@@ -35,7 +35,7 @@ def test_hand_placed_samples():
 
 
 def test_uniform_draws_cover_the_grid():
-    data = GaussianMixture("grid", batch_size=2500)
+    data = GaussianMixtureData("grid", batch_size=2500)
     data.setup()
     x = data.sample(2500, torch.Generator().manual_seed(0))
     m = mode_coverage(x, data.centers, data.std)
@@ -45,7 +45,7 @@ def test_uniform_draws_cover_the_grid():
 
 
 def test_evaluator_scores_the_generator():
-    data = GaussianMixture("ring", eval_size=10)
+    data = GaussianMixtureData("ring", eval_size=10)
     data.setup()
     ev = ModeCoverageEvaluator(samples=800)
     ev.setup(data)

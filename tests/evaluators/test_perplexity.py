@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from engine.errors import ConfigError
 from evaluators.perplexity import PerplexityEvaluator
-from losses.nce import NCE
+from losses.nce import NCELoss
 
 
 class Table(nn.Module):
@@ -29,10 +29,10 @@ class Table(nn.Module):
 def test_perplexity_is_exp_of_the_full_softmax_nll(chunk: int):
     torch.manual_seed(0)
     V, D = 30, 6
-    model, head = Table(V, D), NCE(V, D, gamma=0.7)
+    model, head = Table(V, D), NCELoss(V, D, gamma=0.7)
     nn.init.normal_(head.bias)
     batches = [{"x": torch.randint(0, V, (3, 5)), "y": torch.randint(0, V, (3, 5))} for _ in range(4)]
-    out = PerplexityEvaluator(chunk_elements=chunk).evaluate(model, batches, objective=head)
+    out = PerplexityEvaluator(chunk_elements=chunk).evaluate(model, batches, loss=head)
     h = torch.cat([model(b["x"]).reshape(-1, D) for b in batches])
     y = torch.cat([b["y"].reshape(-1) for b in batches])
     logits = h @ head.weight.t() + head.bias
@@ -45,7 +45,7 @@ def test_perplexity_is_exp_of_the_full_softmax_nll(chunk: int):
 
 def test_perplexity_needs_an_output_head():
     with pytest.raises(ConfigError, match="output head"):
-        PerplexityEvaluator().evaluate(Table(3, 2), [], objective=None)
+        PerplexityEvaluator().evaluate(Table(3, 2), [], loss=None)
 
 
 def test_eval_restores_the_trained_biases_not_the_unigram_start(tmp_path):
@@ -57,8 +57,8 @@ def test_eval_restores_the_trained_biases_not_the_unigram_start(tmp_path):
 
     train(smoke_cfg("lm_nce", "optim.lr=0.05"), tmp_path)
     run = restore(tmp_path / "best.pt", torch.device("cpu"))
-    trained = torch.load(tmp_path / "best.pt", weights_only=True)["objective"]["bias"]
-    torch.testing.assert_close(run.objective.bias.detach(), trained)
+    trained = torch.load(tmp_path / "best.pt", weights_only=True)["loss"]["bias"]
+    torch.testing.assert_close(run.loss.bias.detach(), trained)
     counts = run.data.noise_counts()
     start = (counts.clamp_min(0.5) / counts.sum()).log().float()
     assert not torch.allclose(trained, start), "training moved the biases"

@@ -11,7 +11,7 @@ import torch.nn as nn
 from datasets.trajectory_data import pad_trajectories
 from engine.errors import ConfigError
 from evaluators.trajectory_fit import TrajectoryFitEvaluator
-from losses.gaussian_nll import GaussianNLL
+from losses.gaussian_nll import GaussianNLLLoss
 from models.mass_action_field import MassActionField
 from models.ode_model import ODEModel
 
@@ -53,10 +53,10 @@ def test_metrics_by_hand():
     assert metrics["param/k"] == 2.5 and metrics["param_rel_error/k"] == pytest.approx(0.25)
     assert metrics["param_max_rel_error"] == pytest.approx(0.25) and "mse_clean" not in metrics
     assert evaluator.monitor in metrics and evaluator.mode == "min"
-    likelihood = GaussianNLL(1, sigma=None)
+    likelihood = GaussianNLLLoss(1, sigma=None)
     with torch.no_grad():
         likelihood.log_sigma.fill_(math.log(3.0))
-    metrics = evaluator.evaluate(Line(2.5), data.eval_batches("val"), objective=likelihood)
+    metrics = evaluator.evaluate(Line(2.5), data.eval_batches("val"), loss=likelihood)
     assert metrics["sigma/A"] == pytest.approx(3.0)
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from losses.am_softmax import AMSoftmax
+from losses.am_softmax import AMSoftmaxLoss
 
 
 def batch(n=6, dim=8, classes=11, seed=0):
@@ -16,7 +16,7 @@ def batch(n=6, dim=8, classes=11, seed=0):
 
 def test_equals_the_formula_by_hand():
     z, y = batch()
-    loss = AMSoftmax(num_classes=11, dim=8, scale=30.0, margin=0.35).double()
+    loss = AMSoftmaxLoss(num_classes=11, dim=8, scale=30.0, margin=0.35).double()
     got = loss(nn.Identity(), {"x": z, "y": y})["loss"]
     zn = z / z.norm(dim=1, keepdim=True)
     c = loss.centres.detach() / loss.centres.detach().norm(dim=1, keepdim=True)
@@ -34,7 +34,7 @@ def test_the_posts_sparse_form_equals_the_one_hot_form():
     """log Z = LSE(s [cos, cos_t - m]) + log(1 - exp(s cos_t - LSE)); loss = -s (cos_t - m) + log Z."""
     s, m = 30.0, 0.35
     z, y = batch(n=16, classes=50, seed=3)
-    loss = AMSoftmax(num_classes=50, dim=8, scale=s, margin=m).double()
+    loss = AMSoftmaxLoss(num_classes=50, dim=8, scale=s, margin=m).double()
     cos = loss.cosines(z)
     cos_t = cos.gather(1, y[:, None])
     lse = torch.logsumexp(s * torch.cat([cos, cos_t - m], dim=1), dim=1, keepdim=True)
@@ -49,9 +49,9 @@ def test_the_posts_sparse_form_equals_the_one_hot_form():
 def test_the_margin_makes_the_loss_larger_and_accuracy_ignores_it():
     z, y = batch(n=32, classes=20, seed=5)
     torch.manual_seed(0)
-    with_margin = AMSoftmax(20, 8, margin=0.35).double()
+    with_margin = AMSoftmaxLoss(20, 8, margin=0.35).double()
     torch.manual_seed(0)
-    without = AMSoftmax(20, 8, margin=0.0).double()
+    without = AMSoftmaxLoss(20, 8, margin=0.0).double()
     a, b = with_margin(nn.Identity(), {"x": z, "y": y}), without(nn.Identity(), {"x": z, "y": y})
     assert a["loss"] > b["loss"] + 1.0  # s m = 10.5 on the target logit
     assert a["acc"] == b["acc"]

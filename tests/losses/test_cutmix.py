@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from engine.errors import ConfigError
 from engine.seeding import seed_everything
-from losses.cutmix import CutMix, box
+from losses.cutmix import CutMixLoss, box
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -17,7 +17,7 @@ def test_label_weight_is_the_area_left_of_x_a(seed: int):
     seed_everything(seed)
     n = 6
     x = torch.arange(1.0, n + 1).view(n, 1, 1, 1).expand(n, 2, 9, 7).contiguous()  # image i is all i + 1
-    mix = CutMix().mix(x, torch.arange(n))
+    mix = CutMixLoss().mix(x, torch.arange(n))
     moved = [i for i in range(n) if mix.partner[i] != i]
     assert moved, "a permutation of 6 that fixes every example: pick another seed"
     pasted = mix.x[moved[0], 0] == mix.partner[moved[0]] + 1  # pixels that came from x_b
@@ -37,7 +37,7 @@ def test_loss_by_hand():
     torch.manual_seed(0)
     f = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     x, y = torch.randn(5, 1, 4, 4), torch.tensor([0, 1, 2, 1, 0])
-    obj = CutMix(alpha=1.0)
+    obj = CutMixLoss(alpha=1.0)
     seed_everything(4)
     mix = obj.mix(x, y)
     seed_everything(4)
@@ -48,6 +48,6 @@ def test_loss_by_hand():
 
 
 def test_a_batch_of_one_and_non_image_inputs():
-    assert CutMix().mix(torch.rand(1, 1, 5, 5), torch.zeros(1, dtype=torch.long)).x.shape == (1, 1, 5, 5)
+    assert CutMixLoss().mix(torch.rand(1, 1, 5, 5), torch.zeros(1, dtype=torch.long)).x.shape == (1, 1, 5, 5)
     with pytest.raises(ConfigError, match="images"):
-        CutMix().mix(torch.rand(4, 3), torch.zeros(4, dtype=torch.long))
+        CutMixLoss().mix(torch.rand(4, 3), torch.zeros(4, dtype=torch.long))

@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 from heads import D, V, features
 
-from losses.full_softmax import FullSoftmax
+from losses.full_softmax import FullSoftmaxLoss
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_full_softmax_is_cross_entropy(reduction: str):
     torch.manual_seed(0)
-    head = FullSoftmax(V, D, reduction=reduction)
+    head = FullSoftmaxLoss(V, D, reduction=reduction)
     torch.nn.init.normal_(head.bias)
     h, y = features()
     loss = head.loss(h, y)["loss"]
@@ -25,6 +25,6 @@ def test_full_softmax_is_cross_entropy(reduction: str):
 
 
 def test_logits_without_bias_are_dot_products():
-    head = FullSoftmax(V, D, bias=False)
+    head = FullSoftmaxLoss(V, D, bias=False)
     h, _ = features()
     torch.testing.assert_close(head.logits(h), h @ head.weight.t())

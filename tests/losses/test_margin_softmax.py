@@ -6,14 +6,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from losses.am_softmax import AMSoftmax
-from losses.arcface import ArcFace
-from losses.scaled_softmax import ScaledSoftmax
-from losses.simpler_a_softmax import SimplerASoftmax
+from losses.am_softmax import AMSoftmaxLoss
+from losses.arcface import ArcFaceLoss
+from losses.scaled_softmax import ScaledSoftmaxLoss
+from losses.simpler_a_softmax import SimplerASoftmaxLoss
 
-MEMBERS = {"am_softmax": AMSoftmax, "simpler_a_softmax": SimplerASoftmax, "arcface": ArcFace}
+MEMBERS = {"am_softmax": AMSoftmaxLoss, "simpler_a_softmax": SimplerASoftmaxLoss, "arcface": ArcFaceLoss}
 NO_MARGIN = {"am_softmax": 0.0, "simpler_a_softmax": 1, "arcface": 0.0}  # the value that is no margin at all
-ALL = {"scaled_softmax": ScaledSoftmax, **MEMBERS}
+ALL = {"scaled_softmax": ScaledSoftmaxLoss, **MEMBERS}
 
 
 def batch(n=8, dim=6, classes=10, seed=0, dtype=torch.float64):
@@ -27,7 +27,7 @@ def test_no_margin_is_the_scaled_softmax(name):
     torch.manual_seed(0)
     member = MEMBERS[name](num_classes=10, dim=6, scale=30.0, margin=NO_MARGIN[name]).double()
     torch.manual_seed(0)
-    plain = ScaledSoftmax(num_classes=10, dim=6, scale=30.0).double()
+    plain = ScaledSoftmaxLoss(num_classes=10, dim=6, scale=30.0).double()
     torch.testing.assert_close(member(nn.Identity(), {"x": z, "y": y})["loss"],
                                plain(nn.Identity(), {"x": z, "y": y})["loss"], rtol=1e-12, atol=1e-12)
 
@@ -88,8 +88,8 @@ def test_bad_settings_are_one_line():
     from engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match="loss.scale"):
-        AMSoftmax(10, 4, scale=0.0)
+        AMSoftmaxLoss(10, 4, scale=0.0)
     with pytest.raises(ConfigError, match="loss.margin"):
-        SimplerASoftmax(10, 4, margin=0)
+        SimplerASoftmaxLoss(10, 4, margin=0)
     with pytest.raises(ConfigError, match="loss.num_classes"):
-        ArcFace(0, 4)
+        ArcFaceLoss(0, 4)

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from engine.errors import ConfigError
 from engine.seeding import seed_everything
-from losses.mixup import Mixup
+from losses.mixup import MixupLoss
 
 
 def model() -> nn.Module:
@@ -31,7 +31,7 @@ def ce_by_hand(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("per_sample", [False, True])
 def test_loss_is_lam_ce_a_plus_one_minus_lam_ce_b(per_sample: bool):
     f, b = model(), batch()
-    obj = Mixup(alpha=0.4, per_sample=per_sample)
+    obj = MixupLoss(alpha=0.4, per_sample=per_sample)
     seed_everything(3)
     out = obj(f, b)
     seed_everything(3)  # the same draws, re-done by hand: the permutation (torch), then lambda (numpy)
@@ -48,7 +48,7 @@ def test_loss_is_lam_ce_a_plus_one_minus_lam_ce_b(per_sample: bool):
 @pytest.mark.parametrize("per_sample", [False, True])
 def test_lambda_one_is_plain_cross_entropy(monkeypatch, per_sample: bool):
     f, b = model(), batch()
-    obj = Mixup(per_sample=per_sample)
+    obj = MixupLoss(per_sample=per_sample)
     monkeypatch.setattr(obj, "draw", lambda n: torch.ones(n) if per_sample else 1.0)
     mix = obj.mix(b["x"], b["y"])
     assert torch.equal(mix.x, b["x"])
@@ -66,14 +66,14 @@ def test_lambda_one_is_plain_cross_entropy(monkeypatch, per_sample: bool):
 def test_odd_batches_and_a_batch_of_one(n: int):
     f, b = model(), batch(n)
     for per_sample in (False, True):
-        out = Mixup(per_sample=per_sample)(f, b)
+        out = MixupLoss(per_sample=per_sample)(f, b)
         assert out["loss"].shape == () and torch.isfinite(out["loss"])
-    mix = Mixup().mix(b["x"], b["y"])
+    mix = MixupLoss().mix(b["x"], b["y"])
     assert sorted(mix.partner.tolist()) == list(range(n))  # a permutation of the batch
 
 
 def test_same_seed_same_mix_other_seed_other_mix():
-    b, obj = batch(), Mixup(per_sample=True)
+    b, obj = batch(), MixupLoss(per_sample=True)
     mixes = []
     for seed in (5, 5, 6):
         seed_everything(seed)
@@ -85,7 +85,7 @@ def test_same_seed_same_mix_other_seed_other_mix():
 def test_uniform_draws_have_the_uniform_mean_and_variance():
     # Beta(1, 1) = U(0, 1): mean 1/2 (standard error 0.002 at n = 20,000), variance 1/12 (standard error 0.0005)
     seed_everything(0)
-    obj = Mixup(alpha=1.0, per_sample=True)
+    obj = MixupLoss(alpha=1.0, per_sample=True)
     lam = obj.mix(torch.zeros(20000, 1), torch.zeros(20000, dtype=torch.long)).label_weight
     assert float(lam.mean()) == pytest.approx(0.5, abs=0.01)
     assert float(lam.var()) == pytest.approx(1 / 12, abs=0.003)
@@ -96,4 +96,4 @@ def test_uniform_draws_have_the_uniform_mean_and_variance():
                                  {"stop_epoch": 0}, {"start_epoch": -1}])
 def test_invalid_settings_are_one_clear_error(bad: dict):
     with pytest.raises(ConfigError, match="loss\\."):
-        Mixup(**bad)
+        MixupLoss(**bad)

@@ -9,7 +9,7 @@ import torch
 from heads import COUNTS, D, V, features, unit_noise_probs, with_fixed_noise
 
 from engine.errors import ConfigError
-from losses.nce import NCE
+from losses.nce import NCELoss
 
 
 def hand_nce(h, y, noise, W, b, gamma, q, k, correction=True):
@@ -26,7 +26,7 @@ def hand_nce(h, y, noise, W, b, gamma, q, k, correction=True):
 def test_nce_loss_is_its_formula(shared: bool, correction: bool):
     torch.manual_seed(0)
     k = 4
-    head = NCE(V, D, k=k, alpha=0.75, shared=shared, gamma=1.3, correction=correction)
+    head = NCELoss(V, D, k=k, alpha=0.75, shared=shared, gamma=1.3, correction=correction)
     torch.nn.init.normal_(head.bias)
     head.set_noise(COUNTS)
     h, y = features()
@@ -42,14 +42,14 @@ def test_nce_loss_is_its_formula(shared: bool, correction: bool):
 
 
 def test_fixed_gamma_is_a_buffer_not_a_parameter():
-    head = NCE(V, D, gamma=2.0, learn_gamma=False)
+    head = NCELoss(V, D, gamma=2.0, learn_gamma=False)
     assert "gamma" not in dict(head.named_parameters()) and float(head.gamma) == 2.0
     assert "gamma" in head.state_dict()
 
 
 @pytest.mark.parametrize("alpha", [0.75, 1.0, 0.0])
 def test_noise_draws_follow_count_to_the_alpha(alpha: float):
-    head = NCE(V, D, k=50, alpha=alpha)
+    head = NCELoss(V, D, k=50, alpha=alpha)
     head.set_noise(COUNTS)
     torch.manual_seed(1)
     draws = head.sample_noise(4000).flatten()  # 200,000 draws
@@ -62,7 +62,7 @@ def test_noise_draws_follow_count_to_the_alpha(alpha: float):
 
 
 def test_noise_counts_of_the_wrong_size_are_refused():
-    head = NCE(V, D)
+    head = NCELoss(V, D)
     with pytest.raises(ConfigError, match="disagree"):
         head.set_noise(torch.ones(V + 1))
 
@@ -71,7 +71,7 @@ def test_nce_gradient_is_unbiased_over_the_noise():
     """E_noise[grad of the sampled loss] = grad of -log s(l_y) - k sum_w q(w) log s(-l_w), by Monte Carlo."""
     torch.manual_seed(0)
     k, draws = 3, 40000
-    head = NCE(V, D, k=k, alpha=0.75, gamma=0.5).double()
+    head = NCELoss(V, D, k=k, alpha=0.75, gamma=0.5).double()
     torch.nn.init.normal_(head.bias)
     head.set_noise(COUNTS)
     h = torch.randn(1, D, dtype=torch.float64)
@@ -95,7 +95,7 @@ def test_several_targets_per_row_share_the_rows_noise_words():
     """A row of T targets (-1: none) against its k noise words = the targets one by one against the same words."""
     torch.manual_seed(0)
     k = 3
-    head = NCE(V, D, k=k, gamma=0.4, reduction="sum")
+    head = NCELoss(V, D, k=k, gamma=0.4, reduction="sum")
     torch.nn.init.normal_(head.bias)
     head.set_noise(COUNTS)
     h, _ = features(n=4)
@@ -105,7 +105,7 @@ def test_several_targets_per_row_share_the_rows_noise_words():
     expected = 0.0
     for i in range(4):
         for t in y[i][y[i] >= 0]:
-            one = NCE(V, D, k=k, gamma=0.4, reduction="sum")
+            one = NCELoss(V, D, k=k, gamma=0.4, reduction="sum")
             one.load_state_dict(head.state_dict())
             one.set_noise(COUNTS)
             expected = expected + with_fixed_noise(one, noise[i:i + 1]).loss(h[i:i + 1], t.view(1))["loss"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from heads import COUNTS, D, V, features, with_fixed_noise
 
-from losses.negative_sampling import NegativeSampling
+from losses.negative_sampling import NegativeSamplingLoss
 
 
 def test_negative_sampling_is_word2vecs_loss():
     torch.manual_seed(0)
-    head = NegativeSampling(V, D, k=5, reduction="sum")
+    head = NegativeSamplingLoss(V, D, k=5, reduction="sum")
     torch.nn.init.normal_(head.weight)
     head.set_noise(COUNTS)
     h, y = features()
@@ -24,7 +24,7 @@ def test_negative_sampling_is_word2vecs_loss():
 
 
 def test_output_vectors_start_at_zero_and_sparse_gradients_are_sparse():
-    head = NegativeSampling(V, D, sparse=True)
+    head = NegativeSamplingLoss(V, D, sparse=True)
     assert head.weight.abs().sum() == 0
     head.set_noise(COUNTS)
     h, y = features()

@@ -8,14 +8,14 @@ import pytest
 import torch
 from heads import COUNTS, D, V, features, unit_noise_probs, with_fixed_noise
 
-from losses.sampled_softmax import SampledSoftmax
+from losses.sampled_softmax import SampledSoftmaxLoss
 
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_sampled_softmax_is_its_formula(shared: bool):
     torch.manual_seed(0)
     k = 6
-    head = SampledSoftmax(V, D, k=k, alpha=0.75, shared=shared)
+    head = SampledSoftmaxLoss(V, D, k=k, alpha=0.75, shared=shared)
     torch.nn.init.normal_(head.bias)
     head.set_noise(COUNTS)
     h, y = features(n=9)
@@ -40,7 +40,7 @@ def test_sampled_softmax_approaches_the_full_softmax_as_k_grows():
     """With q uniform and k -> infinity, sum_j exp(s_j - log(k q_j)) -> sum_w exp s_w = Z, so the loss
     log(e^{l_y} + Z) - l_y, l_y = s_y - log(k q_y), tends to the full NLL plus the constant log(k q_y)."""
     torch.manual_seed(0)
-    head = SampledSoftmax(V, D, k=200000, alpha=0.0, remove_hits=False)
+    head = SampledSoftmaxLoss(V, D, k=200000, alpha=0.0, remove_hits=False)
     head.set_noise(torch.ones(V, dtype=torch.float64))
     h, y = features(n=1)
     full = torch.nn.functional.cross_entropy(head.logits(h), y)
@@ -52,7 +52,7 @@ def test_sampled_softmax_approaches_the_full_softmax_as_k_grows():
 def test_several_targets_per_row_are_each_softmaxed_against_the_rows_noise():
     torch.manual_seed(0)
     k = 4
-    head = SampledSoftmax(V, D, k=k, reduction="mean")
+    head = SampledSoftmaxLoss(V, D, k=k, reduction="mean")
     head.set_noise(COUNTS)
     h, _ = features(n=3)
     y = torch.tensor([[2, 5], [3, -1], [7, 8]])

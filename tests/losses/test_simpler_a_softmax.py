@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from losses.simpler_a_softmax import SimplerASoftmax, cos_multiple_angle
+from losses.simpler_a_softmax import SimplerASoftmaxLoss, cos_multiple_angle
 
 
 def test_cos_multiple_angle_is_cos_of_m_theta():
@@ -22,7 +22,7 @@ def test_cos_multiple_angle_is_cos_of_m_theta():
 def test_equals_the_posts_relu_form():
     g = torch.Generator().manual_seed(2)
     z, y = torch.randn(12, 5, generator=g, dtype=torch.float64), torch.randint(7, (12,), generator=g)
-    loss = SimplerASoftmax(num_classes=7, dim=5, scale=30.0, margin=4).double()
+    loss = SimplerASoftmaxLoss(num_classes=7, dim=5, scale=30.0, margin=4).double()
     cos = F.normalize(z, dim=1) @ F.normalize(loss.centres.detach(), dim=1).t()
     cos_t = cos.gather(1, y[:, None])
     y4 = 8 * cos_t**4 - 8 * cos_t**2 + 1
@@ -34,4 +34,4 @@ def test_equals_the_posts_relu_form():
 
 def test_psi_is_never_above_cos():
     c = torch.linspace(-1, 1, 1001, dtype=torch.float64)
-    assert (SimplerASoftmax(3, 2).psi(c) <= c + 1e-15).all()
+    assert (SimplerASoftmaxLoss(3, 2).psi(c) <= c + 1e-15).all()

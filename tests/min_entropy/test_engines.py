@@ -65,6 +65,7 @@ def dask_engine():
     cluster.close()
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_counts_what_one_process_counts(dask_engine):
     corpus = Corpus("data/chinese/sanguo.txt", "text")
     assert dask_engine.partitions == 5 and len(corpus.byte_ranges(5)) == 5

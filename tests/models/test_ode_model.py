@@ -141,6 +141,7 @@ def test_gradients_through_the_unrolled_solve_pass_gradcheck():
     assert torch.autograd.gradcheck(solve, params, eps=1e-7, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_unrolled_gradients_agree_with_the_adjoint_method():
     """Backprop through a fine RK4 unroll and the adjoint ODE of dopri5 give the same gradient (rel. 1e-5)."""
     grads = {}

@@ -17,7 +17,7 @@ import torch
 
 from datasets.skip_gram_data import SkipGramData
 from engine.progress import Progress
-from losses.negative_sampling import NegativeSampling
+from losses.negative_sampling import NegativeSamplingLoss
 from models.skip_gram import SkipGram
 
 
@@ -43,7 +43,7 @@ def test_sgns_learns_pmi_minus_log_k(tmp_path: Path, k: int):
     data.setup("cpu")
     batch = data.train_batch(Progress(0, 0, 0, 1, 1))  # window 1, no subsampling: every epoch has these pairs
     model = SkipGram(len(data.vocab), dim=32, sparse=False)
-    head = NegativeSampling(len(data.vocab), dim=32, k=k, alpha=1.0, init="normal")
+    head = NegativeSamplingLoss(len(data.vocab), dim=32, k=k, alpha=1.0, init="normal")
     head.setup(data)
     opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=0.05)
     for _ in range(250):

@@ -40,15 +40,16 @@ def run_dir(tmp_path_factory) -> Path:
 def test_metrics_json_equals_eval_py_and_the_centres_are_restored(run_dir: Path):
     trained = json.loads((run_dir / "metrics.json").read_text())
     best = load_checkpoint(run_dir / "best.pt")
-    assert best["objective"]["centres"].shape == (400 - 100, 16)  # one centre per training group
+    assert best["loss"]["centres"].shape == (400 - 100, 16)  # one centre per training group
     again = evaluate(run_dir)
     for key in ("test/top1", "test/top5", "test/top10", "test/cos_paraphrase"):
         assert again[key] == trained[key], key
     restored = restore(run_dir / "best.pt", torch.device("cpu"))
-    assert torch.equal(restored.objective.centres.detach(), best["objective"]["centres"])
+    assert torch.equal(restored.loss.centres.detach(), best["loss"]["centres"])
     assert (run_dir / "figures" / "test_cosines.png").is_file()
 
 
+@pytest.mark.slow
 def test_most_similar_prints_k_neighbours_by_cosine(run_dir: Path, tmp_path: Path):
     corpus = tmp_path / "corpus.txt"
     sentences = ["the lord said unto moses", "and god saw the light", "day and night"]
@@ -70,6 +71,7 @@ def test_most_similar_prints_k_neighbours_by_cosine(run_dir: Path, tmp_path: Pat
     assert [r.split("\t")[1] for r in rows[1:]] == ["1", "2", "3"]
 
 
+@pytest.mark.slow
 def test_most_similar_without_a_sentence_says_how(run_dir: Path, tmp_path: Path):
     out = run_script("tools/most_similar.py", f"run={run_dir}", f"runs_root={tmp_path}")
     assert out.returncode == 2 and "no sentence given" in out.stderr

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, run_script
 from omegaconf import OmegaConf
 
-from results.tables import TableError, build_table, compare, numbers, read_tables, stale
+from results.tables import TableError, build_table, compare, numbers, read_pages, read_tables, stale
 
 POSTS = sorted(p.stem for p in (REPO / "configs" / "post").glob("*.yaml"))
 
@@ -34,6 +34,26 @@ def test_there_is_one_recipe_per_post():
     assert POSTS == ["gillespie", "mixup", "nce", "ode", "sentsim", "templates", "vigan", "word_discovery"]
     for post in POSTS:  # each one loads, and states every size
         assert set(recipe(post)["sizes"]) == {"full", "quick", "tiny"}, post
+
+
+def test_every_recipe_table_is_marked_on_exactly_one_docs_page():
+    """A table a recipe regenerates must be shown somewhere (its marker on one page of docs/), and no page may carry a
+    marker that no recipe fills."""
+    pages = read_pages(REPO / "docs")
+    declared = {f"{post}/{name}" for post in POSTS for name in recipe(post)["tables"]}
+    assert sorted(declared - set(pages)) == [], "tables marked on no page"
+    assert sorted(set(pages) - declared) == [], "markers that no recipe fills"
+    assert not read_tables((REPO / "README.md").read_text()), "the README links to the pages; the tables live there"
+
+
+def test_a_marker_on_two_pages_is_refused(tmp_path: Path):
+    table = "<!-- reproduce: p/t size=full -->\n\n| m | a |\n|---|---|\n| x | 1.0 |\n"
+    (tmp_path / "one.md").write_text(table)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "two.md").write_text("# two\n\n" + table)
+    with pytest.raises(TableError, match="p/t is marked on two pages"):
+        read_pages(tmp_path)
+    assert set(read_pages(tmp_path / "one.md")) == {"p/t"}
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +105,9 @@ def test_tiny_reproduction_writes_the_recipes_tables(tiny_runs: dict[str, Path],
         assert "How the configurations differ" in (run / f"{step}.html").read_text(), step
 
 
-def fake_readme(path: Path, results: str, edit: tuple[str, str] | None = None) -> Path:
-    """A README holding ``results``' tables among prose, with one ``edit`` (old, new) if given."""
-    text = "# A README\n\nSome prose.\n\n" + results + "\nMore prose.\n"
+def fake_page(path: Path, results: str, edit: tuple[str, str] | None = None) -> Path:
+    """A docs page holding ``results``' tables among prose, with one ``edit`` (old, new) if given."""
+    text = "# A page\n\nSome prose.\n\n" + results + "\nMore prose.\n"
     if edit:
         assert edit[0] in text
         text = text.replace(edit[0], edit[1], 1)
@@ -102,21 +122,21 @@ def test_stale_check_passes_an_unchanged_table_and_flags_a_changed_number(tiny_r
     moments = read_tables(results)["gillespie/moments"]
     variance = moments.rows[1][2]  # protein's simulated variance, e.g. 109.74
 
-    same = fake_readme(tmp_path / "same.md", results)
-    out = run_script("tools/check_tables.py", str(run / "results.md"), "--readme", str(same))
+    same = fake_page(tmp_path / "same.md", results)
+    out = run_script("tools/check_tables.py", str(run / "results.md"), "--pages", str(same))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "every cell agrees" in out.stdout
 
     # 1 % of rel tolerance on the variance: +3 % is stale, and named by table, row and column
     changed = f"{float(variance) * 1.03:.2f}"
-    stale_readme = fake_readme(tmp_path / "stale.md", results, (f"| {variance} |", f"| {changed} |"))
-    out = run_script("tools/check_tables.py", str(run / "results.md"), "--readme", str(stale_readme))
+    stale_page = fake_page(tmp_path / "stale.md", results, (f"| {variance} |", f"| {changed} |"))
+    out = run_script("tools/check_tables.py", str(run / "results.md"), "--pages", str(stale_page))
     assert out.returncode == 1, out.stdout + out.stderr
     (line,) = [x for x in out.stdout.splitlines() if x.startswith("stale:")]
     assert "gillespie/moments" in line and "'protein'" in line and "'simulated variance'" in line and changed in line
 
     # the same check through tools/reproduce.py, from the run's own sweep folders: nothing is run again
-    out = reproduce(tmp_path / "again", "post=gillespie", "size=tiny", f"from={run}", f"check={stale_readme}")
+    out = reproduce(tmp_path / "again", "post=gillespie", "size=tiny", f"from={run}", f"check={stale_page}")
     assert out.returncode == 1 and "1 difference(s)" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     rerun = only_run(tmp_path / "again", "gillespie")
     assert not (rerun / "gene_expression").exists() and "(tables only)" in (rerun / "results.md").read_text()
@@ -124,8 +144,8 @@ def test_stale_check_passes_an_unchanged_table_and_flags_a_changed_number(tiny_r
     assert out.returncode == 0 and "every table agrees" in out.stdout, out.stdout[-2000:]
 
     # a table of another size is not compared, it is reported
-    other_size = fake_readme(tmp_path / "other_size.md", results.replace("size=tiny", "size=full"))
-    out = run_script("tools/check_tables.py", str(run / "results.md"), "--readme", str(other_size))
+    other_size = fake_page(tmp_path / "other_size.md", results.replace("size=tiny", "size=full"))
+    out = run_script("tools/check_tables.py", str(run / "results.md"), "--pages", str(other_size))
     assert out.returncode == 1 and "not comparable" in out.stdout
 
 
@@ -156,6 +176,7 @@ def test_compare_reports_missing_rows_and_columns():
     assert readme["p/t"].size == "full"  # a marker without size= is the full size
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line(tmp_path: Path):
     for args, needle in ((["post=gillespie", "size=huge"], "size='huge'"),
                          (["post=gillespie", f"from={tmp_path / 'missing'}"], "no folder gene_expression")):

@@ -11,10 +11,12 @@ from conftest import REPO, run_script
 
 from datasets.trajectories import SimulatedTrajectories
 from engine.errors import ConfigError
+from ssa.reaction_network import read_network_file
 
 NETWORKS = sorted(p.stem for p in (REPO / "configs" / "network").glob("*.yaml"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("network", NETWORKS)
 def test_every_network_config_runs(network, tmp_path):
     r = run_script("tools/simulate.py", f"network={network}", "num_trajectories=16", "num_points=11",
@@ -30,6 +32,7 @@ def test_every_network_config_runs(network, tmp_path):
     assert f"{network}: 16 trajectories" in r.stdout
 
 
+@pytest.mark.slow
 def test_tool_reports_against_the_master_equation(tmp_path):
     r = run_script("tools/simulate.py", "network=birth_death", "num_trajectories=2000", "t_end=30", "num_points=301",
                    "path_events=0", "progress=false", f"runs_root={tmp_path}")
@@ -40,6 +43,7 @@ def test_tool_reports_against_the_master_equation(tmp_path):
     assert x["tv_cme_stationary"] < 0.02 and x["tv_poisson"] < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override, words", [
     ("network=nope", "Could not find 'network/nope'"),
     ("burn_in=100", "burn_in=100.0 must lie in [0, t_end=50.0)"),
@@ -54,6 +58,26 @@ def test_tool_bad_input(override, words, tmp_path):
     assert r.returncode != 0 and words in r.stdout + r.stderr
 
 
+def test_a_network_file_that_does_not_parse_is_one_line_with_line_and_column(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nspecies: [X]\ninitial: {X: 0\nreactions: []\n")  # the mapping on line 3 never closes
+    with pytest.raises(ConfigError, match=r"bad\.yaml, line \d+, column \d+: not valid YAML") as caught:
+        read_network_file(bad)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_the_tool_reports_a_network_file_that_does_not_parse_in_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nspecies: [X]\ninitial: {X: 0\nreactions: []\n")
+    with pytest.raises(ConfigError) as caught:
+        read_network_file(bad)
+    r = run_script("tools/simulate.py", f"network_file={bad}", "path_events=0", "progress=false", f"runs_root={tmp_path}")
+    assert r.returncode != 0 and "Traceback" not in r.stdout + r.stderr
+    assert str(caught.value) in r.stdout + r.stderr
+
+
+@pytest.mark.slow
 def test_own_network_file_absorbing_start_and_sweep_going_on(tmp_path):
     """A YAML outside configs/ with no `simulate:` block; it starts in its absorbing state."""
     net = tmp_path / "decay.yaml"

@@ -21,6 +21,7 @@ def only_run(root):
     return run.parent, json.loads(run.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus", CORPORA)
 def test_discover_words_on_every_corpus(corpus, tmp_path):
     r = run_script("tools/discover_words.py", f"corpus={corpus}", "corpus.max_lines=300", "lexicon.min_pmi=3",
@@ -37,6 +38,7 @@ def test_discover_words_on_every_corpus(corpus, tmp_path):
     assert "top words:" in r.stdout and f"outputs: {out}/" in r.stdout
 
 
+@pytest.mark.slow
 def test_ngram_pmi_method_and_the_dask_engine(tmp_path):
     """The 2019 method is one config value away; lexicon.engine=dask starts a local cluster and gives the
     same lexicon as counting in this process (the tool's default rule, constant)."""
@@ -54,6 +56,7 @@ def test_ngram_pmi_method_and_the_dask_engine(tmp_path):
     assert load_lexicon(out / "lexicon.tsv") == discover(Corpus("data/chinese/sanguo.txt"), min_pmi=3.0).words
 
 
+@pytest.mark.slow
 def test_templates_from_a_discovered_lexicon_then_parse(tmp_path):
     r = run_script("tools/discover_words.py", "corpus.max_lines=500", "progress=false", "write_segmented=true",
                    f"runs_root={tmp_path / 'd'}")
@@ -74,6 +77,7 @@ def test_templates_from_a_discovered_lexicon_then_parse(tmp_path):
     assert len(rows) == 3 and rows[1].split("\t")[1] == "0" and rows[2].split("\t")[1] == "1"  # two clauses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tokenizer", ["gold", "chars"])
 def test_find_templates_gold_and_chars(tokenizer, tmp_path):
     r = run_script("tools/find_templates.py", "corpus.max_lines=2000", f"tokens={tokenizer}", "progress=false",
@@ -88,6 +92,7 @@ def test_find_templates_gold_and_chars(tokenizer, tmp_path):
     assert load_lexicon(out / "words.tsv")
 
 
+@pytest.mark.slow
 def test_own_text_file_and_a_sweep_going_on(tmp_path):
     own = tmp_path / "own.txt"
     own.write_text("我们去公园散步，我们去商店买菜。\n他们去公园散步，他们去学校上课。\n" * 20, encoding="utf-8")
@@ -98,6 +103,7 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     assert m["lexicon_size"] == 7 and "f1" not in m  # 我 他 们 去 公园散步 商店买菜 学校上课; no gold
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool, override, words", [
     ("discover_words", "lexicon.min_prob=2", "lexicon.min_prob must be a probability in (0, 1)"),
     ("discover_words", "lexicon.rule=post", "lexicon.rule='post' is not one of constant, length"),
@@ -125,6 +131,7 @@ def test_bad_input_is_one_line(tool, override, words, tmp_path):
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_parse_input_forms(tmp_path):
     r = run_script("tools/find_templates.py", "corpus.max_lines=2000", "progress=false", "examples=null",
                    f"runs_root={tmp_path / 't'}")
