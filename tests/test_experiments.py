@@ -79,14 +79,15 @@ def test_train_and_eval_cli(tmp_path: Path):
 
 @pytest.mark.slow
 def test_sweep_makes_one_folder_per_job(tmp_path: Path):
-    overrides = ["data.train_subset=256", "data.val_subset=128", "trainer.max_steps=2", "trainer.progress=false"]
+    overrides = ["data.train_subset=256", "data.val_subset=128", "data.test_subset=256", "trainer.max_steps=2",
+                 "trainer.progress=false"]
     out = run_script("train.py", "-m", "experiment=fmnist_cnn", *overrides, f"runs_root={tmp_path}", "seed=0,1")
     assert out.returncode == 0, out.stderr[-2000:]
     (sweep,) = (tmp_path / "multirun" / "fmnist_cnn").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     # named after the overrides, minus those that do not change the result (progress)
     # the swept key first (what TensorBoard's run list still shows when it cuts a long name), then the others
-    common = "data.train_subset=256,data.val_subset=128,experiment=fmnist_cnn,trainer.max_steps=2"
+    common = "data.test_subset=256,data.train_subset=256,data.val_subset=128,experiment=fmnist_cnn,trainer.max_steps=2"
     assert jobs == [f"seed=0,{common}", f"seed=1,{common}"]
     m0, m1 = (read_metrics(sweep / j) for j in jobs)
     assert m0["test/acc"] != m1["test/acc"] or m0["test/nll"] != m1["test/nll"]

@@ -50,6 +50,15 @@ def test_media_to_tensorboard_and_png(tmp_path: Path):
     assert (tensors.parent / "metadata.tsv").read_text().split() == [f"s{i}" for i in range(6)]
 
 
+@pytest.mark.parametrize("enabled, events", [(True, True), (True, False), (False, False)])
+def test_every_figure_is_closed_once_logged(tmp_path: Path, enabled: bool, events: bool):
+    """pyplot keeps each figure until it is closed (over 20 warn); a rank > 0 (enabled=False) logs nothing but must
+    close them too."""
+    shown = media()
+    RunLogger(tmp_path, enabled=enabled, events=events).media(1, shown, prefix="val", png_dir=tmp_path / "figures")
+    assert not plt.fignum_exists(shown.figures["fit"].number)
+
+
 def test_without_events_only_png_files_are_written(tmp_path: Path):
     logger = RunLogger(tmp_path, events=False)
     logger.media(0, media(), prefix="test", png_dir=tmp_path / "figures")

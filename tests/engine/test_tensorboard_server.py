@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import read_metrics, run_script
+from conftest import REPO, read_metrics, run_script
 from omegaconf import OmegaConf
 
 from engine.board import DETAIL, board_tag
 from engine.metrics import headline
+from engine.paths import resolve_path_settings
 from engine.run_folders import folder_name_excludes, override_key
 from engine.run_logger import flat_hparams, read_jsonl
 
@@ -173,7 +174,9 @@ def serve(logdir: Path, log_path: Path, ready: Callable[[str], bool]) -> Iterato
 def config_values(run: Path) -> dict[str, Any]:
     """Every value the run records in its HParams session: the scalar leaves of its saved config and the
     Hydra group choices (``experiment``, ``model``, ``loss``, ...)."""
-    values = flat_hparams(OmegaConf.to_container(OmegaConf.load(run / ".hydra" / "config.yaml"), resolve=True))
+    saved = OmegaConf.load(run / ".hydra" / "config.yaml")
+    resolve_path_settings(saved, REPO)  # as the command did when it started (in the repository): engine.paths
+    values = flat_hparams(OmegaConf.to_container(saved, resolve=True))
     choices = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra.runtime.choices
     values.update({g: c for g, c in choices.items() if c is not None and not g.startswith("hydra")})
     return values
