@@ -126,3 +126,38 @@ def test_class_names_end_with_their_folders_word(folder: str, contract: str, wor
                   if issubclass(cls, base) and cls.__module__ == name}
     assert len(found) >= 5, found
     assert not [c for c in found if not c.endswith(word)], f"classes in {folder}/ not ending in {word}"
+
+
+def test_what_the_docs_cite_exists():
+    """Every dotted name (``engine.contracts.Loss``) and every file path (``engine/run_folders.py``) that the README and
+    the docs pages cite in backticks exists, so that a rename cannot leave the docs pointing at nothing."""
+    import importlib
+    import re
+
+    import engine
+
+    assert engine.Trainer is importlib.import_module("engine.trainer").Trainer  # `from engine import Trainer` works
+    assert engine.make_trainer is importlib.import_module("engine.runs").make_trainer
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "\n".join(p.read_text() for p in pages)
+    roots = "|".join(PACKAGES)
+    missing = []
+    for name in sorted(set(re.findall(rf"`((?:{roots})\.[A-Za-z_][\w.]*)`", text))):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            try:
+                for a in parts[i:]:
+                    obj = getattr(obj, a)
+            except AttributeError:
+                missing.append(name)
+            break
+        else:
+            missing.append(name)
+    for path in sorted(set(re.findall(rf"`((?:{roots}|configs|tests)/[\w./-]+)`", text))):
+        if "<" not in path and Path(path).stem != "mine" and not (REPO / path.rstrip("/")).exists():  # mine: your own
+            missing.append(path)
+    assert missing == [], "cited in the docs but not in the code"
