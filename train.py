@@ -40,7 +40,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    new_folder = cfg.get("resume") in (None, "", "auto")  # resume=<folder> names a folder made before
+    # resume=<folder or .pt> names a folder made before: a failed start must not remove it
+    new_folder = Resume.parse(cfg.get("resume")).kind in ("new", "auto")
     metrics = run_guarded(train, cfg, "continue with resume=auto", new_folder=new_folder)
     if metrics is None:  # a failed sweep job: the other jobs go on
         return math.nan

@@ -10,7 +10,7 @@
    loops are loaded from numba's cache by one call on a tiny text before timing (as jieba's dictionary
    is loaded by ``jieba.initialize()``); a fresh checkout compiles them once (about 10 s). Our lexicons
    are checked against digests of the plain-Python code's (``min_entropy/reference.py``, commit 4ecbba7).
-2. F1 on People's Daily: both of our methods at the best settings of the README's sweeps, nlp-zero, jieba.
+2. F1 on People's Daily: both of our methods at the best settings of the sweeps in docs/word_discovery.md, nlp-zero, jieba.
 3. Templates on People's Daily's gold words: ``find_templates`` against ``Template_Finder`` (window 5,
    min_prob 1e-5, min_pmi 2), the same clauses in.
 4. Cost against corpus size, (1e-7, 1), rule=length: text files made of the raw lines of all three corpora
@@ -56,7 +56,7 @@ PINS = {  # lexicon size, sha256 of the sorted "word<TAB>count" lines, of the se
     ("sanguo", 1.0): (78876, "d1a10f428c6c5fb4", "206dfaf2dfdfb2e5"),
     ("sanguo", 3.0): (34310, "72d1fbcc3a10abc5", "86fba4076f495a6e"),
 }
-BEST_PAIR_PMI = (1e-6, 3.0, "length")  # the README's sweeps on People's Daily
+BEST_PAIR_PMI = (1e-6, 3.0, "length")  # the sweeps on People's Daily (docs/word_discovery.md)
 BEST_NGRAM_PMI = (4, 2, (1.25, 4.5, 8.0))
 INSTALL = ".venv/bin/pip install -r requirements-bench.txt"
 

@@ -73,5 +73,5 @@ def load_corpus(path: str | Path, min_count: int, max_vocab: int | None, val_fra
     word2vec and the language model, so the same file and settings give both the same word ids."""
     parts = split_lines(read_token_lines(path), val_fraction, test_fraction)
     vocab = Vocabulary(parts["train"], min_count, (UNK, EOS), max_vocab)
-    vocab.log_summary(str(path), min_count)
+    vocab.log_summary(str(path))
     return parts, vocab

@@ -46,6 +46,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"checkpoint {path} is corrupted or not a checkpoint of this project ({one_line(e)}); "
             "delete it, or resume from another run with resume=<run folder>"
         ) from None
+    if isinstance(state, dict) and state.get("format_version") == 1:
+        raise CheckpointError(
+            f"checkpoint {path} was written before the losses were renamed (format 1: the Objective classes, whose names "
+            "its config holds); continue or evaluate it with the code of that time (git checkout 316ed2d), or train anew"
+        )
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {path} has an unknown format (expected format_version {FORMAT_VERSION}); "

@@ -22,7 +22,7 @@ from engine.errors import ProjectError
 from engine.files import write_atomic
 from engine.instantiate import check_known_keys
 from engine.paths import resolve_path_settings
-from engine.run_folders import register_resolvers
+from engine.run_folders import override_key, register_resolvers
 
 register_resolvers()  # every app's run folders: ${run_folder:...}, ${fresh_folder:...}, ${result_neutral:}
 T = TypeVar("T")
@@ -43,7 +43,9 @@ def run_guarded(work: Callable[[DictConfig, Path], T], cfg: DictConfig, rerun_hi
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         check_known_keys(cfg, HydraConfig.get().job.config_name)
-        resolve_path_settings(cfg, get_original_cwd())  # saved configs then name the same files from anywhere
+        # saved configs then name the same files from anywhere; a path set on the command line is the user's file
+        given = {override_key(o) for o in HydraConfig.get().overrides.task}
+        resolve_path_settings(cfg, get_original_cwd(), given)
         return work(cfg, out)
     except ProjectError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -44,7 +44,8 @@ def as_int(name: str, value, low: int | None = 0, high: int | None = None, optio
         except (TypeError, ValueError, OverflowError):
             ok = False
     if not ok or (low is not None and int(value) < low) or (high is not None and int(value) >= high):
-        where = "" if low is None and high is None else f" >= {low}" if high is None else f" in [{low}, {high})"
+        where = (f" in [{low}, {high})" if low is not None and high is not None else f" >= {low}" if low is not None
+                 else f" < {high}" if high is not None else "")
         raise ConfigError(f"{name} must be an integer{where}{' or null' if optional else ''}{_bracket(hint)}, got {value!r}")
     return int(value)
 
@@ -61,7 +62,9 @@ def as_number(name: str, value, low: float | None = None, strict: bool = False, 
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}={value!r} is not a number{_bracket(hint)}") from None
-    if low is not None and (number < low or (strict and number == low) or math.isnan(number)):
+    if math.isnan(number):
+        raise ConfigError(f"{name} is NaN{_bracket(hint)}; give a number")
+    if low is not None and (number < low or (strict and number == low)):
         bound = f"{'>' if strict else '>='} {low}{' or null' if optional else ''}"
         raise ConfigError(f"{name} must be a number {bound}{_bracket(hint)}, got {value!r}")
     return number

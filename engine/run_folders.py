@@ -71,10 +71,13 @@ class Resume:
     path: Path | None = None
 
     @classmethod
-    def parse(cls, value: str | None) -> Resume:
+    def parse(cls, value: str | None, requeue: bool = True) -> Resume:
+        """``requeue=False``: a Slurm restart count does not turn an empty ``resume=`` into ``auto`` (a sweep's own
+        folder: only its jobs are requeued)."""
         value = None if value in (None, "", "null") else str(value)
         if value is None:
-            return cls("auto") if os.environ.get("SLURM_RESTART_COUNT", "0") != "0" else cls("new")
+            requeued = requeue and os.environ.get("SLURM_RESTART_COUNT", "0") != "0"
+            return cls("auto") if requeued else cls("new")
         if value == "auto":
             return cls("auto")
         path = Path(value)
@@ -103,7 +106,7 @@ class Resume:
         if self.kind == "auto":
             log.info("resume=auto: no earlier run with a last.pt, starting a new run in %s", run_dir)
             return None
-        raise ConfigError(f"resume={self.path}: {last} does not exist")
+        raise ConfigError(f"resume={self.path}: {self.path / 'last.pt'} does not exist")
 
 
 def run_folder(base: str, resume: str | None) -> str:
@@ -119,7 +122,7 @@ def run_folder(base: str, resume: str | None) -> str:
 
 def sweep_folder(base: str, resume: str | None) -> str:
     """The folder of a sweep: the latest one under ``base`` with ``resume=auto``, else a new one."""
-    parsed = Resume.parse(resume)
+    parsed = Resume.parse(resume, requeue=False)
     found = parsed.folder(base, depth=2) if parsed.kind == "auto" else None
     return fresh_folder(base) if found is None else str(found)
 

@@ -244,8 +244,8 @@ class Trainer:
                 opt.zero_grad(set_to_none=True)
                 with autocast:
                     out = self.loss(self.train_model, batches[draw], player.name, progress)
-                loss = out["loss"]
-                scaler.scale(loss).backward()
+                value = out["loss"]  # the scalar minimised (self.loss is the module)
+                scaler.scale(value).backward()
                 if self.dist.enabled:
                     D.average_gradients(player.params, self.dist.world_size)
                 if self.grad_clip is not None:
@@ -256,7 +256,7 @@ class Trainer:
                 if player.scheduler is not None:
                     player.scheduler.step()
                 self.weights.update_ema(player.parts)
-                self._nonfinite |= ~torch.isfinite(loss.detach())
+                self._nonfinite |= ~torch.isfinite(value.detach())
             prefix = "" if len(self.players) == 1 else f"{player.name}/"
             logs.update({prefix + k: v.detach().float() for k, v in out.items()})
         return logs

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from engine.errors import ConfigError, ProjectError
+from engine.errors import ConfigError, ProjectError, as_int
 from min_entropy.chinese_text import Corpus, join_lines
 
 ENGINES = ("local", "dask")
@@ -123,8 +123,7 @@ def check_settings(name: str, scheduler: str | None, partitions: int | None) -> 
         raise ConfigError(f"lexicon.engine={name!r} is not one of {', '.join(ENGINES)}")
     if scheduler is not None and not isinstance(scheduler, str):
         raise ConfigError(f"lexicon.scheduler must be an address (tcp://host:8786) or null, got {scheduler!r}")
-    if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1):
-        raise ConfigError(f"lexicon.partitions must be a positive integer or null, got {partitions!r}")
+    as_int("lexicon.partitions", partitions, 1, optional=True)
 
 
 def make_engine(name: str = "local", scheduler: str | None = None, partitions: int | None = None,

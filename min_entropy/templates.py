@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from engine.errors import ConfigError, ProjectError
+from engine.errors import ConfigError, ProjectError, as_int
 from engine.files import write_atomic
 from min_entropy.chinese_text import is_word, read_lines
 
@@ -203,8 +203,7 @@ def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: fl
     skip-grams are strong (a small corpus, where rare pairs all have a high PMI). A clause with more
     than ``max_paths`` paths is skipped, and counted in ``num_skipped``, rather than enumerated.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ConfigError(f"templates.window must be a positive integer, got {window!r}")
+    window = as_int("templates.window", window, 1)
     if not 0 < min_prob < 1:
         raise ConfigError(f"templates.min_prob must be a probability in (0, 1), got {min_prob!r}")
     if iter(sentences) is sentences:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from datasets.vocabulary import PAD, UNK, Vocabulary
 from engine.errors import as_int
 from min_entropy.chinese_text import is_word
 from min_entropy.lexicon import load_lexicon
 from min_entropy.segmenter import Segmenter
-
-PAD, UNK = "<pad>", "<unk>"
 
 
 class WordTokenizer:
@@ -30,12 +29,11 @@ class WordTokenizer:
                  keep_punctuation: bool = True, null_score: float = -100.0) -> None:
         if vocab_size is not None:
             vocab_size = as_int("tokenizer.vocab_size", vocab_size, 3)
-        min_count = as_int("tokenizer.min_count", min_count, 1)
         self.segmenter = Segmenter(words, null_score)
-        ranked = sorted((w for w, n in words.items() if n >= min_count), key=lambda w: (-words[w], w))
-        limit = None if vocab_size is None else vocab_size - 2
-        self.itos: list[str] = [PAD, UNK] + ranked[:limit]
-        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        # the one vocabulary of the text data modules, over the lexicon's word counts
+        self.vocab = Vocabulary.from_counts(words, min_count, (PAD, UNK), None if vocab_size is None else vocab_size - 2,
+                                            setting="tokenizer")
+        self.itos, self.stoi = self.vocab.itos, self.vocab.stoi
         self.keep_punctuation = keep_punctuation
 
     @classmethod

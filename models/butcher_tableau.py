@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, as_int
 
 TABLEAU_DIR = Path(__file__).resolve().parent.parent / "configs" / "tableau"
 
@@ -92,9 +92,7 @@ def tableau_from_mapping(cfg: Mapping, name: str = "model.method") -> ButcherTab
         if abs(sum(a[i]) - c[i]) > 1e-12:
             raise ConfigError(f"tableau {name}: c[{i}] = {c[i]!r} but row {i} of a sums to {sum(a[i])!r}; "
                               "they must be equal")
-    order = cfg.get("order", 0)
-    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
-        raise ConfigError(f"tableau {name}: order must be a non-negative integer, got {order!r}")
+    order = as_int(f"tableau {name}: order", cfg.get("order", 0), 0)
     return ButcherTableau(tuple(a), b, c, order, name)
 
 

@@ -19,7 +19,7 @@ A row without ``match`` is text only (the post's own numbers, a row not run): al
 The table's first line in markdown is a marker, ``<!-- reproduce: <post>/<table> size=<size> -->``;
 the page that shows the table (``docs/<post>.md``) carries the same marker above it, which is how :func:`compare`
 finds it. A cell is stale when a number in it differs from the page's by more than the column's tolerance:
-``abs + rel * |readme| + sigmas * max(std)`` (``std``: the spread over seeds printed after ``±``; a
+``abs + rel * |page| + sigmas * max(std)`` (``std``: the spread over seeds printed after ``±``; a
 seed's noise is a tolerance, not a difference), plus half a unit of the page's last printed digit.
 """
 
@@ -265,14 +265,14 @@ def numbers(cell: str) -> tuple[list[float], float, list[int]]:
     return values, spread, decimals
 
 
-def compare(fresh: Table, readme: Table) -> list[str]:
-    """One line per stale cell, missing row or missing column of ``readme`` against ``fresh`` (whose recipe
+def compare(fresh: Table, page: Table) -> list[str]:
+    """One line per stale cell, missing row or missing column of ``page`` against ``fresh`` (whose recipe
     gives the tolerances and which columns name a row); [] when every cell agrees."""
     problems = []
-    ref_rows = {fresh.key(_pad(r, readme.header, fresh.header)): r for r in readme.rows
-                if len(r) == len(readme.header)}
+    ref_rows = {fresh.key(_pad(r, page.header, fresh.header)): r for r in page.rows
+                if len(r) == len(page.header)}
     for col in fresh.header:
-        if col not in readme.header:
+        if col not in page.header:
             problems.append(f"{fresh.id}: column {col!r} is not in the page's table")
     for row in fresh.rows:
         key = fresh.key(row)
@@ -282,9 +282,9 @@ def compare(fresh: Table, readme: Table) -> list[str]:
             continue
         ref = ref_rows[key]
         for col, cell in zip(fresh.header, row):
-            if col in fresh.text_columns or col not in readme.header:
+            if col in fresh.text_columns or col not in page.header:
                 continue
-            old = ref[readme.header.index(col)]
+            old = ref[page.header.index(col)]
             if why := stale(cell, old, fresh.tolerances.get(col, {})):
                 problems.append(f"{fresh.id}: row {label!r}, column {col!r}: page {clean(old)!r}, now {cell!r} ({why})")
     return problems

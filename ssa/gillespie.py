@@ -226,7 +226,7 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     bar = tqdm(total=n * K, desc=f"simulate {network.name}", unit="samples", disable=not progress, leave=False)
     if chunk_size is None:
         chunk_size = max(1024, _CHUNK_NUMBERS // ((K + 1) * S))
-    chunk_size = as_int("chunk_size (None for automatic)", chunk_size, 1)
+    chunk_size = as_int("chunk_size", chunk_size, 1, hint="null: automatic")
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         with _threads_for(device, stop - start):

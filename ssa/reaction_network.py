@@ -232,8 +232,7 @@ def _check_extras(name: str, species: tuple[str, ...], cfg: Mapping) -> None:
             bad = sorted(set(block) - allowed) if isinstance(block, Mapping) else block
             raise ConfigError(f"network {name!r}: unknown `{key}:` entries {bad}; allowed: {sorted(allowed)}")
     for key, value in sim.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"network {name!r}: simulate.{key}={value!r} is not a number")
+        as_number(f"network {name!r}: simulate.{key}", value)
     box = ref.get("cme_max_counts")
     if box is not None and (not isinstance(box, Mapping) or set(box) != set(species)):
         raise ConfigError(f"network {name!r}: reference.cme_max_counts must give a bound for every species "

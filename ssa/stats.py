@@ -7,7 +7,7 @@ state ``n_e`` holds for the dwell time ``t_{e+1} - t_e``, so
 
 The post (kexue.fm/archives/5607) instead counts events (``pd.Series(n).value_counts()``), which
 weights a state by how often it is *left*, i.e. by ``a_0(n)``: for the gene-expression network that
-moves the protein mean up by about 1.3 (+1.26 on one path of 100,000 events, measured in the README). Both are here,
+moves the protein mean up by about 1.3 (+1.26 on one path of 100,000 events, measured in docs/gillespie.md). Both are here,
 the event count only to redraw the post's figure. Samples on an evenly spaced grid, pooled over
 trajectories after a burn-in, are time-weighted by construction.
 """

@@ -161,3 +161,38 @@ def test_what_the_docs_cite_exists():
         if "<" not in path and Path(path).stem != "mine" and not (REPO / path.rstrip("/")).exists():  # mine: your own
             missing.append(path)
     assert missing == [], "cited in the docs but not in the code"
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a markdown page's headings: lower case, punctuation dropped, spaces as ``-``, ``-1``,
+    ``-2``, ... for repeats (code blocks skipped)."""
+    import re
+
+    seen: dict[str, int] = {}
+    found = set()
+    in_code = False
+    for line in page.read_text().splitlines():
+        in_code ^= line.startswith("```")
+        if in_code or not line.startswith("#"):
+            continue
+        slug = re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        found.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+        seen[slug] = seen.get(slug, 0) + 1
+    return found
+
+
+def test_the_docs_links_lead_somewhere():
+    """Every relative link of the README and the docs pages names a file that exists, and a heading on it."""
+    import re
+
+    broken, checked = [], 0
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+://|mailto:", target):
+                continue
+            checked += 1
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+                broken.append(f"{page.relative_to(REPO)}: {target}")
+    assert checked >= 30 and broken == []

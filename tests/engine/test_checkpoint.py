@@ -51,6 +51,9 @@ def test_missing_and_foreign_checkpoints(tmp_path: Path):
     torch.save({"model": {}}, tmp_path / "foreign.pt")  # a plain torch file, not ours
     with pytest.raises(CheckpointError, match="unknown format"):
         load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"format_version": 1, "objective": {}}, tmp_path / "old.pt")  # before Objective became Loss
+    with pytest.raises(CheckpointError, match="before the losses were renamed.*git checkout 316ed2d"):
+        load_checkpoint(tmp_path / "old.pt")
 
 
 def test_rng_state_round_trip_through_a_file(tmp_path: Path):

@@ -13,7 +13,7 @@ from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
 
 from engine.checkpoint import load_checkpoint
-from engine.errors import ConfigError, DataMissingError, NonFiniteLossError
+from engine.errors import ConfigError, DataMissingError, NonFiniteLossError, as_bool, as_int, as_number
 from engine.instantiate import build
 from losses.cross_entropy import CrossEntropyLoss
 from train import make_trainer
@@ -181,3 +181,27 @@ def test_sparse_gradients_with_adam_or_weight_decay_are_one_line():
     player.optimizer = torch.optim.SGD(params, lr=0.1)
     check_sparse_gradients(model, head, {"main": player})
     check_sparse_gradients(nn.Linear(2, 2), NegativeSamplingLoss(10, 4), {"main": player})  # nothing sparse: no check
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: as_int("a.k", 2.5), "a.k must be an integer >= 0, got 2.5"),
+    (lambda: as_int("a.k", True), "a.k must be an integer >= 0, got True"),
+    (lambda: as_int("a.k", 7, 2, 5), r"a.k must be an integer in \[2, 5\), got 7"),
+    (lambda: as_int("a.k", 7, None, 5), "a.k must be an integer < 5, got 7"),
+    (lambda: as_int("a.k", "x", None), "a.k must be an integer, got 'x'"),
+    (lambda: as_int("a.k", -1, 1, optional=True, hint="null: off"), r"a.k must be an integer >= 1 or null \(null: off\), got -1"),
+    (lambda: as_number("a.x", "1e-3"), "a.x='1e-3' is not a number"),
+    (lambda: as_number("a.x", float("nan")), "a.x is NaN"),
+    (lambda: as_number("a.x", 0, 0, strict=True), "a.x must be a number > 0, got 0"),
+    (lambda: as_bool("a.b", "false"), "a.b must be true or false, got 'false'"),
+])
+def test_the_validators_say_what_is_wrong_in_one_line(call, message: str):
+    """The one set of validators that the Trainer, the losses, the data and the tools share (engine.errors)."""
+    with pytest.raises(ConfigError, match=message):
+        call()
+
+
+def test_the_validators_pass_good_values_through_typed():
+    assert as_int("k", 3.0) == 3 and isinstance(as_int("k", 3.0), int)
+    assert as_int("k", None, 1, optional=True) is None and as_number("x", None, optional=True) is None
+    assert as_number("x", 2) == 2.0 and isinstance(as_number("x", 2), float) and as_bool("b", False) is False

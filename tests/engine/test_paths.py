@@ -33,6 +33,30 @@ def test_relative_paths_resolve_against_the_working_directory_then_the_repositor
     assert resolve_path_settings(cfg, Path.cwd()) == []  # once is enough
 
 
+def test_shipped_values_mean_the_repository_and_command_line_values_the_working_directory(tmp_path, monkeypatch):
+    """A ``data/`` folder where the command starts does not hide the shipped data; a file given on the command line
+    is looked for where the command starts first."""
+    (tmp_path / "data" / "english").mkdir(parents=True)
+    (tmp_path / "data" / "english" / "wiki.txt").write_text("a b c\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = smoke_cfg("word2vec")
+    resolve_path_settings(cfg, tmp_path, given=set())  # nothing set on the command line
+    assert cfg.data.path == str(REPO / "data" / "english" / "wiki.txt")
+    assert cfg.evaluator.ws353 == str(REPO / "data" / "english" / "wordsim353.tsv")  # the evaluator's files too
+    cfg = smoke_cfg("word2vec", "data.path=data/english/wiki.txt")
+    resolve_path_settings(cfg, tmp_path, given={"data.path"})
+    assert cfg.data.path == str(tmp_path / "data" / "english" / "wiki.txt")
+
+
+def test_lists_of_paths_are_resolved_item_by_item(tmp_path):
+    from omegaconf import OmegaConf
+
+    (tmp_path / "a.txt").write_text("x")
+    cfg = OmegaConf.create({"data": {"file": ["a.txt", "datasets/files/competition.csv", "missing.txt"]}})
+    assert resolve_path_settings(cfg, tmp_path) == ["data.file"]
+    assert list(cfg.data.file) == [str(tmp_path / "a.txt"), str(REPO / "datasets/files/competition.csv"), "missing.txt"]
+
+
 def test_eval_from_another_directory_finds_a_relative_data_file(tmp_path, monkeypatch):
     """Trained with data.path=<relative file> in one directory, evaluated from another one (the trip-up)."""
     started, elsewhere, run = tmp_path / "started", tmp_path / "elsewhere", tmp_path / "run"

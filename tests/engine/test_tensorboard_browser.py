@@ -10,6 +10,7 @@ in Polymer shadow roots, walked by the script, visible cells only) and the card 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,12 +30,26 @@ try:
 except ImportError:  # the module is skipped below
     webdriver = None
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
-                       reason=f"no {CHROMIUM} or {CHROMEDRIVER}: `make browser` installs Debian's chromium and chromium-driver"),
-    pytest.mark.skipif(webdriver is None, reason="no selenium in the venv (requirements-dev.txt); `make browser` installs it"),
-]
+pytestmark = pytest.mark.slow
+
+
+def missing_browser() -> str:
+    """Why the browser cannot start here, or ``""``."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        return f"no {CHROMIUM} or {CHROMEDRIVER}: `make browser` installs Debian's chromium and chromium-driver"
+    if webdriver is None:
+        return "no selenium in the venv: `make venv` installs it (requirements-dev.txt)"
+    return ""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_installed() -> None:
+    """Skipped where the browser is missing, except where it is required (``.ci/run`` sets REQUIRE_BROWSER=1): there
+    a broken install fails the run instead of passing it silently."""
+    if why := missing_browser():
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
 
 # how Chromium is started: headless, and nothing that reaches beyond loopback (this machine is offline, and
 # without the background-networking flags Chromium keeps trying Google's services)

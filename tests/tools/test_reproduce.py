@@ -167,13 +167,13 @@ def test_a_seeds_spread_is_a_tolerance_not_a_difference():
 def test_compare_reports_missing_rows_and_columns():
     fresh = read_tables("<!-- reproduce: p/t size=full -->\n| m | a | b |\n|---|---:|---:|\n"
                         "| x | 1.0 | 2.0 |\n| y | 3.0 | 4.0 |\n")
-    readme = read_tables("<!-- reproduce: p/t -->\n\n| m | a | extra |\n|---|---|---|\n| **x** | 1.0 | z |\n")
+    page = read_tables("<!-- reproduce: p/t -->\n\n| m | a | extra |\n|---|---|---|\n| **x** | 1.0 | z |\n")
     table = fresh["p/t"]
     table.text_columns = ["m"]
-    problems = compare(table, readme["p/t"])
+    problems = compare(table, page["p/t"])
     assert any("column 'b'" in p for p in problems) and any("row 'y'" in p for p in problems)
     assert not any("row 'x'" in p for p in problems)  # x agrees in the column both tables have
-    assert readme["p/t"].size == "full"  # a marker without size= is the full size
+    assert page["p/t"].size == "full"  # a marker without size= is the full size
 
 
 @pytest.mark.slow

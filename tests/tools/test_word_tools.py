@@ -121,7 +121,7 @@ def test_own_text_file_and_a_sweep_going_on(tmp_path):
     ("discover_words", "+lexicon.min_pmii=3", "lexicon.min_pmii is not a setting of min_entropy.pair_pmi.PairPMI"),
     ("discover_words", "lexicon=ngram_pmi lexicon.min_pmi=[1,2]", "lexicon.min_pmi must list 3 numbers"),
     ("discover_words", "lexicon.engine=spark", "lexicon.engine='spark' is not one of local, dask"),
-    ("discover_words", "lexicon.engine=dask lexicon.partitions=-2", "lexicon.partitions must be a positive integer"),
+    ("discover_words", "lexicon.engine=dask lexicon.partitions=-2", "lexicon.partitions must be an integer >= 1 or null"),
     ("parse", "+sentence=x", "unknown config key sentence: nothing reads it"),
     ("find_templates", "+corpus.encoding=gbk", "corpus.encoding is not a setting of min_entropy.chinese_text.Corpus"),
 ])
