@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import yaml
 
+from engine.config_leaves import config_leaves
 from engine.errors import CheckpointError, one_line
 from engine.files import atomic_open
 from engine.run_folders import RESULT_NEUTRAL
@@ -121,22 +122,11 @@ def config_changes(old_yaml: str, new_yaml: str, defaults: Mapping[str, Any] | N
     def is_default(key: str, value: Any) -> bool:
         return any(fnmatch.fnmatchcase(key, pattern) and value == default for pattern, default in patterns.items())
 
-    old, new = ({k: v for k, v in _leaves(yaml.safe_load(text) or {}).items() if v is not None and not is_default(k, v)}
+    old, new = ({k: v for k, v in config_leaves(yaml.safe_load(text) or {}).items() if v is not None and not is_default(k, v)}
                 for text in (old_yaml, new_yaml))
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys
             if old.get(k) != new.get(k) and not _neutral(k)]
-
-
-def _leaves(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a nested config, lists included (``scheduler.milestones: [0.5, 0.75]``)."""
-    out: dict[str, Any] = {}
-    for k, v in cfg.items():
-        if isinstance(v, dict):
-            out.update(_leaves(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _neutral(key: str) -> bool:

@@ -13,9 +13,10 @@ notebooks), where a relative path is tried under the working directory first; a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from engine.config_leaves import config_leaves
 
 REPO = Path(__file__).resolve().parent.parent
 # setting names that hold an input file or folder (a network may also be a shipped name: it stays a name)
@@ -49,7 +50,7 @@ def resolve_path_settings(cfg: DictConfig, cwd: str | Path, given: set[str] | No
     (:func:`resolve_path`): the keys in ``given`` (set on the command line) under ``cwd`` first, the others under the
     repository first; ``given=None``: every key under ``cwd`` first. Returns the keys changed."""
     changed = []
-    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)):
+    for key, value in config_leaves(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)).items():
         if not is_path_setting(key) or not (isinstance(value, str) or isinstance(value, list) and value):
             continue
         repository_first = given is not None and key not in given
@@ -60,9 +61,3 @@ def resolve_path_settings(cfg: DictConfig, cwd: str | Path, given: set[str] | No
             OmegaConf.update(cfg, key, resolved if isinstance(value, list) else resolved[0], merge=False, force_add=True)
             changed.append(key)
     return changed
-
-
-def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if not isinstance(node, dict):
-        return [(prefix, node)]
-    return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}." if isinstance(v, dict) else f"{prefix}{k}")]

@@ -17,6 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid, save_image
 
 from engine.board import DETAIL, board_tag, hparams_summaries
+from engine.config_leaves import config_leaves
 from engine.contracts import Media
 from engine.files import atomic_open, write_atomic
 
@@ -127,14 +128,6 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 def flat_hparams(cfg: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Scalar leaves of a nested config as ``{"optim.lr": 0.1, ...}`` (for the hparams plugin)."""
-    out: dict[str, Any] = {}
-    for k, v in cfg.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flat_hparams(v, key + "."))
-        elif isinstance(v, (bool, int, float, str)):
-            out[key] = v
-        elif v is None:
-            out[key] = "None"
-    return out
+    """Scalar leaves of a nested config as ``{"optim.lr": 0.1, ...}`` (for the hparams plugin; None as ``"None"``)."""
+    return {k: "None" if v is None else v for k, v in config_leaves(cfg, prefix).items()
+            if v is None or isinstance(v, (bool, int, float, str))}
