@@ -77,8 +77,11 @@ class OutputHeadLoss(Loss):
 
         ``batch["y"]`` has the shape of ``batch["x"]`` (one target per feature: the language model, ``T = 1``)
         or one more axis (several targets per feature: a skip-gram centre word and its window, padded with -1).
+        A batch with ``"reset"`` (rows whose stream starts anew) passes it on: ``model(x, reset=...)``.
         """
-        h, y = model(batch["x"]), batch["y"]
+        # a language model carrying its state across windows also reads which rows start a new stream
+        h = model(batch["x"], reset=batch["reset"]) if "reset" in batch else model(batch["x"])
+        y = batch["y"]
         if y.numel() == 0:
             raise ProjectError("an empty batch of targets: the data gave no words (a corpus too small for the batch?)")
         if h.shape[-1] != self.dim or y.shape[: h.dim() - 1] != h.shape[:-1] or y.dim() > h.dim():
