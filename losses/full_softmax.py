@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from losses.output_head import OutputHeadLoss, full_softmax_nll
+from losses.output_head import VectorHeadLoss, full_softmax_nll
 
 
-class FullSoftmaxLoss(OutputHeadLoss):
+class FullSoftmaxLoss(VectorHeadLoss):
     """``-log p(y | h) = -s(y | h) + log sum_w exp s(w | h)``: ``F.cross_entropy`` over the full scores.
 
     Costs ``O(vocab_size * dim)`` per target, forward and backward (gradients of the output vectors are dense).

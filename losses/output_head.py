@@ -1,12 +1,14 @@
-"""Output heads over a vocabulary: the loss owns the output word vectors ``v_w`` and biases ``b_w``.
+"""Output heads over a vocabulary (post 4, kexue.fm/archives/5617): ``p(w | h)`` from a model's features ``h``.
 
-A model turns ``batch["x"]`` into features ``h`` (one per target word in ``batch["y"]``); a head scores word
-``w`` as ``s(w | h) = <h, v_w> + b_w``. The exact model is the full softmax ``p(w | h) = exp s(w | h) / Z(h)``
-with ``Z(h) = sum_w exp s(w | h)``; the sampled heads (post 4, kexue.fm/archives/5617) train the same scores
-without computing ``Z``, against ``k`` words drawn from a noise distribution
-``q(w) ~ count(w)^alpha`` (``alpha = 0.75`` is word2vec's; 1 the unigram; 0 uniform over the seen words).
-Every head exposes :meth:`OutputHead.logits`, the full scores, so that quality is always measured with the
-exact softmax (``evaluators/perplexity.py``), whatever the head was trained with.
+A model turns ``batch["x"]`` into features ``h`` (one per target word in ``batch["y"]``). ``OutputHeadLoss`` is
+the contract: :meth:`OutputHeadLoss.loss` trains, :meth:`OutputHeadLoss.logits` gives ``log``-scores of every
+word, so that quality is always measured with the exact softmax (``evaluators/perplexity.py``), whatever the
+head was trained with. ``VectorHeadLoss`` owns output vectors ``v_w`` and biases ``b_w`` and scores word ``w`` as
+``s(w | h) = <h, v_w> + b_w``. The exact model is the full softmax ``p(w | h) = exp s(w | h) / Z(h)`` with
+``Z(h) = sum_w exp s(w | h)``; the sampled heads (``SampledHeadLoss``) train the same scores without computing
+``Z``, against ``k`` words drawn from a noise distribution ``q(w) ~ count(w)^alpha`` (``alpha = 0.75`` is
+word2vec's; 1 the unigram; 0 uniform over the seen words). Hierarchical softmax (``hierarchical_softmax.py``)
+keeps one vector per inner node of a Huffman tree; the adaptive softmax (``adaptive_softmax.py``) is PyTorch's.
 """
 
 from __future__ import annotations
@@ -36,40 +38,21 @@ def word_counts(data: DataModule, head: nn.Module) -> torch.Tensor:
 
 
 class OutputHeadLoss(Loss):
-    """Output word vectors ``(vocab_size, dim)`` and biases (``bias=false``: none, as word2vec).
+    """A head over a vocabulary of ``vocab_size`` words: features ``h`` (``dim``) in, the loss of their target words
+    out (:meth:`loss`), and ``log``-scores of every word (:meth:`logits`) for the exact evaluation.
 
     ``reduction``: the loss is the ``mean`` over target words, or the ``sum`` (word2vec's per-pair SGD step
-    with learning rate ``a`` is a summed loss at ``a``). ``sparse``: gradients of gathered rows are sparse
-    (for SGD / SparseAdam / Adagrad; Adam needs ``false``). ``init``: ``normal(0, dim^-1/2)`` or ``zeros``
-    (word2vec's output vectors start at zero). ``bias_init``: ``zeros``, or ``log_unigram`` (``b_w = log`` of
-    the word's training frequency, read from the data in :meth:`setup`: the scores start as the unigram
-    model, normalised, so a short run does not spend its steps moving every bias down to ``log p``).
+    with learning rate ``a`` is a summed loss at ``a``).
     """
 
-    def __init__(self, vocab_size: int, dim: int, bias: bool = True, reduction: str = "mean",
-                 sparse: bool = False, init: str = "normal", bias_init: str = "zeros") -> None:
+    sparse = False  # no sparse gradients unless a head says so
+
+    def __init__(self, vocab_size: int, dim: int, reduction: str = "mean") -> None:
         super().__init__()
         self.vocab_size, self.dim = as_int("loss.vocab_size", vocab_size, 1), as_int("loss.dim", dim, 1)
         if reduction not in REDUCTIONS:
             raise ConfigError(f"loss.reduction={reduction!r} is not one of {list(REDUCTIONS)}")
-        if init not in INITS:
-            raise ConfigError(f"loss.init={init!r} is not one of {list(INITS)}")
-        self.reduction, self.sparse = reduction, as_bool("loss.sparse", sparse)
-        self.weight = nn.Parameter(torch.zeros(self.vocab_size, self.dim))
-        if init == "normal":
-            nn.init.normal_(self.weight, std=self.dim ** -0.5)
-        self.bias = nn.Parameter(torch.zeros(self.vocab_size)) if as_bool("loss.bias", bias) else None
-        if bias_init not in ("zeros", "log_unigram"):
-            raise ConfigError(f"loss.bias_init={bias_init!r} is not one of ['zeros', 'log_unigram']")
-        self.bias_init = bias_init
-
-    def setup(self, data: DataModule) -> None:
-        """Biases from the data's word counts (``bias_init=log_unigram``). Called before any checkpoint is
-        loaded, so a restored or resumed run keeps its trained biases."""
-        if self.bias is not None and self.bias_init == "log_unigram":
-            counts = torch.as_tensor(word_counts(data, self), dtype=torch.float64)
-            with torch.no_grad():
-                self.bias.copy_((counts.clamp_min(0.5) / counts.sum()).log().float())
+        self.reduction = reduction
 
     # ---------------------------------------------------------------- scores
     def features(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,14 +72,9 @@ class OutputHeadLoss(Loss):
                               f"{tuple(y.shape)}; the head expects (*targets, {self.dim}): set loss.dim")
         return h.reshape(-1, self.dim).float(), y.reshape(h.shape[:-1].numel(), -1)
 
+    @abstractmethod
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        """``s(w | h)`` for every word: ``(N, vocab_size)``."""
-        return F.linear(h, self.weight, self.bias)
-
-    def gather(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
-        """Output vectors and biases of ``words``: one gather of the weight (one sparse, or one dense, gradient)."""
-        v = F.embedding(words, self.weight, sparse=self.sparse)
-        return v, 0.0 if self.bias is None else self.bias[words]  # the bias gradient is dense: V floats
+        """``log``-scores of every word, ``(N, vocab_size)``, whose softmax is the head's ``p(w | h)``."""
 
     def reduce(self, total: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The summed loss, or its mean over the target words (``mask``: the real targets)."""
@@ -109,6 +87,50 @@ class OutputHeadLoss(Loss):
     @abstractmethod
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Scalar losses of features ``h`` (N, dim) against targets ``y`` (N, T), ``-1`` for none; ``"loss"`` is minimised."""
+
+
+class VectorHeadLoss(OutputHeadLoss):
+    """Output vectors ``(rows, dim)`` (``rows``: ``vocab_size`` by default, one per word) and biases (``bias=false``:
+    none, as word2vec), scoring word ``w`` as ``<h, v_w> + b_w``.
+
+    ``sparse``: gradients of gathered rows are sparse (for SGD / SparseAdam / Adagrad; Adam needs ``false``).
+    ``init``: ``normal(0, dim^-1/2)`` or ``zeros`` (word2vec's output vectors start at zero). ``bias_init``:
+    ``zeros``, or ``log_unigram`` (``b_w = log`` of the word's training frequency, read from the data in
+    :meth:`setup`: the scores start as the unigram model, normalised, so a short run does not spend its steps
+    moving every bias down to ``log p``).
+    """
+
+    def __init__(self, vocab_size: int, dim: int, bias: bool = True, reduction: str = "mean",
+                 sparse: bool = False, init: str = "normal", bias_init: str = "zeros", rows: int | None = None) -> None:
+        super().__init__(vocab_size, dim, reduction)
+        if init not in INITS:
+            raise ConfigError(f"loss.init={init!r} is not one of {list(INITS)}")
+        self.sparse = as_bool("loss.sparse", sparse)
+        rows = self.vocab_size if rows is None else rows
+        self.weight = nn.Parameter(torch.zeros(rows, self.dim))
+        if init == "normal":
+            nn.init.normal_(self.weight, std=self.dim ** -0.5)
+        self.bias = nn.Parameter(torch.zeros(rows)) if as_bool("loss.bias", bias) else None
+        if bias_init not in ("zeros", "log_unigram"):
+            raise ConfigError(f"loss.bias_init={bias_init!r} is not one of ['zeros', 'log_unigram']")
+        self.bias_init = bias_init
+
+    def setup(self, data: DataModule) -> None:
+        """Biases from the data's word counts (``bias_init=log_unigram``). Called before any checkpoint is
+        loaded, so a restored or resumed run keeps its trained biases."""
+        if self.bias is not None and self.bias_init == "log_unigram":
+            counts = torch.as_tensor(word_counts(data, self), dtype=torch.float64)
+            with torch.no_grad():
+                self.bias.copy_((counts.clamp_min(0.5) / counts.sum()).log().float())
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """``s(w | h)`` for every word: ``(N, vocab_size)``."""
+        return F.linear(h, self.weight, self.bias)
+
+    def gather(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """Output vectors and biases of ``words``: one gather of the weight (one sparse, or one dense, gradient)."""
+        v = F.embedding(words, self.weight, sparse=self.sparse)
+        return v, 0.0 if self.bias is None else self.bias[words]  # the bias gradient is dense: V floats
 
 
 def row_dots(v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -129,7 +151,7 @@ def full_softmax_nll(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tenso
     return nll, mask, log_z
 
 
-class SampledHeadLoss(OutputHeadLoss):
+class SampledHeadLoss(VectorHeadLoss):
     """A head trained against ``k`` noise words per target (``shared``: ``k`` words for the whole batch).
 
     The noise distribution is built in :meth:`setup` from the data's ``noise_counts()`` and sampled on the
