@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
+from numba import njit
 
 from datasets.token_corpus import load_corpus
 from datasets.vocabulary import UNK
@@ -41,16 +43,28 @@ def keep_probability(counts: torch.Tensor, total: int, sample: float) -> torch.T
     return keep.clamp(max=1.0)
 
 
+@njit(cache=True)
+def _windows(ids: np.ndarray, lines: np.ndarray, radius: np.ndarray, start: int, stop: int, window: int,
+             out: np.ndarray) -> None:
+    for i in range(start, stop):
+        col = 0
+        for d in range(-window, window + 1):
+            if d == 0:
+                continue
+            j = i + d
+            ok = 0 <= j < len(ids) and abs(d) <= radius[i] and lines[j] == lines[i]
+            out[i - start, col] = ids[j] if ok else -1
+            col += 1
+
+
 def window_contexts(ids: torch.Tensor, lines: torch.Tensor, radius: torch.Tensor, start: int, stop: int,
                     window: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Centres ``x = ids[start:stop]`` and their contexts ``y`` ``(C, 2 window)``: ``ids[i + d]`` for
-    ``0 < |d| <= radius[i]`` in the same line, ``-1`` elsewhere (offsets ``-window .. -1, 1 .. window``)."""
-    centre = torch.arange(start, stop, device=ids.device)
-    offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(ids.device)
-    j = centre[:, None] + offsets[None, :]
-    jj = j.clamp(0, len(ids) - 1)
-    ok = (j >= 0) & (j < len(ids)) & (offsets.abs()[None, :] <= radius[centre, None]) & (lines[jj] == lines[centre, None])
-    return ids[centre], torch.where(ok, ids[jj], torch.full_like(jj, -1))
+    ``0 < |d| <= radius[i]`` in the same line, ``-1`` elsewhere (offsets ``-window .. -1, 1 .. window``).
+    A compiled loop over the CPU tensors (a few torch ops per element cost more than the training step)."""
+    out = np.empty((stop - start, 2 * window), dtype=np.int64)
+    _windows(ids.numpy(), lines.numpy(), radius.numpy(), start, stop, window, out)
+    return ids[start:stop], torch.from_numpy(out)
 
 
 class SkipGramData(DataModule):
@@ -109,8 +123,6 @@ class SkipGramData(DataModule):
     def setup(self, device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1, seed: int = 0) -> None:
         self.prepare()
         self.device, self.rank, self.world_size, self.seed = torch.device(device), rank, world_size, seed
-        self.on_device = {k: (ids.to(self.device), line.to(self.device)) for k, (ids, line) in self.streams.items()}
-        self.keep_on_device = self.keep.to(self.device)
         self._epoch: tuple[int, tuple[torch.Tensor, ...]] | None = None
 
     @property
@@ -120,14 +132,14 @@ class SkipGramData(DataModule):
     def epoch_stream(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(kept ids, their lines, window radii)`` of ``epoch``: subsampled and drawn with ``(seed, epoch)``."""
         if self._epoch is None or self._epoch[0] != epoch:
-            gen = torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, epoch))
-            ids, line = self.on_device["train"]
-            kept = torch.rand(len(ids), generator=gen, device=self.device) < self.keep_on_device[ids]
+            gen = torch.Generator().manual_seed(stream_seed(self.seed, epoch))
+            ids, line = self.streams["train"]
+            kept = torch.rand(len(ids), generator=gen) < self.keep[ids]
             ids, line = ids[kept], line[kept]
             if len(ids) == 0:
                 raise ConfigError(f"epoch {epoch} kept no word of {self.path} after subsampling: the corpus is too small "
                                   "for data.sample; lower it (0: keep every word) or use a larger corpus")
-            radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen, device=self.device)
+            radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen)
             self._epoch = (epoch, (ids, line, radius))
         return self._epoch[1]
 
@@ -137,17 +149,18 @@ class SkipGramData(DataModule):
         start = min(progress.batch * self.batch_size, len(ids) - 1)
         stop = len(ids) if last else min(start + self.batch_size, len(ids))
         x, y = window_contexts(ids, line, radius, start, stop, self.window)
-        return self.shard({"x": x, "y": y})
+        return self.shard({"x": x.to(self.device), "y": y.to(self.device)})
 
     def eval_batches(self, split: str) -> Iterator[dict[str, torch.Tensor]]:
         """The windows of the first centres of ``split`` (of the training text when the split is empty) up to
         about ``eval_pairs`` pairs, every word kept, windows drawn with a fixed seed."""
         if split not in ("val", "test"):
             raise ConfigError(f"unknown split {split!r}: use val or test")
-        ids, line = self.on_device[split] if len(self.on_device[split][0]) > 1 else self.on_device["train"]
-        gen = torch.Generator(device=self.device).manual_seed(stream_seed(self.seed, -1))
-        radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen, device=self.device)
+        ids, line = self.streams[split] if len(self.streams[split][0]) > 1 else self.streams["train"]
+        gen = torch.Generator().manual_seed(stream_seed(self.seed, -1))
+        radius = torch.randint(1, self.window + 1, (len(ids),), generator=gen)
         stop = min(len(ids), math.ceil(self.eval_pairs / (self.window + 1)))  # a window holds window + 1 words on average
         x, y = window_contexts(ids, line, radius, 0, stop, self.window)
+        x, y = x.to(self.device), y.to(self.device)
         for i in range(0, len(x), self.eval_batch_size):
             yield {"x": x[i:i + self.eval_batch_size], "y": y[i:i + self.eval_batch_size]}

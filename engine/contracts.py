@@ -101,6 +101,13 @@ class Loss(nn.Module, ABC):
         """
         return self.parameters() if len(self.players) == 1 else ()
 
+    def updates_in_place(self, model: nn.Module) -> bool:
+        """True when :meth:`forward` applies the step's update to ``model`` and the loss's own parameters itself,
+        at the learning rate ``progress.lr`` (word2vec's per-pair SGD in a compiled kernel, ``model.update=per_pair``):
+        the trainer then neither back-propagates nor steps the optimiser, but still steps the schedule, which
+        sets that learning rate. Asked once, before training. Default: False."""
+        return False
+
     @abstractmethod
     def forward(self, model: nn.Module, batch: Batch, player: str, progress: Progress) -> dict[str, torch.Tensor]:
         """Scalar losses of ``player`` on ``batch``; ``"loss"`` is the one minimised.

@@ -128,3 +128,28 @@ def check_sparse_gradients(model: nn.Module, loss: Loss, players: dict[str, Play
         if any(group.get("weight_decay", 0) for group in opt.param_groups):
             raise ConfigError(f"{' and '.join(sources)}=true: sparse gradients cannot take {name}'s weight decay; "
                               "set optim.weight_decay=0")
+
+
+def check_in_place(players: dict[str, Player], precision: str, compile: bool, grad_clip: float | None,
+                   world_size: int) -> None:
+    """One line, before the first step, for a setting that a loss updating in place (a per-pair SGD kernel, as
+    ``model.update=per_pair``) would silently ignore: anything but plain SGD, AMP, compile, clipping, processes."""
+    fix = "or set model.update=autograd"
+    for player in players.values():
+        opt = player.optimizer
+        plain = isinstance(opt, torch.optim.SGD) and all(
+            not g.get("momentum", 0) and not g.get("weight_decay", 0) and not g.get("nesterov", False)
+            for g in opt.param_groups)
+        if not plain:
+            raise ConfigError(f"the loss applies plain SGD per pair itself, so {type(opt).__name__} with these settings "
+                              f"would be ignored: use optim=sgd with optim.momentum=0 and optim.weight_decay=0, {fix}")
+        if player.repeat != 1:
+            raise ConfigError(f"the loss updates in place once per step: trainer.players.{player.name}.repeat must be 1")
+    for setting, value, off in (("trainer.precision", precision, "32"), ("trainer.compile", compile, False),
+                                ("trainer.grad_clip", grad_clip, None)):
+        if value != off:
+            raise ConfigError(f"{setting}={value} has no effect on a loss that updates in place (a per-pair SGD "
+                              f"kernel): set {setting}={'null' if off is None else off}, {fix}")
+    if world_size > 1:
+        raise ConfigError(f"a loss that updates in place runs in one process ({world_size} started): its threads share "
+                          f"the weights (model.threads); start one process, {fix}")

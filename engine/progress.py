@@ -17,7 +17,8 @@ class Progress:
     ``repeat: k`` takes k optimiser steps in each). ``epoch`` and ``batch``:
     the epoch and the index of the batch within it (with fresh batches per repeat a step draws several).
     ``player`` and ``repeat``: whose loss is computed, and which of its ``repeats`` steps this is
-    (``None`` / 0 when a data module draws a batch).
+    (``None`` / 0 when a data module draws a batch). ``lr``: that player's learning rate at this step, for a
+    loss that applies its own update (``Loss.updates_in_place``; 0 when a data module draws a batch).
     """
 
     step: int
@@ -28,6 +29,7 @@ class Progress:
     player: str | None = None
     repeat: int = 0
     repeats: int = 1
+    lr: float = 0.0
 
     @property
     def fraction(self) -> float:

@@ -3,7 +3,9 @@
 Every experiment runs through ``Trainer.fit``. Each step, for each player of the loss in order
 (``repeat`` times each), it draws that player's batch, computes its loss, back-propagates, averages
 gradients over processes, clips, steps that player's optimiser and schedule, and updates the EMA
-copies of the parts it changed. Validation picks ``best.pt``; the final evaluation restores
+copies of the parts it changed. A loss that updates in place (``Loss.updates_in_place``: word2vec's
+per-pair SGD) applies its update while computing its loss, at the schedule's learning rate.
+Validation picks ``best.pt``; the final evaluation restores
 ``best.pt`` (every part, the loss, EMA copies) and writes ``metrics.json``, TensorBoard's
 hparams and the evaluator's figures.
 
@@ -37,7 +39,14 @@ from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, as_b
 from engine.evaluation import evaluate_to_file
 from engine.metrics import headline
 from engine.parts import map_parts
-from engine.players import PLAYER_SETTINGS, attach_optimizers, build_players, check_sparse_gradients, draws_per_step
+from engine.players import (
+    PLAYER_SETTINGS,
+    attach_optimizers,
+    build_players,
+    check_in_place,
+    check_sparse_gradients,
+    draws_per_step,
+)
 from engine.progress import Progress
 from engine.run_logger import RunLogger
 from engine.seeding import seed_everything, stream_seed
@@ -134,6 +143,9 @@ class Trainer:
         self.total_steps = min(max_steps or math.inf, max_epochs * self.steps_per_epoch)
         attach_optimizers(self.players, optimizer, scheduler, self.total_steps, precision == "fp16", self.device.type)
         check_sparse_gradients(model, loss, self.players)
+        self.in_place = loss.updates_in_place(model)
+        if self.in_place:
+            check_in_place(self.players, precision, compile, grad_clip, self.dist.world_size)
 
         self.step = 0
         self.train_seconds = 0.0  # wall time spent training (not validating), carried across resume
@@ -224,11 +236,12 @@ class Trainer:
             )
 
     # ---------------------------------------------------------------- one step
-    def progress_at(self, draw: int = 0, player: str | None = None, repeat: int = 0, repeats: int = 1) -> Progress:
-        """Where training is at this step, for batch ``draw`` of the step (and a player's ``repeat``)."""
+    def progress_at(self, draw: int = 0, player: str | None = None, repeat: int = 0, repeats: int = 1,
+                    lr: float = 0.0) -> Progress:
+        """Where training is at this step, for batch ``draw`` of the step (and a player's ``repeat`` and learning rate)."""
         epoch, k = divmod(self.step, self.steps_per_epoch)
         return Progress(self.step, epoch, k * self.draws + draw, self.total_steps, self.steps_per_epoch,
-                        player, repeat, repeats)
+                        player, repeat, repeats, lr)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         logs: dict[str, torch.Tensor] = {}
@@ -240,19 +253,20 @@ class Trainer:
                 draw = r if player.fresh_batches else 0  # fresh batches: one per repeat; else the step's first
                 if draw not in batches:
                     batches[draw] = self.data.train_batch(self.progress_at(draw))
-                progress = self.progress_at(draw, player.name, r, player.repeat)
+                progress = self.progress_at(draw, player.name, r, player.repeat, opt.param_groups[0]["lr"])
                 opt.zero_grad(set_to_none=True)
                 with autocast:
                     out = self.loss(self.train_model, batches[draw], player.name, progress)
                 value = out["loss"]  # the scalar minimised (self.loss is the module)
-                scaler.scale(value).backward()
-                if self.dist.enabled:
-                    D.average_gradients(player.params, self.dist.world_size)
-                if self.grad_clip is not None:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(player.params, self.grad_clip)
-                scaler.step(opt)
-                scaler.update()
+                if not self.in_place:  # else the loss has applied this step's update itself (a per-pair kernel)
+                    scaler.scale(value).backward()
+                    if self.dist.enabled:
+                        D.average_gradients(player.params, self.dist.world_size)
+                    if self.grad_clip is not None:
+                        scaler.unscale_(opt)
+                        torch.nn.utils.clip_grad_norm_(player.params, self.grad_clip)
+                    scaler.step(opt)
+                    scaler.update()
                 if player.scheduler is not None:
                     player.scheduler.step()
                 self.weights.update_ema(player.parts)

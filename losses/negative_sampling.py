@@ -5,11 +5,20 @@
 It is ``NCELoss`` with ``gamma = 0`` and no ``log(k q)`` correction, so its optimum is not the normalised
 ``log p(w | h)`` but ``<h, v_w> = log p(w | h) / q(w) - log k``: for skip-gram with unigram noise, the
 pointwise mutual information of the two words minus ``log k`` (the post, and Levy and Goldberg 2014).
+
+With ``model.update=per_pair`` the head trains as word2vec does, pair by pair in a compiled kernel
+(``losses/per_pair.py``), with ``k`` noise words drawn afresh for every pair from an alias table of ``q``.
 """
 
 from __future__ import annotations
 
+import torch
+import torch.nn as nn
+
+from engine.contracts import Batch
+from engine.progress import Progress
 from losses.nce import NCELoss
+from losses.per_pair import alias_table, check_per_pair, per_pair, per_pair_step
 
 
 class NegativeSamplingLoss(NCELoss):
@@ -20,3 +29,19 @@ class NegativeSamplingLoss(NCELoss):
                  bias_init: str = "zeros") -> None:
         super().__init__(vocab_size, dim, k, alpha, shared, gamma=0.0, learn_gamma=False, correction=False, bias=bias,
                          reduction=reduction, sparse=sparse, init=init, bias_init=bias_init)
+
+    def set_noise(self, counts: torch.Tensor) -> None:
+        super().set_noise(counts)
+        self.sampler = None  # the per-pair kernel's alias table, built from q when first needed
+
+    def updates_in_place(self, model: nn.Module) -> bool:
+        if per_pair(model):
+            check_per_pair(model, self)
+        return per_pair(model)
+
+    def forward(self, model: nn.Module, batch: Batch, player: str, progress: Progress) -> dict[str, torch.Tensor]:
+        if not per_pair(model):
+            return super().forward(model, batch, player, progress)
+        if self.sampler is None:
+            self.sampler = alias_table(self.noise_probs.double().cpu().numpy())
+        return per_pair_step(model, self.weight, batch, progress.lr, k=self.k, sampler=self.sampler)

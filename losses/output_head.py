@@ -84,6 +84,13 @@ class OutputHeadLoss(Loss):
         h, y = self.features(model, batch)
         return self.loss(h, y)
 
+    def updates_in_place(self, model: nn.Module) -> bool:
+        """Heads without a per-pair kernel refuse ``model.update=per_pair`` (word2vec's update order)."""
+        if getattr(model, "update", "autograd") == "per_pair":
+            raise ConfigError(f"model.update=per_pair is word2vec's per-pair SGD, which {type(self).__name__} has no "
+                              "kernel for: use loss=negative_sampling or loss=hierarchical_softmax, or model.update=autograd")
+        return False
+
     @abstractmethod
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Scalar losses of features ``h`` (N, dim) against targets ``y`` (N, T), ``-1`` for none; ``"loss"`` is minimised."""

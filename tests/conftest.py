@@ -94,3 +94,18 @@ def run_script(*args: str, timeout: int = 300, **kwargs) -> subprocess.Completed
 
 def read_metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+def markov_corpus(path: Path, words: int = 20, lines: int = 500, length: int = 40, seed: int = 0) -> None:
+    """Text drawn from a random Markov chain over ``words`` words (``w0``, ``w1``, ...): known pair statistics."""
+    gen = torch.Generator().manual_seed(seed)
+    transition = torch.distributions.Dirichlet(torch.full((words,), 0.3)).sample((words,))
+    state = 0
+    rows = []
+    for _ in range(lines):
+        row = []
+        for _ in range(length):
+            state = int(torch.multinomial(transition[state], 1, generator=gen))
+            row.append(f"w{state}")
+        rows.append(" ".join(row))
+    path.write_text("\n".join(rows) + "\n")

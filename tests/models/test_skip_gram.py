@@ -14,25 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import markov_corpus
 
 from datasets.skip_gram_data import SkipGramData
 from engine.progress import Progress
 from losses.negative_sampling import NegativeSamplingLoss
 from models.skip_gram import SkipGram
-
-
-def markov_corpus(path: Path, words: int = 20, lines: int = 500, length: int = 40, seed: int = 0) -> None:
-    gen = torch.Generator().manual_seed(seed)
-    transition = torch.distributions.Dirichlet(torch.full((words,), 0.3)).sample((words,))
-    state = 0
-    rows = []
-    for _ in range(lines):
-        row = []
-        for _ in range(length):
-            state = int(torch.multinomial(transition[state], 1, generator=gen))
-            row.append(f"w{state}")
-        rows.append(" ".join(row))
-    path.write_text("\n".join(rows) + "\n")
 
 
 @pytest.mark.parametrize("k", [1, 5])
