@@ -3,7 +3,7 @@
 Each epoch, with a generator seeded by ``(seed, epoch)``:
 
 - frequent words are subsampled: word ``w`` with corpus frequency ``f`` is kept with probability
-  ``min(1, (sqrt(f / (s T)) + 1) s T / f)``, ``s = sample``, ``T`` the training tokens (word2vec's rule);
+  ``min(1, (sqrt(f / (s T)) + 1) s T / f)``, ``s = sample``, ``T`` the training tokens of the words that pass ``min_count`` (word2vec's rule);
   dropped words leave the text before windows are drawn, so windows reach further, as in word2vec;
 - every kept position ``i`` draws its window ``r_i`` uniformly in ``1..window`` (the dynamic window);
 - the pairs are ``(x = w_i, y = w_j)`` for ``0 < |i - j| <= r_i`` in the same line: the centre word is the
@@ -100,7 +100,8 @@ class SkipGramData(DataModule):
         self.streams = {name: self.vocab.encode(lines) for name, lines in parts.items()}
         unk = self.vocab.stoi[UNK]
         self.streams = {name: (ids[ids != unk], line[ids != unk]) for name, (ids, line) in self.streams.items()}
-        self.keep = keep_probability(self.vocab.counts, self.vocab.total, self.sample).float()
+        retained = float(self.noise_counts().sum())  # T: the words that pass min_count (word2vec's train_words)
+        self.keep = keep_probability(self.vocab.counts, retained, self.sample).float()
         self.keep[: 2] = 0.0  # the specials never enter a pair
         train_ids = self.streams["train"][0]
         self.expected_words = float(self.keep[train_ids].sum())

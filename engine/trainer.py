@@ -265,8 +265,8 @@ class Trainer:
                     if self.grad_clip is not None:
                         scaler.unscale_(opt)
                         torch.nn.utils.clip_grad_norm_(player.params, self.grad_clip)
-                    scaler.step(opt)
-                    scaler.update()
+                scaler.step(opt)  # in place: no gradients, so no change (the schedule sees a step taken)
+                scaler.update()
                 if player.scheduler is not None:
                     player.scheduler.step()
                 self.weights.update_ema(player.parts)

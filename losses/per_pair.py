@@ -10,7 +10,8 @@ softmax), one output row after the other,
 
 Negative sampling: label 1 for the target, 0 for each noise word (drawn from ``q ~ count^alpha`` afresh for
 every pair; a draw equal to the target is skipped, as word2vec does). Hierarchical softmax: label
-``1 - code`` at each node of the path. Skip-gram (gensim's orientation): each context word's input vector
+``1 - code`` at each node of the path. As in gensim, a row whose score ``<h, v_o>`` is beyond +-6 is not
+updated (its loss still counts). Skip-gram (gensim's orientation): each context word's input vector
 ``u_c`` is ``h``, the centre word the target, and ``u_c += e`` after each pair. CBOW: ``h`` is the mean of the
 context words' input vectors, the centre the target, and every context vector takes the whole ``e`` (gensim's
 ``cbow_mean=1``). The summed loss ``sum -log sigma(+-<h, v_o>)`` is returned for the log.
@@ -33,6 +34,7 @@ from numba import njit, prange
 
 from engine.errors import ConfigError
 
+SATURATED = 6.0  # gensim's MAX_EXP: a row scored beyond +-6 is left as it is (its sigmoid table ends there)
 LCG_A, LCG_C, LCG_MASK = 25214903917, 11, (1 << 48) - 1  # the 48-bit generator of java.util.Random and word2vec
 
 
@@ -77,6 +79,8 @@ def _train_row(h: np.ndarray, e: np.ndarray, v: np.ndarray, o: int, label: float
         f += h[d] * v[o, d]
     z = f if label > 0.5 else -f  # the logit of the right answer
     t = math.exp(-abs(f))
+    if abs(f) >= SATURATED:
+        return max(-z, 0.0) + math.log1p(t)
     sig = 1.0 / (1.0 + t) if f >= 0 else t / (1.0 + t)
     g = np.float32((label - sig) * lr)
     for d in range(dim):

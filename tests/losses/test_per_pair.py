@@ -36,9 +36,12 @@ def start(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rows_update(h: np.ndarray, v: np.ndarray, rows: list[tuple[int, float]], lr: float) -> np.ndarray:
-    """word2vec's inner loop: for each (row, label): g = (label - sigma(h.v_row)) lr; e += g v_row; v_row += g h."""
+    """word2vec's inner loop: for each (row, label): g = (label - sigma(h.v_row)) lr; e += g v_row; v_row += g h
+    (gensim's rule: not for a row scored beyond +-6)."""
     e = np.zeros_like(h)
     for row, label in rows:
+        if abs(h @ v[row]) >= 6:
+            continue
         g = (label - 1 / (1 + np.exp(-h @ v[row]))) * lr
         e += g * v[row]
         v[row] += g * h
@@ -97,6 +100,22 @@ def test_negative_sampling_kernel_is_word2vecs_update(cbow: bool):
     np.testing.assert_allclose(kv, rv, atol=2e-6)
     pairs = sum(1 for row in contexts if (row >= 0).any()) if cbow else int((contexts >= 0).sum())
     assert n == pairs and total > 0
+
+
+def test_a_saturated_row_is_left_as_it_is():
+    # gensim skips a row whose score is beyond +-6 (where its sigmoid table ends); the loss still counts it
+    q = np.zeros(V)
+    q[5] = 1.0
+    keep, alias = alias_table(q)
+    u, v = np.zeros((V, D), np.float32), np.zeros((V, D), np.float32)
+    u[3], v[4], v[5] = 1.0, 2.0, 0.1  # pair (input 3, target 4): score 12; noise word 5: score 0.6
+    ku, kv = u.copy(), v.copy()
+    set_threads(1)
+    total, n = train_batch(ku, kv, np.array([4]), np.array([[3]]), 0.5, False, 1, keep, alias, *NO_TREE, 0, 1)
+    np.testing.assert_array_equal(kv[4], v[4])  # saturated: untouched
+    assert not np.allclose(kv[5], v[5]) and not np.allclose(ku[3], u[3])  # the noise row trains
+    expected = np.log1p(np.exp(-12.0)) + np.log1p(np.exp(0.6))  # -log sigma(12) - log sigma(-0.6)
+    assert total == pytest.approx(expected, rel=1e-5) and n == 1
 
 
 def test_alias_table_is_exact_and_draws_follow_q():
