@@ -1,40 +1,45 @@
-"""NCE and sampled softmax (k = 64) against the full softmax: output-layer forward + backward, side by side.
+"""The six output heads against the full softmax: output-layer forward + backward, side by side.
 
 The output layer alone, as post 4 (kexue.fm/archives/5617) motivates it: ``N`` = ``--batch`` 512 features
 ``h`` of ``--dim`` 256 (float32, a leaf with ``requires_grad``) and their ``N`` target words, over two
 vocabularies: 55,310 words (the People's Daily corpus's word types, ``tests/tools/test_install_text.py``)
 and 223,334 (our GCIDE install's word types, ``data/gcide/install_report.txt``); float32 on the CPU.
-Contenders, each a head of ``losses/`` with output vectors ``(V, dim)`` and biases ``(V,)``, at the heads'
-defaults (``reduction="mean"``, ``sparse=False``: the output vectors' gradient is a dense ``(V, dim)``
-tensor for every head, so a sampled head's step is still ``O(V dim)`` in time and memory, and at 223,334
-that dense gradient, not the ``k`` scores, is most of its time):
+Contenders, each a head of ``losses/`` at its defaults (``reduction="mean"``, ``sparse=False``: the output
+vectors' gradient is a dense tensor for every head, so a sampled head's step is still ``O(V dim)`` in time and
+memory, and at 223,334 that dense gradient, not the ``k`` scores, is most of its time):
 
 * full softmax: :class:`losses.full_softmax.FullSoftmaxLoss`, ``F.cross_entropy`` over the ``(N, V)`` scores;
 * NCE: :class:`losses.nce.NCELoss` (``k=64``, learned ``gamma``, ``log(k q)`` correction);
 * sampled softmax: :class:`losses.sampled_softmax.SampledSoftmaxLoss` (``k=64``, accidental hits removed);
+* negative sampling: :class:`losses.negative_sampling.NegativeSamplingLoss` (``k=64``, no bias, output vectors
+  drawn as the others' rather than word2vec's zeros, so the step does the same work as after the first);
+* hierarchical softmax: :class:`losses.hierarchical_softmax.HierarchicalSoftmaxLoss`, a Huffman tree over the
+  same Zipfian counts (``O(log V)`` inner nodes per target);
+* adaptive softmax: :class:`losses.adaptive_softmax.AdaptiveSoftmaxLoss`, PyTorch's
+  ``nn.AdaptiveLogSoftmaxWithLoss`` with the head's default cutoffs;
 
-each sampled head once with per-example noise (``shared=False``: ``N x k`` noise words, a gather and a
+NCE and sampled softmax once with per-example noise (``shared=False``: ``N x k`` noise words, a gather and a
 batched product) and once with shared noise (``shared=True``: ``k`` words for the batch, one matrix
-product). Noise: ``head.set_noise(counts)`` with Zipfian counts ``count(rank r) = 1 / r`` (exponent 1.0),
-so ``q(w) ~ count^0.75`` (the heads' default ``alpha``); the targets are drawn from the counts themselves
-(the unigram distribution, as in running text), with a fixed seed.
+product), negative sampling per example. Noise: ``head.set_noise(counts)`` with Zipfian counts
+``count(rank r) = 1 / r`` (exponent 1.0), so ``q(w) ~ count^0.75`` (the heads' default ``alpha``); the targets
+are drawn from the counts themselves (the unigram distribution, as in running text), with a fixed seed.
 
 One step: the gradients set to ``None`` (``head.zero_grad(set_to_none=True)`` and ``h.grad = None``, so
 every step allocates its gradients), ``head.loss(h, y)["loss"]`` (for the sampled heads this includes
-drawing the noise words) and ``.backward()`` (gradients w.r.t. ``h``, the output vectors, the biases and
-NCE's ``gamma``). Before timing: the full softmax's loss is checked equal to ``F.cross_entropy(h @ W.T + b,
-y)``, and each sampled head's loss and gradients checked finite. Time: the five contenders alternate call
-by call (``WARMUP`` untimed calls, then ``--calls`` timed ones, ``--repeats`` rounds); each round's median
-is kept and the median over rounds printed, with ``torch.set_num_threads`` for each of ``--threads`` (1 by
-default; ``--threads 1 2`` runs the whole table at both). "speed-up": the full softmax's time per step
-over the contender's, at the same vocabulary and thread count.
+drawing the noise words) and ``.backward()`` (gradients w.r.t. ``h`` and every parameter of the head). Before
+timing: the full softmax's loss is checked equal to ``F.cross_entropy(h @ W.T + b, y)``, and each head's loss
+and gradients checked finite. Time: the contenders alternate call by call (``WARMUP`` untimed calls, then
+``--calls`` timed ones, ``--repeats`` rounds); each round's median is kept and the median over rounds printed,
+with ``torch.set_num_threads`` for each of ``--threads`` (1 by default; ``--threads 1 2`` runs the whole table
+at both). "speed-up": the full softmax's time per step over the contender's, at the same vocabulary and
+thread count.
 
 Peak memory ("MB", above the baseline of everything alive before the step): one step of each under
 ``torch.profiler`` after the timing, by :func:`engine.memory.step_peak_bytes` (its docstring and
 caveats: tensor storage through PyTorch's CPU allocator only; temporaries freed inside an op count).
 
-The last two lines are the headline: the full softmax's time per step over sampled softmax's, then over
-NCE's, at the largest vocabulary with per-example noise (the issue's goal: at least 10x at 223,334).
+The last lines are the headline: the full softmax's time per step over each head's at the largest vocabulary
+(per-example noise for the sampled heads), NCE's last (the goal: at least 10x at 223,334).
 
     .venv/bin/python -m benchmarks.softmax_heads [--batch 512 --dim 256 --calls 5 --repeats 3 --threads 1 [2]] [--quick]
 """
@@ -51,8 +56,11 @@ import torch
 import torch.nn.functional as F
 
 from engine.memory import step_peak_bytes
+from losses.adaptive_softmax import AdaptiveSoftmaxLoss
 from losses.full_softmax import FullSoftmaxLoss
+from losses.hierarchical_softmax import HierarchicalSoftmaxLoss
 from losses.nce import NCELoss
+from losses.negative_sampling import NegativeSamplingLoss
 from losses.output_head import OutputHeadLoss, SampledHeadLoss
 from losses.sampled_softmax import SampledSoftmaxLoss
 
@@ -68,6 +76,9 @@ CONTENDERS: dict[tuple[str, str], Callable[[int, int], OutputHeadLoss]] = {
     ("NCE", "shared"): lambda v, d: NCELoss(v, d, k=K, shared=True),
     ("sampled softmax", "per-example"): lambda v, d: SampledSoftmaxLoss(v, d, k=K, shared=False),
     ("sampled softmax", "shared"): lambda v, d: SampledSoftmaxLoss(v, d, k=K, shared=True),
+    ("negative sampling", "per-example"): lambda v, d: NegativeSamplingLoss(v, d, k=K, shared=False, init="normal"),
+    ("hierarchical", "-"): lambda v, d: HierarchicalSoftmaxLoss(v, d, init="normal"),
+    ("adaptive", "-"): lambda v, d: AdaptiveSoftmaxLoss(v, d),
 }
 
 
@@ -78,7 +89,6 @@ class HeadStep:
 
     forward: Callable[[], torch.Tensor]
     z: torch.Tensor
-    weight: torch.Tensor
     head: OutputHeadLoss
 
     def clear(self) -> None:
@@ -103,7 +113,9 @@ def make_steps(vocab: int, dim: int, batch: int) -> tuple[dict[tuple[str, str], 
         head = make(vocab, dim)
         if isinstance(head, SampledHeadLoss):
             head.set_noise(counts)
-        steps[key] = HeadStep(lambda head=head: head.loss(h, y)["loss"], h, head.weight, head)
+        if isinstance(head, HierarchicalSoftmaxLoss):
+            head.set_tree(counts)  # the Huffman tree of the same Zipfian counts
+        steps[key] = HeadStep(lambda head=head: head.loss(h, y)["loss"], h, head)
     return steps, y
 
 
@@ -155,7 +167,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, cpu float32; batch {args.batch}, dim {args.dim}, k {K}, noise q ~ count^0.75 with "
           f"count ~ 1/rank^{ZIPF_EXPONENT}; forward + backward, median of {args.calls} calls x {args.repeats} rounds")
     print("MB: peak CPU bytes allocated above the baseline during one step (torch.profiler allocation events)")
-    print(f"{'threads':>7s} {'V':>7s}  {'head':16s} {'noise':12s} {'ms/step':>8s} {'speed-up':>9s} {'MB':>8s}")
+    print(f"{'threads':>7s} {'V':>7s}  {'head':17s} {'noise':12s} {'ms/step':>8s} {'speed-up':>9s} {'MB':>8s}")
     speedup: dict[tuple[int, int, str, str], float] = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -166,14 +178,16 @@ def main() -> None:
             for key, s in steps.items():
                 speedup[(threads, vocab, *key)] = t[FULL] / t[key]
                 mb = step_peak_bytes(s.forward, s.clear)[0] / 2**20
-                print(f"{threads:7d} {vocab:7d}  {key[0]:16s} {key[1]:12s} {1e3 * t[key]:8.2f} "
+                print(f"{threads:7d} {vocab:7d}  {key[0]:17s} {key[1]:12s} {1e3 * t[key]:8.2f} "
                       f"{speedup[(threads, vocab, *key)]:8.1f}x {mb:8.1f}", flush=True)
             del steps
-    for name in ("sampled softmax", "NCE"):
-        ratios = [speedup[(threads, vocabs[-1], name, "per-example")] for threads in args.threads]
+    for name, noise in (("adaptive", "-"), ("hierarchical", "-"), ("negative sampling", "per-example"),
+                        ("sampled softmax", "per-example"), ("NCE", "per-example")):
+        ratios = [speedup[(threads, vocabs[-1], name, noise)] for threads in args.threads]
         value = f"{ratios[0]:.1f}x" if len(ratios) == 1 else \
             ", ".join(f"{r:.1f}x ({n} thread{'s' * (n > 1)})" for r, n in zip(ratios, args.threads))
-        print(f"speed-up at V={vocabs[-1]} ({name} k={K}, per-example noise) over the full softmax: {value}")
+        kind = f"k={K}, per-example noise" if noise != "-" else "no noise"
+        print(f"speed-up at V={vocabs[-1]} ({name}, {kind}) over the full softmax: {value}")
 
 
 if __name__ == "__main__":
