@@ -22,9 +22,8 @@ import torch.nn.functional as F
 
 from engine.contracts import Batch, DataModule
 from engine.errors import ConfigError
-from engine.progress import Progress
 from losses.output_head import VectorHeadLoss, word_counts
-from losses.per_pair import check_per_pair, per_pair, per_pair_step
+from losses.per_pair import PerPairHead, per_pair_step
 
 
 def huffman_tree(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -67,7 +66,7 @@ def huffman_tree(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     return points, codes, lengths
 
 
-class HierarchicalSoftmaxLoss(VectorHeadLoss):
+class HierarchicalSoftmaxLoss(PerPairHead, VectorHeadLoss):
     """``vocab_size - 1`` inner-node vectors (zeros at the start, as word2vec's ``syn1``) over a Huffman tree
     built in :meth:`setup` from the data's training counts (``noise_counts()``; words with no count sit
     deepest). Until then the tree is that of equal counts (a balanced one), so the head is usable alone."""
@@ -118,13 +117,6 @@ class HierarchicalSoftmaxLoss(VectorHeadLoss):
         total = -self.path_log_probs(h, y).sum()
         return {"loss": self.reduce(total, mask), "nll": (total / mask.sum().clamp_min(1)).detach()}
 
-    def updates_in_place(self, model: nn.Module) -> bool:
-        if per_pair(model):
-            check_per_pair(model, self)
-        return per_pair(model)
-
-    def forward(self, model: nn.Module, batch: Batch, player: str, progress: Progress) -> dict[str, torch.Tensor]:
-        if not per_pair(model):
-            return super().forward(model, batch, player, progress)
+    def per_pair_update(self, model: nn.Module, batch: Batch, lr: float) -> dict[str, torch.Tensor]:
         tree = tuple(t.numpy() for t in (self.points, self.codes, self.lengths))
-        return per_pair_step(model, self.weight, batch, progress.lr, tree=tree)
+        return per_pair_step(model, self.weight, batch, lr, tree=tree)

@@ -16,12 +16,11 @@ import torch
 import torch.nn as nn
 
 from engine.contracts import Batch
-from engine.progress import Progress
 from losses.nce import NCELoss
-from losses.per_pair import alias_table, check_per_pair, per_pair, per_pair_step
+from losses.per_pair import PerPairHead, alias_table, per_pair_step
 
 
-class NegativeSamplingLoss(NCELoss):
+class NegativeSamplingLoss(PerPairHead, NCELoss):
     """word2vec's defaults: ``k = 5`` per target, ``alpha = 0.75``, no output bias, output vectors from zero."""
 
     def __init__(self, vocab_size: int, dim: int, k: int = 5, alpha: float = 0.75, shared: bool = False,
@@ -34,14 +33,7 @@ class NegativeSamplingLoss(NCELoss):
         super().set_noise(counts)
         self.sampler = None  # the per-pair kernel's alias table, built from q when first needed
 
-    def updates_in_place(self, model: nn.Module) -> bool:
-        if per_pair(model):
-            check_per_pair(model, self)
-        return per_pair(model)
-
-    def forward(self, model: nn.Module, batch: Batch, player: str, progress: Progress) -> dict[str, torch.Tensor]:
-        if not per_pair(model):
-            return super().forward(model, batch, player, progress)
+    def per_pair_update(self, model: nn.Module, batch: Batch, lr: float) -> dict[str, torch.Tensor]:
         if self.sampler is None:
             self.sampler = alias_table(self.noise_probs.double().cpu().numpy())
-        return per_pair_step(model, self.weight, batch, progress.lr, k=self.k, sampler=self.sampler)
+        return per_pair_step(model, self.weight, batch, lr, k=self.k, sampler=self.sampler)

@@ -198,3 +198,21 @@ def per_pair_step(model: nn.Module, weight: torch.Tensor, batch: dict[str, torch
     total, n = train_batch(u, v, centres.numpy(), contexts.numpy(), float(lr), bool(model.cbow), int(k), keep, alias,
                            points, codes, lengths, seed, threads)
     return {"loss": torch.tensor(total / max(int(n), 1)), "pairs": torch.tensor(float(n))}
+
+
+class PerPairHead:
+    """Mixed into a head that has a kernel (before its head class): with ``model.update=per_pair`` its forward is
+    :meth:`per_pair_update` (the update, in place) instead of the head's loss for autograd."""
+
+    def updates_in_place(self, model: nn.Module) -> bool:
+        if per_pair(model):
+            check_per_pair(model, self)
+        return per_pair(model)
+
+    def forward(self, model: nn.Module, batch: dict[str, torch.Tensor], player: str, progress) -> dict[str, torch.Tensor]:
+        if not per_pair(model):
+            return super().forward(model, batch, player, progress)
+        return self.per_pair_update(model, batch, progress.lr)
+
+    def per_pair_update(self, model: nn.Module, batch: dict[str, torch.Tensor], lr: float) -> dict[str, torch.Tensor]:
+        raise NotImplementedError

@@ -15,24 +15,26 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from engine.errors import as_bool, as_int
+from engine.errors import as_bool, as_int, as_number
 from models.skip_gram import check_update
 
 
 class CBOW(nn.Module):
-    """The mean of the context words' ``u`` (uniform in ``[-0.5, 0.5) / dim`` at the start, as word2vec's)."""
+    """The mean of the context words' ``u`` (uniform in ``[-init_range, init_range) / dim`` at the start: 1 is gensim
+    4's range, 0.5 word2vec's C code's)."""
 
     cbow = True
 
     def __init__(self, vocab_size: int, dim: int = 100, sparse: bool = True, update: str = "autograd",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, init_range: float = 1.0) -> None:
         super().__init__()
         self.dim = as_int("model.dim", dim, 1)
         self.update, self.threads = check_update(update, threads)
         self.sparse = as_bool("model.sparse", sparse)
         self.embedding = nn.Embedding(as_int("model.vocab_size", vocab_size, 1), self.dim, sparse=self.sparse)
         with torch.no_grad():
-            self.embedding.weight.uniform_(-0.5 / self.dim, 0.5 / self.dim)
+            scale = as_number("model.init_range", init_range, 0, strict=True) / self.dim
+            self.embedding.weight.uniform_(-scale, scale)
 
     def forward(self, contexts: torch.Tensor) -> torch.Tensor:
         """``(C, W)`` context ids, -1 padded -> ``(C, dim)`` means (zero for a row without context)."""

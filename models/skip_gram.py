@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from engine.errors import ConfigError, as_bool, as_int
+from engine.errors import ConfigError, as_bool, as_int, as_number
 
 UPDATES = ("autograd", "per_pair")
 
@@ -27,7 +27,8 @@ def check_update(update: str, threads: int | None) -> tuple[str, int | None]:
 
 
 class SkipGram(nn.Module):
-    """``u_x`` for each input word ``x``; initialised uniform in ``[-0.5, 0.5) / dim`` as word2vec does.
+    """``u_x`` for each input word ``x``; initialised uniform in ``[-init_range, init_range) / dim``: 1 is gensim 4's
+    range, 0.5 word2vec's C code's.
 
     ``sparse``: the embedding's gradient is sparse (only the rows a batch touches), for SGD.
     """
@@ -35,14 +36,15 @@ class SkipGram(nn.Module):
     cbow = False  # the features of a centre word are its own vector (CBOW: the mean of its context's)
 
     def __init__(self, vocab_size: int, dim: int = 100, sparse: bool = True, update: str = "autograd",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, init_range: float = 1.0) -> None:
         super().__init__()
         self.dim = as_int("model.dim", dim, 1)
         self.update, self.threads = check_update(update, threads)
         self.embedding = nn.Embedding(as_int("model.vocab_size", vocab_size, 1), self.dim,
                                       sparse=as_bool("model.sparse", sparse))
         with torch.no_grad():
-            self.embedding.weight.uniform_(-0.5 / self.dim, 0.5 / self.dim)
+            scale = as_number("model.init_range", init_range, 0, strict=True) / self.dim
+            self.embedding.weight.uniform_(-scale, scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embedding(x)

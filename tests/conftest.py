@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,3 +110,11 @@ def markov_corpus(path: Path, words: int = 20, lines: int = 500, length: int = 4
             row.append(f"w{state}")
         rows.append(" ".join(row))
     path.write_text("\n".join(rows) + "\n")
+
+
+def sigterm_at(step: int):
+    """A trainer callback sending this process the real SIGTERM at ``step`` (caught by the trainer's handler)."""
+    def callback(trainer) -> None:
+        if trainer.step == step:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return callback

@@ -4,13 +4,11 @@ every setting it would silently ignore is refused in one line."""
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import losses, smoke_cfg
+from conftest import losses, sigterm_at, smoke_cfg
 
 from engine.checkpoint import load_checkpoint
 from engine.errors import ConfigError
@@ -18,13 +16,6 @@ from train import make_trainer, train
 
 PER_PAIR = ("model.update=per_pair", "model.threads=1", "trainer.max_steps=6", "trainer.val_every_steps=3",
             "data.batch_size=500")
-
-
-def sigterm_at(step: int):
-    def callback(trainer) -> None:
-        if trainer.step == step:
-            os.kill(os.getpid(), signal.SIGTERM)
-    return callback
 
 
 @pytest.mark.parametrize("experiment,extra", [("word2vec", ()), ("word2vec_cbow", ("loss=hierarchical_softmax",))])

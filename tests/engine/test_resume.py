@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, compose_cfg, losses, run_script
+from conftest import REPO, TINY, compose_cfg, losses, run_script, sigterm_at
 
 from engine.checkpoint import load_checkpoint
 from train import make_trainer, train
@@ -29,13 +28,6 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert losses(a, "val/acc") == losses(b, "val/acc")
     wa, wb = weights(a), weights(b)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-
-
-def sigterm_at(step: int):
-    def callback(trainer) -> None:
-        if trainer.step == step:
-            os.kill(os.getpid(), signal.SIGTERM)  # the real signal, caught by the trainer's handler
-    return callback
 
 
 def test_sigterm_then_resume_is_bit_exact(tmp_path: Path):
