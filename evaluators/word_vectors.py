@@ -26,7 +26,6 @@ from scipy.stats import spearmanr
 
 from engine.contracts import Batch, DataModule, Embedding, Evaluator, Loss, Media
 from engine.errors import ConfigError, DataMissingError, ProjectError, as_int
-from losses.output_head import full_softmax_nll
 
 
 def _lines(path: str | Path) -> list[str]:
@@ -146,13 +145,13 @@ class WordVectorsEvaluator(Evaluator):
         if self.analogies:
             out["analogy"], out["analogy_oov"], n = analogy_accuracy(vectors, self.stoi, self.analogies, self.analogy_vocab)
             out["analogy_n"] = float(n)
-        if loss is not None and callable(getattr(loss, "logits", None)):
+        if loss is not None and callable(getattr(loss, "target_nll", None)):
             was_training = model.training
             model.eval()
             nll, n = 0.0, 0
             for batch in batches:
                 h, y = loss.features(model, batch)
-                pair_nll, mask, _ = full_softmax_nll(loss.logits(h).float(), y)
+                pair_nll, mask = loss.target_nll(h, y)
                 nll += float(pair_nll.sum())
                 n += int(mask.sum())
             model.train(was_training)

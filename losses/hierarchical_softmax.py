@@ -74,7 +74,8 @@ class HierarchicalSoftmaxLoss(PerPairHead, VectorHeadLoss):
     def __init__(self, vocab_size: int, dim: int, bias: bool = False, reduction: str = "mean", sparse: bool = False,
                  init: str = "zeros") -> None:
         super().__init__(vocab_size, dim, bias, reduction, sparse, init, rows=max(vocab_size - 1, 1))
-        for name in ("points", "codes", "lengths", "signs", "path_mask"):  # rebuilt from the data's counts: not saved
+        for name in ("points", "codes", "lengths", "signs", "path_mask", "parent", "parent_sign", "depth"):
+            # rebuilt from the data's counts: not saved
             self.register_buffer(name, torch.zeros(0), persistent=False)
         self.set_tree(torch.ones(self.vocab_size))
 
@@ -92,6 +93,18 @@ class HierarchicalSoftmaxLoss(PerPairHead, VectorHeadLoss):
         self.points, self.codes, self.lengths = points.to(device), codes.to(device), lengths.to(device)
         self.signs = (1.0 - 2.0 * codes.float()).to(device)  # +1: branch 0, -1: branch 1
         self.path_mask = (torch.arange(points.shape[1]) < lengths[:, None]).float().to(device)
+        # every node's parent and the branch taken to it: words 0 .. V-1, then inner nodes V .. 2V-2 (the root: -1)
+        v = self.vocab_size
+        parent = torch.full((2 * v - 1,), -1, dtype=torch.long)
+        parent_sign = torch.ones(2 * v - 1)
+        depth = torch.zeros(2 * v - 1, dtype=torch.long)
+        words = torch.arange(v)
+        last = lengths - 1
+        parent[:v], parent_sign[:v], depth[:v] = points[words, last], 1.0 - 2.0 * codes[words, last], lengths
+        w, j = (torch.arange(points.shape[1]) < last[:, None]).nonzero(as_tuple=True)  # a node and the next on a path
+        child = points[w, j + 1] + v
+        parent[child], parent_sign[child], depth[child] = points[w, j], 1.0 - 2.0 * codes[w, j].float(), j + 1
+        self.parent, self.parent_sign, self.depth = parent.to(device), parent_sign.to(device), depth.to(device)
 
     def path_log_probs(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``log p(y_it | h_i) = sum_j log sigma(sign_j (<h_i, v_{n_j}> + b_{n_j}))``, ``(N, T)`` (0 where ``y = -1``)."""
@@ -103,13 +116,22 @@ class HierarchicalSoftmaxLoss(PerPairHead, VectorHeadLoss):
         return terms.sum(-1) * (y >= 0)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        """``log p(w | h)`` of every word (already normalised: its ``logsumexp`` is 0), one path depth at a time."""
+        """``log p(w | h)`` of every word (already normalised: its ``logsumexp`` is 0), down the tree one depth at a
+        time: ``log p(node) = log p(parent) + log sigma(+-s(parent))``, each node once (``O(V)`` per row)."""
+        v = self.vocab_size
         s = F.linear(h, self.weight, self.bias)  # every inner node's score
-        out = h.new_zeros(len(h), self.vocab_size)
-        for j in range(self.points.shape[1]):
-            term = F.logsigmoid(self.signs[:, j] * s[:, self.points[:, j]])
-            out += term * self.path_mask[:, j]
-        return out
+        log_p = h.new_zeros(len(h), 2 * v - 1)  # words, then inner nodes; the root's log p is 0
+        inner = torch.arange(v, 2 * v - 1, device=h.device)
+        for d in range(1, int(self.depth.max()) + 1):
+            nodes = inner[self.depth[v:] == d]
+            up = self.parent[nodes]
+            log_p[:, nodes] = log_p[:, up + v] + F.logsigmoid(self.parent_sign[nodes] * s[:, up])
+        up = self.parent[:v]
+        return log_p[:, up + v] + F.logsigmoid(self.parent_sign[:v] * s[:, up])
+
+    def target_nll(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = y.unsqueeze(1) if y.dim() == 1 else y
+        return -self.path_log_probs(h, y), y >= 0
 
     def loss(self, h: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         y = y.unsqueeze(1) if y.dim() == 1 else y

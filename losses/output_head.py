@@ -76,6 +76,12 @@ class OutputHeadLoss(Loss):
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """``log``-scores of every word, ``(N, vocab_size)``, whose softmax is the head's ``p(w | h)``."""
 
+    def target_nll(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(-log p(y_it | h_i) (N, T), mask (N, T))``, exact: from the full :meth:`logits` unless a head knows a
+        cheaper exact way (hierarchical softmax: the target's path)."""
+        nll, mask, _ = full_softmax_nll(self.logits(h).float(), y)
+        return nll, mask
+
     def reduce(self, total: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The summed loss, or its mean over the target words (``mask``: the real targets)."""
         return total / mask.sum().clamp_min(1) if self.reduction == "mean" else total

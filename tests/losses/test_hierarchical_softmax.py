@@ -74,3 +74,28 @@ def test_word2vec_starts_from_zero_vectors_and_a_wrong_count_vector_is_refused()
     assert head.weight.shape == (V - 1, D) and head.weight.abs().sum() == 0 and head.bias is None
     with pytest.raises(ConfigError, match="vocabulary of 12"):
         head.set_tree(torch.ones(5))
+
+
+def test_the_tree_walk_of_every_word_equals_each_words_path():
+    # logits walks the tree once per row; path_log_probs sums each word's own path (the loss's way)
+    torch.manual_seed(1)
+    v = 300
+    head = HierarchicalSoftmaxLoss(v, D, bias=True, init="normal")
+    head.set_tree(torch.arange(1, v + 1).double().pow(-1.0))  # Zipfian counts: a deep, unbalanced tree
+    torch.nn.init.normal_(head.bias)
+    h = torch.randn(4, D)
+    every = torch.arange(v).expand(4, -1)
+    torch.testing.assert_close(head.logits(h), head.path_log_probs(h, every), atol=1e-5, rtol=1e-5)
+
+
+def test_target_nll_is_the_full_softmax_of_the_logits():
+    from losses.output_head import full_softmax_nll
+
+    head = HierarchicalSoftmaxLoss(V, D, init="normal")
+    head.set_tree(COUNTS)
+    h, y = features()
+    rows = torch.stack([y, torch.full_like(y, -1)], 1)
+    nll, mask = head.target_nll(h, rows)
+    expected, expected_mask, _ = full_softmax_nll(head.logits(h), rows)
+    torch.testing.assert_close(nll, expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(mask, expected_mask)
