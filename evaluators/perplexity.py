@@ -36,7 +36,7 @@ class PerplexityEvaluator(Evaluator):
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         if loss is None or not callable(getattr(loss, "logits", None)):
             raise ConfigError("evaluator=perplexity needs a loss with an output head over the vocabulary "
-                              "(loss=full_softmax|nce|negative_sampling|sampled_softmax)")
+                              "(loss=full_softmax|nce|negative_sampling|sampled_softmax|hierarchical_softmax|adaptive_softmax)")
         was_training = model.training
         model.eval()
         nll_sum, correct, n = 0.0, 0, 0
