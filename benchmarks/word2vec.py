@@ -8,7 +8,8 @@ dictionary text ``data/gcide/gcide.txt`` (4.2M tokens); each line one sentence, 
 
 * ours: every setting comes from the composed ``train`` config with ``experiment=word2vec`` (per-pair SGD in the
   compiled kernel, ``model.update=per_pair``, ``model.threads`` threads; batch size, loss, ...; only ``seed``,
-  ``data.path``, ``trainer.max_epochs`` and ``trainer.progress`` are overridden, besides any Hydra overrides
+  ``data.path``, ``trainer.max_epochs``, ``trainer.progress`` and ``trainer.val_every_steps`` (one validation,
+  at the end: the evaluator keeps the last weights) are overridden, besides any Hydra overrides
   given on the command line, which gensim's values follow too: ``model=cbow data=cbow_data`` gives gensim
   ``sg=0``, ``loss=hierarchical_softmax`` gives ``hs=1, negative=0``), built by ``train.py``'s own
   ``engine.runs.make_trainer``, in a temporary run folder;
@@ -71,8 +72,11 @@ def compose(seed: int, epochs: int, run_root: str, extra: list[str]) -> Any:
 
     register_resolvers()
     with hydra.initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        # validation only at the end (the evaluator keeps the last weights): 20 validations of GCIDE's analogies
+        # would cost minutes of wall time (not of training time, which leaves them out)
         return hydra.compose("train", overrides=["experiment=word2vec", f"seed={seed}", f"runs_root={run_root}",
-                                                 "trainer.progress=false", f"trainer.max_epochs={epochs}", *extra])
+                                                 "trainer.progress=false", f"trainer.max_epochs={epochs}",
+                                                 f"trainer.val_every_steps={10 ** 9}", *extra])
 
 
 def judge(vectors: torch.Tensor, stoi: dict[str, int], tests: dict[str, Any], restrict: int) -> dict[str, float]:
