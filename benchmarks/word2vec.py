@@ -170,7 +170,7 @@ def run_corpus(corpus: str, args: argparse.Namespace) -> dict[str, list[dict[str
                          "analogies": read_analogies(ev.analogies)}
                 lines = split_lines(read_token_lines(d.path), d.val_fraction, d.test_fraction)["train"]
                 print(f"\n== {corpus}: {d.path}: {len(lines)} lines, {sum(map(len, lines)):,} tokens; {args.epochs} "
-                      f"epochs, seeds {args.seeds}; ours: model.update={cfg.model.update} (threads "
+                      f"epochs, seeds {args.seeds}; ours: model.update={cfg.model['update']} (threads "
                       f"{cfg.model.threads or torch.get_num_threads()}), optim {cfg.optim._target_} lr {cfg.optim.lr}, "
                       f"batch {d.batch_size} kept words, loss {cfg.loss._target_}")
             ours, vocab = train_ours(cfg, Path(tmp) / "run", tests)
