@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose_cfg, losses, smoke_cfg
+from conftest import REPO, compose_cfg, losses, sigterm_at, smoke_cfg
 
 from engine.checkpoint import load_checkpoint
 from engine.errors import ConfigError
@@ -134,13 +134,6 @@ def tiny_corpus(tmp_path: Path) -> list[str]:
              for n in torch.randint(3, 12, (110,), generator=gen)]
     (tmp_path / "tiny.txt").write_text("\n".join(lines) + "\n")
     return [f"data.path={tmp_path / 'tiny.txt'}", "data.val_fraction=0.1", "data.test_fraction=0.1"]
-
-
-def sigterm_at(step: int):
-    def callback(trainer) -> None:
-        if trainer.step == step:
-            os.kill(os.getpid(), signal.SIGTERM)  # the real signal, caught by the trainer's handler
-    return callback
 
 
 def test_carried_state_resume_is_bit_exact(tmp_path: Path):
