@@ -57,8 +57,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # what a player's or a part's setting is when not given: written out at that value, it changes nothing on resume
+# (and settings added later whose value then is the old behaviour: runs started before them resume)
 SETTING_DEFAULTS = {**{f"trainer.players.*.{k}": v for k, v in PLAYER_SETTINGS.items()},
-                    **{f"trainer.parts.*.{k}": v for k, v in PART_SETTINGS.items()}}
+                    **{f"trainer.parts.*.{k}": v for k, v in PART_SETTINGS.items()},
+                    "data.carry_state": False, "model.carry_state": False}
 
 
 class Trainer:

@@ -109,3 +109,13 @@ def test_resume_compares_values_not_spellings(tmp_path: Path):
                          tmp_path / "other")
     with pytest.raises(ConfigError, match=r"trainer.players.main.repeat: None -> 2"):
         other.resume(tmp_path / "last.pt")
+
+
+def test_a_run_from_before_a_new_setting_resumes_when_the_setting_keeps_the_old_behaviour():
+    from engine.checkpoint import config_changes
+    from engine.trainer import SETTING_DEFAULTS
+
+    old = "data:\n  bptt: 35\nmodel:\n  dim: 128\n"
+    new = "data:\n  bptt: 35\n  carry_state: false\nmodel:\n  dim: 128\n  carry_state: false\n"
+    assert config_changes(old, new, defaults=SETTING_DEFAULTS) == []
+    assert config_changes(old, new.replace("false", "true", 1), defaults=SETTING_DEFAULTS)  # carrying state is new
