@@ -3,7 +3,8 @@
 Each epoch, with a generator seeded by ``(seed, epoch)``:
 
 - frequent words are subsampled: word ``w`` with corpus frequency ``f`` is kept with probability
-  ``min(1, (sqrt(f / (s T)) + 1) s T / f)``, ``s = sample``, ``T`` the training tokens of the words that pass ``min_count`` (word2vec's rule);
+  ``min(1, (sqrt(f / (s T)) + 1) s T / f)``, ``s = sample``, ``T`` the training tokens of the words that pass
+  ``min_count`` (word2vec's rule);
   dropped words leave the text before windows are drawn, so windows reach further, as in word2vec;
 - every kept position ``i`` draws its window ``r_i`` uniformly in ``1..window`` (the dynamic window);
 - the pairs are ``(x = w_i, y = w_j)`` for ``0 < |i - j| <= r_i`` in the same line: the centre word is the

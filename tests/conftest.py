@@ -93,6 +93,24 @@ def run_script(*args: str, timeout: int = 300, **kwargs) -> subprocess.Completed
                           timeout=timeout, env=env, **kwargs)
 
 
+def run_torchrun(overrides: list[str], runs_root: Path, timeout: int = 240) -> None:
+    """``torchrun --nproc_per_node=2 train.py overrides runs_root=...``; fails the test with its stderr's tail when it
+    fails or hangs (a collective that not every rank joined)."""
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun is installed with torch"
+    # its own process group, so that a hang kills torchrun's workers too, not only torchrun
+    proc = subprocess.Popen([torchrun, "--nproc_per_node=2", "train.py", *overrides, f"runs_root={runs_root}"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        raise AssertionError(f"torchrun did not finish in {timeout} s (a collective that not every rank joined?): "
+                             f"{err[-2000:]}") from None
+    assert proc.returncode == 0, err[-3000:]
+
+
 def read_metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 

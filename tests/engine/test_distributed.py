@@ -7,16 +7,11 @@ up to float rounding (the halves are summed in another order).
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose_cfg, losses
+from conftest import compose_cfg, losses, run_torchrun
 
 from engine.checkpoint import load_checkpoint
 from train import train
@@ -27,18 +22,7 @@ OVERRIDES = ["experiment=fmnist_cnn", "data.train_subset=1024", "data.val_subset
 
 @pytest.mark.slow
 def test_two_processes_match_one(tmp_path: Path):
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    assert torchrun, "torchrun is installed with torch"
-    # its own process group, so that a hang kills torchrun's workers too, not only torchrun
-    proc = subprocess.Popen([torchrun, "--nproc_per_node=2", "train.py", *OVERRIDES, f"runs_root={tmp_path}/ddp"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate()
-        pytest.fail(f"torchrun did not finish in 240 s (a collective that not every rank joined?): {err[-2000:]}")
-    assert proc.returncode == 0, err[-3000:]
+    run_torchrun(OVERRIDES, tmp_path / "ddp")
     (ddp_dir,) = (tmp_path / "ddp" / "fmnist_cnn").iterdir()
     assert not list((tmp_path / "ddp").glob("*/*/rank*")), "only rank 0 writes"
 

@@ -4,16 +4,11 @@ a run stopped and resumed equals a run in one go."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose_cfg, losses, sigterm_at, smoke_cfg
+from conftest import compose_cfg, losses, run_torchrun, sigterm_at, smoke_cfg
 
 from engine.checkpoint import load_checkpoint
 from engine.errors import ConfigError
@@ -165,16 +160,7 @@ def test_two_processes_carry_their_own_rows(tmp_path: Path):
     overrides = ["experiment=lm_nce_carried", *tiny_corpus(tmp_path), "loss=full_softmax", "model.embed_dim=16",
                  "model.dim=16", "data.batch_size=8", "data.bptt=12", "trainer.max_epochs=3", "trainer.max_steps=12",
                  "trainer.log_every_steps=1", "trainer.val_every_steps=6", "trainer.progress=false"]
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    proc = subprocess.Popen([torchrun, "--nproc_per_node=2", "train.py", *overrides, f"runs_root={tmp_path}/ddp"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate()
-        pytest.fail(f"torchrun did not finish in 240 s: {err[-2000:]}")
-    assert proc.returncode == 0, err[-3000:]
+    run_torchrun(overrides, tmp_path / "ddp")
     (ddp_dir,) = (tmp_path / "ddp" / "lm_nce_carried").iterdir()
     train(compose_cfg(*overrides), tmp_path / "single")
     ddp, single = losses(ddp_dir), losses(tmp_path / "single")
