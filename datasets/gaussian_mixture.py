@@ -1,7 +1,8 @@
 """Mixtures of 2-D Gaussians, the standard mode-collapse benchmark for GANs.
 
 ``ring``: 8 modes evenly spaced on a circle of radius 2, standard deviation 0.02 (Metz et al. 2017,
-"Unrolled GANs", arXiv 1611.02163). ``grid``: 25 modes at ``{-4, -2, 0, 2, 4}^2``, standard deviation 0.05
+"Unrolled GANs", arXiv 1611.02163); PacGAN's ring is the unit circle with 0.01 (``scale=1, std=0.01``).
+``grid``: 25 modes at ``{-4, -2, 0, 2, 4}^2``, standard deviation 0.05
 (Srivastava et al. 2017, VEEGAN, arXiv 1705.07761; Lin et al. 2018, PacGAN). Every mode has the same
 weight. Batches are ``{"x": (B, 2)}``, a pure function of ``(seed, epoch, batch)``; validation and test
 are fixed samples (they only matter to evaluators that compare with data; the mode-coverage metrics
@@ -26,6 +27,9 @@ LAYOUTS = ("ring", "grid")
 def mixture_centers(layout: str, modes: int | None = None, scale: float | None = None) -> torch.Tensor:
     """The modes' centres, ``(K, 2)``: ``ring`` (K modes, radius ``scale``, default 8 and 2) or ``grid``
     (``K = n^2`` modes, ``scale`` apart and centred on 0, default 25 and 2)."""
+    if modes is not None and (isinstance(modes, bool) or not isinstance(modes, int) or modes < 1):
+        raise ConfigError(f"data.modes={modes!r}: a mixture needs at least one mode (an int >= 1, or null for "
+                          f"the layout's standard 8 on the ring, 25 on the grid)")
     if layout == "ring":
         k, r = modes or 8, 2.0 if scale is None else scale
         angles = 2 * math.pi * torch.arange(k, dtype=torch.float64) / k
