@@ -79,12 +79,40 @@ def test_evaluator_numbers_by_hand():
     assert ev.evaluate(model, batches, loss) == m  # fixed z: the same numbers again
 
 
+def test_real_features_are_embedded_once_per_classifier_and_cached_on_disk(tmp_path):
+    torch.manual_seed(0)
+    classifier = SmallCNN(width=4, hidden=16)
+    model = ModelParts({"generator": Flat(4, 784, True), "discriminator": nn.Linear(784, 1),
+                        "classifier": classifier}).eval()
+    batches = [{"x": torch.rand(60, 1, 28, 28) * 2 - 1, "y": torch.randint(0, 10, (60,))}]
+    seen: list[int] = []
+    classifier.register_forward_hook(lambda m, inputs, out: seen.append(len(inputs[0])))
+    ev = FrechetDistanceEvaluator(samples=50, cache_dir=str(tmp_path))
+    first = ev.evaluate(model, batches, GANLoss(z_dim=4))
+    assert sorted(seen) == [50, 60]  # the samples and the real images
+    seen.clear()
+    assert ev.evaluate(model, batches, GANLoss(z_dim=4)) == first and seen == [50]  # real features from memory
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    seen.clear()
+    again = FrechetDistanceEvaluator(samples=50, cache_dir=str(tmp_path)).evaluate(model, batches, GANLoss(z_dim=4))
+    assert again == first and seen == [50]  # a new run reads them from disk
+    with torch.no_grad():
+        classifier.classifier[-1].weight.add_(0.1)  # another classifier: another key, embedded anew
+    seen.clear()
+    ev.evaluate(model, batches, GANLoss(z_dim=4))
+    assert sorted(seen) == [50, 60] and len(list(tmp_path.glob("*.pt"))) == 2
+    (tmp_path / next(iter(sorted(p.name for p in tmp_path.glob("*.pt"))))).write_bytes(b"torn")
+    fresh = FrechetDistanceEvaluator(samples=50, cache_dir=str(tmp_path))
+    assert set(fresh.evaluate(model, batches, GANLoss(z_dim=4))) == set(first)  # a torn file is recomputed
+
+
 def test_gan_without_encoder_and_pixel_features():
     torch.manual_seed(0)
     model = ModelParts({"generator": Flat(4, 784, True), "discriminator": nn.Linear(784, 1)}).eval()
     batches = [{"x": torch.rand(40, 1, 28, 28) * 2 - 1, "y": torch.zeros(40, dtype=torch.int64)}]
     m = FrechetDistanceEvaluator(samples=100, features="pixels", pool_to=4).evaluate(model, batches, GANLoss(z_dim=4))
-    assert set(m) == {"fd", "n_samples", "n_real"}
+    assert set(m) == {"fd", "kid", "kid_std", "precision", "recall", "n_samples", "n_real"}
+    assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1 and m["kid_std"] >= 0
     with pytest.raises(ConfigError, match="part `classifier`"):
         FrechetDistanceEvaluator(samples=100).evaluate(model, batches, GANLoss(z_dim=4))
     with pytest.raises(ConfigError, match="features"):

@@ -18,20 +18,31 @@ from losses.gan import GANLoss
 def test_hand_placed_samples():
     centers = mixture_centers("ring")  # 8 modes, radius 2
     std = 0.02
-    # 100 samples: 40 on mode 0, 30 on mode 1, 10 on mode 2 (exactly 3 std away: still high quality),
-    # 5 on mode 3, 15 far from every mode
-    on = [centers[0]] * 40 + [centers[1]] * 30 + [centers[2] + torch.tensor([0.06, 0.0])] * 10 + [centers[3]] * 5
+    # 100 samples: 40 on mode 0, 30 on mode 1, 10 on mode 2 just inside 3 std, 2 on mode 3, 3 on mode 4 just
+    # outside 3 std, 15 far from every mode
+    inside, outside = torch.tensor([0.0599, 0.0]), torch.tensor([0.0, 0.0601])
+    on = ([centers[0]] * 40 + [centers[1]] * 30 + [centers[2] + inside] * 10 + [centers[3]] * 2
+          + [centers[4] + outside] * 3)
     samples = torch.stack(on + [torch.zeros(2)] * 15)
     m = mode_coverage(samples, centers, std, min_share=0.2)  # covered: >= 0.2 * 100 / 8 = 2.5 samples
-    assert m["hq"] == pytest.approx(0.85)
-    assert m["modes"] == 4 and m["collapsed"] == 0 and m["all_modes"] == 0
-    p = torch.tensor([40, 30, 10, 5], dtype=torch.float64) / 85
-    assert m["kl"] == pytest.approx(float((p * (p * 8).log()).sum()))
+    assert m["hq"] == pytest.approx(0.82)
+    assert m["modes"] == 4  # PacGAN's count: one high-quality sample captures a mode (mode 3 with 2)
+    assert m["modes_covered"] == 3 and m["collapsed"] == 1 and m["all_modes"] == 0  # mode 3 is below 2.5; 3 < 8 / 2
+    p = torch.tensor([40, 30, 10, 2], dtype=torch.float64) / 82
+    assert m["kl"] == pytest.approx(float((p * (p * 8).log()).sum()))  # reverse KL to uniform, high quality only
     m = mode_coverage(samples, centers, std, min_share=1.0)  # >= 12.5 samples: modes 0 and 1 only
-    assert m["modes"] == 2 and m["collapsed"] == 1
-    just_out = centers[:1] + torch.tensor([[0.0601, 0.0]])
-    assert mode_coverage(just_out, centers, std)["hq"] == 0.0
+    assert m["modes_covered"] == 2 and m["collapsed"] == 1 and m["modes"] == 4
     assert mode_coverage(torch.zeros(5, 2), centers, std)["kl"] == pytest.approx(math.log(8))
+
+
+def test_all_modes_and_one_mode():
+    centers = mixture_centers("grid")
+    every = mode_coverage(centers.repeat(4, 1), centers, 0.05)
+    assert every == {"hq": 1.0, "modes": 25.0, "kl": pytest.approx(0.0, abs=1e-12), "modes_covered": 25.0,
+                     "collapsed": 0.0, "all_modes": 1.0}
+    one = mode_coverage(centers[7:8].repeat(100, 1) + 0.1, centers, 0.05)  # 0.14 from mode 7: within 0.15
+    assert one == {"hq": 1.0, "modes": 1.0, "kl": pytest.approx(math.log(25)), "modes_covered": 1.0,
+                   "collapsed": 1.0, "all_modes": 0.0}
 
 
 def test_uniform_draws_cover_the_grid():
@@ -39,7 +50,7 @@ def test_uniform_draws_cover_the_grid():
     data.setup()
     x = data.sample(2500, torch.Generator().manual_seed(0))
     m = mode_coverage(x, data.centers, data.std)
-    assert m["modes"] == 25 and m["all_modes"] == 1
+    assert m["modes"] == 25 and m["modes_covered"] == 25 and m["all_modes"] == 1
     assert m["hq"] == pytest.approx(1 - math.exp(-4.5), abs=0.0065)  # P(|N(0, I_2)| <= 3) in 2-D, +- 3 s.e.
     assert m["kl"] < 0.02
 
@@ -54,7 +65,20 @@ def test_evaluator_scores_the_generator():
         collapsed.generator.weight.zero_()
         collapsed.generator.bias.copy_(data.centers[3])  # every z onto mode 3
     m = ev.evaluate(collapsed, data.eval_batches("val"), GANLoss(z_dim=16))
-    assert m == {"hq": 1.0, "modes": 1.0, "kl": pytest.approx(math.log(8)), "collapsed": 1.0, "all_modes": 0.0}
+    assert m == {"hq": 1.0, "modes": 1.0, "kl": pytest.approx(math.log(8)), "modes_covered": 1.0, "collapsed": 1.0,
+                 "all_modes": 0.0}
     assert "samples" in ev.media(collapsed, data, "val", GANLoss(z_dim=16)).figures
     with pytest.raises(ConfigError, match="generative"):
         ev.evaluate(collapsed, data.eval_batches("val"), None)
+
+
+def test_a_mixture_without_modes_is_refused():
+    with pytest.raises(ConfigError, match="data.modes=0"):
+        GaussianMixtureData("ring", modes=0)
+    ev = ModeCoverageEvaluator()
+
+    class NoModes:
+        centers, std = torch.zeros(0, 2), 0.1
+
+    with pytest.raises(ConfigError, match="no modes"):
+        ev.setup(NoModes())
