@@ -125,7 +125,11 @@ class Weights:
             try:
                 state = load_checkpoint(initial_checkpoint(Path(str(spec["init_from"]))), map_location=device)
             except CheckpointError as e:
-                raise CheckpointError(f"{origin}: {e}") from None
+                hint = ""
+                if not Path(str(spec["init_from"])).exists():  # the run it names was never trained here
+                    hint = ("; train that run first (the feature classifier: python train.py experiment=fmnist_classifier)"
+                            if name == "classifier" else "; train that run first or point it at a run folder or .pt")
+                raise CheckpointError(f"{origin}: {e}{hint}") from None
             tensors = part_state(state, spec["source"] or name, origin)
             target = self.parts[name]
             try:
@@ -133,7 +137,8 @@ class Weights:
                     target = target.get_submodule(spec["module"])
                 target.load_state_dict(tensors, strict=spec["strict"])
             except (AttributeError, RuntimeError) as e:
-                raise CheckpointError(f"{origin} does not fit part {name!r} ({one_line(e)})") from None
+                raise CheckpointError(f"{origin} does not fit part {name!r}, another architecture ({one_line(e)}); "
+                                      "point it at a checkpoint of the same architecture") from None
         self.reset_ema()
 
     def reset_ema(self) -> None:
