@@ -13,7 +13,8 @@ from, its rows and its columns:
   ``n``: the number of jobs), ``complement`` (``1 - value``: an error from an accuracy), ``scale``,
   ``match`` (a column of a grid: overrides of its own), ``digits``, ``format: sci`` (``8.8e-6``),
   ``suffix``, ``thousands``, ``spread`` (a metric printed after ``±`` for a single run, e.g. a std over
-  positions), ``sep`` (of ``sum_of_n``) and ``tol``.
+  positions), ``error: sem`` (print the standard error ``std / sqrt(n)`` after ``±`` instead of the std),
+  ``sep`` (of ``sum_of_n``) and ``tol``.
 A row without ``match`` is text only (the post's own numbers, a row not run): all its cells from ``cells``.
 
 The table's first line in markdown is a marker, ``<!-- reproduce: <post>/<table> size=<size> -->``;
@@ -156,12 +157,14 @@ def metric_cell(values: list[float], column: dict[str, Any], n_jobs: int, spread
         return f"{fmt_number(mean, column)} ± {fmt_number(spread * scale, column)}{suffix}"
     if len(values) > 1 and column.get("std", True):
         std = math.sqrt(sum((v * scale - mean) ** 2 for v in values) / (len(values) - 1))
+        if column.get("error") == "sem":  # the standard error of the mean, as PacGAN's tables give it
+            std /= math.sqrt(len(values))
         return f"{fmt_number(mean, column)} ± {fmt_number(std, column)}{suffix}"
     return f"{fmt_number(mean, column)}{suffix}"
 
 
 COLUMN_KEYS = {"header", "metric", "file", "agg", "complement", "scale", "match", "digits", "format", "suffix",
-               "thousands", "spread", "sep", "std", "tol"}
+               "thousands", "spread", "sep", "std", "error", "tol"}
 ROW_KEYS = {"cells", "match", "key", "step"}
 TABLE_KEYS = {"step", "caption", "note", "columns", "rows"}
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, run_script
 from omegaconf import OmegaConf
 
-from results.tables import TableError, build_table, compare, numbers, read_pages, read_tables, stale
+from results.tables import TableError, build_table, compare, metric_cell, numbers, read_pages, read_tables, stale
 
 POSTS = sorted(p.stem for p in (REPO / "configs" / "post").glob("*.yaml"))
 
@@ -190,3 +190,9 @@ def test_a_recipe_typo_is_refused():
     spec = {"step": "s", "columns": [{"header": "a"}, {"header": "b", "metrc": "test/acc"}], "rows": [{"match": {}}]}
     with pytest.raises(TableError, match=r"unknown key\(s\) \['metrc'\]"):
         build_table("p/t", spec, {}, "full")
+
+
+def test_a_column_can_print_the_standard_error():
+    values = [6.0, 7.0, 8.0, 7.0]  # mean 7, sample std sqrt(2/3) = 0.816, standard error 0.408
+    assert metric_cell(values, {"header": "m", "digits": 2}, 4) == "7.00 ± 0.82"
+    assert metric_cell(values, {"header": "m", "digits": 2, "error": "sem"}, 4) == "7.00 ± 0.41"
