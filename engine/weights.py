@@ -32,6 +32,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from engine.checkpoint import load_checkpoint
 from engine.errors import CheckpointError, ConfigError, as_bool, as_number, one_line
+from engine.instantiate import CONFIGS
 from engine.parts import SINGLE, parts_of, with_parts
 
 PART_SETTINGS = {"init_from": None, "source": None, "module": None, "strict": True, "freeze": False, "ema": None}
@@ -93,6 +94,16 @@ def initial_checkpoint(path: Path) -> Path:
     return runs[-1].parent / "best.pt"
 
 
+def missing_run_hint(path: Path) -> str:
+    """For ``init_from`` naming nothing on disk: the command that trains it when its folder is named after an
+    experiment (``runs/fmnist_classifier``), else where to point it."""
+    if path.exists():
+        return ""
+    if (CONFIGS / "experiment" / f"{path.name}.yaml").is_file():
+        return f"; train that run first: python train.py experiment={path.name}"
+    return "; train that run first or point it at a run folder or .pt"
+
+
 class Weights:
     """The model's parts, the loss and any EMA copies: what a checkpoint restores."""
 
@@ -125,11 +136,7 @@ class Weights:
             try:
                 state = load_checkpoint(initial_checkpoint(Path(str(spec["init_from"]))), map_location=device)
             except CheckpointError as e:
-                hint = ""
-                if not Path(str(spec["init_from"])).exists():  # the run it names was never trained here
-                    hint = ("; train that run first (the feature classifier: python train.py experiment=fmnist_classifier)"
-                            if name == "classifier" else "; train that run first or point it at a run folder or .pt")
-                raise CheckpointError(f"{origin}: {e}{hint}") from None
+                raise CheckpointError(f"{origin}: {e}{missing_run_hint(Path(str(spec['init_from'])))}") from None
             tensors = part_state(state, spec["source"] or name, origin)
             target = self.parts[name]
             try:

@@ -60,6 +60,7 @@ class MLPEncoder(MLPGenerator):
     def __init__(self, in_dim: int = 2, z_dim: int = 2, hidden: int = 400, depth: int = 2, gaussian: bool = True,
                  batch_norm: bool = True, init_std: float | None = 0.02) -> None:
         super().__init__(in_dim, 2 * z_dim if gaussian else z_dim, hidden, depth, batch_norm, init_std)
+        self.z_dim = z_dim  # the code's size, not the input's
 
 
 class MLPDiscriminator(nn.Module):

@@ -19,8 +19,12 @@ def gan_fmnist_with(tmp_path: Path, init_from: str):
 
 
 def test_a_missing_classifier_names_the_setting_and_the_command(tmp_path):
-    with pytest.raises(CheckpointError, match=r"^trainer\.parts\.classifier\.init_from=.*nowhere.*experiment=fmnist_classifier"):
+    with pytest.raises(CheckpointError, match=r"^trainer\.parts\.classifier\.init_from=.*nowhere.*train that run first or"):
         gan_fmnist_with(tmp_path, str(tmp_path / "nowhere"))
+    # the default, runs/fmnist_classifier, is named after the experiment that trains it
+    with pytest.raises(CheckpointError, match=r"fmnist_classifier does not exist; train that run first: "
+                                              r"python train\.py experiment=fmnist_classifier$"):
+        gan_fmnist_with(tmp_path, str(tmp_path / "fmnist_classifier"))
 
 
 def test_a_classifier_of_another_architecture_is_refused(tmp_path):
