@@ -3,7 +3,9 @@
 Segmentation as minimum total information (kexue.fm/archives/5476): among all ways to write a
 chunk as words of the lexicon, take the one that maximises ``sum_k log p(w_k)`` with
 ``p(w) = n_w / N``. A character that no word covers scores ``null_score`` (the companion code's -100),
-so it is used only where nothing else fits. The lexicon is a trie in a hash table and the DP a
+so it is used only where nothing else fits. ``word_bonus`` (nats, default 0) is added to every word's
+score, ``log p(w) + word_bonus``: a prior on the number of words that moves the segmentation towards
+shorter words (> 0) or longer ones (< 0) without changing the lexicon. The lexicon is a trie in a hash table and the DP a
 compiled loop (``min_entropy.kernels.segment``); ``min_entropy.reference.ReferenceSegmenter`` is the
 same in plain Python.
 """
@@ -30,9 +32,11 @@ class Segmenter:
     ``tokenize_lines(lines)`` does many lines in one call.
     """
 
-    def __init__(self, counts: Mapping[str, int], null_score: float = -100.0) -> None:
+    def __init__(self, counts: Mapping[str, int], null_score: float = -100.0, word_bonus: float = 0.0) -> None:
         counts = {w: c for w, c in counts.items() if c > 0}
-        self.log_total = math.log(sum(counts.values())) if counts else 0.0
+        self.word_bonus = float(word_bonus)
+        # every word scores log n_w - log_total: the bonus enters as a smaller log_total
+        self.log_total = (math.log(sum(counts.values())) if counts else 0.0) - self.word_bonus
         self.null_score = float(null_score)
         words = list(counts)
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))

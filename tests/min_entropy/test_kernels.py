@@ -104,8 +104,8 @@ def test_de_redundancy_by_hand_through_the_trie():
         assert (found.words, found.gains, found.removed) == reference.remove_redundant(words, rule)
 
 
-def brute_force(text: str, counts: dict[str, int], null_score: float) -> float:
-    log_total = math.log(sum(counts.values()))
+def brute_force(text: str, counts: dict[str, int], null_score: float, word_bonus: float = 0.0) -> float:
+    log_total = math.log(sum(counts.values())) - word_bonus
     best = -math.inf
     for cuts in itertools.product([0, 1], repeat=len(text) - 1):
         bounds = [0] + [i + 1 for i, c in enumerate(cuts) if c] + [len(text)]
@@ -118,20 +118,22 @@ def brute_force(text: str, counts: dict[str, int], null_score: float) -> float:
     return best
 
 
+@pytest.mark.parametrize("word_bonus", [0.0, 3.0])
 @pytest.mark.parametrize("seed", range(30))
-def test_segmenter_equals_the_reference_and_brute_force(seed):
+def test_segmenter_equals_the_reference_and_brute_force(seed, word_bonus):
     rng = random.Random(seed)
     alphabet = "甲乙丙丁戊"
     counts = {"".join(rng.choices(alphabet, k=rng.randint(1, 4))): rng.randint(1, 50) for _ in range(12)}
     counts["甲，"] = 3  # a word with punctuation can never match inside a chunk, but counts in N
-    fast, ref = Segmenter(counts, null_score=-20.0), reference.ReferenceSegmenter(counts, null_score=-20.0)
-    log_total = math.log(sum(counts.values()))
+    fast = Segmenter(counts, null_score=-20.0, word_bonus=word_bonus)
+    ref = reference.ReferenceSegmenter(counts, null_score=-20.0, word_bonus=word_bonus)
+    log_total = math.log(sum(counts.values())) - word_bonus
     for _ in range(10):
         text = "".join(rng.choices(alphabet, k=rng.randint(1, 9)))
         words = fast.cut(text)
         assert words == ref.cut(text) and "".join(words) == text
         score = sum(math.log(counts[w]) - log_total if w in counts else -20.0 for w in words)
-        assert score == pytest.approx(brute_force(text, counts, -20.0), abs=1e-9)
+        assert score == pytest.approx(brute_force(text, counts, -20.0, word_bonus), abs=1e-9)
     lines = random_lines(rng, 20, alphabet) + ["", "  ", "\u3000"]
     assert fast.tokenize_lines(lines) == [ref.tokenize(line) for line in lines] == [fast.tokenize(x) for x in lines]
 
