@@ -7,6 +7,9 @@ Writes to ``runs/discover_words/<corpus>/<date_time>/``:
 
 - ``lexicon.tsv``: ``word, count, log_prob, gain`` (the de-redundancy gain of words of two or more characters);
 - ``removed.tsv``: the words de-redundancy removed, with their gains, in the order removed;
+- ``jieba_dict.txt``: the same lexicon as a jieba user dictionary (``word count`` a line, no POS tag), for
+  ``jieba.load_userdict(path)``; a word holding whitespace cannot be written in that format and is left out,
+  which ``metrics.json`` (``jieba_dict_skipped``) and the summary report;
 - ``metrics.json``: the size after each pass, wall time of each pass, peak memory, ``L`` (bits per
   character) with characters and with the lexicon's words as units, and word precision / recall / F1
   against the corpus's gold segmentation where it has one;
@@ -19,7 +22,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import hydra
@@ -55,6 +58,17 @@ def segment_corpus(corpus: Corpus, seg: Segmenter, tally: Counter, out: Path | N
             f.close()
 
 
+def save_jieba_dict(path: Path, words: Mapping[str, int]) -> list[str]:
+    """Write ``words`` as a jieba user dictionary: ``word count`` a line, sorted like ``lexicon.tsv`` (by count,
+    then word); no POS tag. Returns the words left out: jieba splits each line at spaces and strips it, so a word
+    that is empty or holds any whitespace character would be read back as another word."""
+    skipped = sorted(w for w in words if not w or any(c.isspace() for c in w))
+    left_out = set(skipped)
+    rows = [f"{w} {n}\n" for w, n in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if w not in left_out]
+    write_atomic(path, "".join(rows))
+    return skipped
+
+
 def run(cfg: DictConfig, out: Path) -> dict:
     corpus = build("corpus", cfg.corpus)
     method = build("lexicon", cfg.lexicon)
@@ -62,6 +76,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     top = as_int("top", cfg.top)
     found = method.discover(corpus, progress=as_bool("progress", cfg.progress))
     save_lexicon(out / "lexicon.tsv", found.words, found.gains)
+    jieba_skipped = save_jieba_dict(out / "jieba_dict.txt", found.words)
     write_atomic(out / "removed.tsv", "word\tgain\n" + "".join(f"{w}\t{g:.4f}\n" for w, g in found.removed))
     settings = {k: v for k, v in OmegaConf.to_container(cfg.lexicon).items() if k != "_target_"}
     m: dict = {"corpus": corpus.name or corpus.path, "method": type(method).__name__, **settings,
@@ -71,7 +86,8 @@ def run(cfg: DictConfig, out: Path) -> dict:
                "removed": len(found.removed), "lexicon_size": len(found.words),
                "removed_fraction": len(found.removed) / max(found.num_truncated, 1),
                "discovery_s": found.seconds["total"], **{f"{k}_s": v for k, v in found.seconds.items() if k != "total"},
-               "L_chars_bits": information_per_char(found.char_counts)}
+               "L_chars_bits": information_per_char(found.char_counts),
+               "jieba_dict_words": len(found.words) - len(jieba_skipped), "jieba_dict_skipped": len(jieba_skipped)}
     if evaluate or write_segmented:
         seg, tally = Segmenter(found.words, method.null_score), Counter()
         start = time.perf_counter()
@@ -89,6 +105,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     m["top"] = [(w, n) for w, n in sorted(found.words.items(), key=lambda kv: -kv[1]) if len(w) > 1]
     m["top"] = m["top"][:top]
     m["first_removed"] = [w for w, _ in found.removed[:20]]
+    m["jieba_skipped_examples"] = jieba_skipped[:10]
     return m
 
 
@@ -108,7 +125,11 @@ def summary(m: dict, out: Path) -> str:
         lines.append(f"  against gold: precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f}")
     lines.append("  top words: " + " ".join(f"{w}({n})" for w, n in m["top"]))
     lines.append("  first removed: " + " ".join(m["first_removed"]))
-    files = "lexicon.tsv, removed.tsv, metrics.json" + (", segmented.txt" if (out / "segmented.txt").is_file() else "")
+    if m.get("jieba_dict_skipped"):
+        lines.append(f"  jieba_dict.txt leaves out {m['jieba_dict_skipped']:,} words that hold whitespace (jieba's user "
+                     f"dictionary splits its lines at spaces), e.g. " + " ".join(map(repr, m["jieba_skipped_examples"])))
+    files = "lexicon.tsv, jieba_dict.txt, removed.tsv, metrics.json"
+    files += ", segmented.txt" if (out / "segmented.txt").is_file() else ""
     lines.append(f"outputs: {out}/ ({files})")
     return "\n".join(lines)
 
