@@ -195,7 +195,8 @@ class ReferenceSegmenter:
 
     def __init__(self, counts: Mapping[str, int], null_score: float = -100.0, word_bonus: float = 0.0) -> None:
         counts = {w: c for w, c in counts.items() if c > 0}
-        self.log_total = (math.log(sum(counts.values())) if counts else 0.0) - word_bonus  # each word scores log p(w) + word_bonus
+        # each word scores log p(w) + word_bonus
+        self.log_total = (math.log(sum(counts.values())) if counts else 0.0) - word_bonus
         # every prefix of a word maps to None unless it is a word itself: one lookup per substring
         self.table: dict[str, float | None] = {w[:k]: None for w in counts for k in range(1, len(w))}
         self.table.update((w, math.log(c)) for w, c in counts.items())

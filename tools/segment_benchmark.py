@@ -1,4 +1,4 @@
-"""Unsupervised segmentation on the SIGHAN 2005 PKU test set: ``python tools/segment_benchmark.py [lexicon=...] [word_bonus=...]``.
+"""Unsupervised segmentation of the SIGHAN 2005 PKU test set: ``python tools/segment_benchmark.py [lexicon=...]``.
 
 The protocol, in the order the code runs it:
 
@@ -41,7 +41,8 @@ from min_entropy.segmenter import Segmenter, segmentation_scores
 
 def machine() -> str:
     """The hardware and software the wall time was measured on."""
-    return f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}, torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def segment(seg: Segmenter, lines: list[str], fold: bool) -> list[list[str]]:
@@ -72,7 +73,8 @@ def run(cfg: DictConfig, out: Path) -> dict:
     # 3. the prediction is on disk before the gold is opened
     write_atomic(out / "pku_pred.utf8", "".join("  ".join(words) + "\n" for words in predicted))
     score = score_files(bench.words_file, bench.gold_file, out / "pku_pred.utf8")
-    settings = {k: v for k, v in OmegaConf.to_container(cfg.lexicon).items() if k not in ("_target_", "engine", "scheduler", "partitions")}
+    settings = {k: v for k, v in OmegaConf.to_container(cfg.lexicon).items()
+                if k not in ("_target_", "engine", "scheduler", "partitions")}
     m: dict = {"benchmark": bench.name, "method": type(method).__name__, **settings, "word_bonus": word_bonus,
                "atoms": fold, "lexicon_size": len(found.words), **score.as_dict(), "wall_s": wall, "machine": machine()}
     if dev and corpus.has_gold:
@@ -84,12 +86,14 @@ def run(cfg: DictConfig, out: Path) -> dict:
 
 
 def summary(m: dict, out: Path) -> str:
-    lines = [f"{m['benchmark']} test set, {m['method']} ({', '.join(f'{k} {m[k]}' for k in ('min_count', 'min_pmi', 'min_prob', 'rule') if k in m)}; "
+    settings = ", ".join(f"{k} {m[k]}" for k in ("min_count", "min_pmi", "min_prob", "rule") if k in m)
+    lines = [f"{m['benchmark']} test set, {m['method']} ({settings}; "
              f"word_bonus {m['word_bonus']:g}, atoms {m['atoms']}): lexicon {m['lexicon_size']:,} words, {m['wall_s']:.1f} s",
              f"  bakeoff score: P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  "
              f"OOV recall {m['oov_recall']:.3f}  IV recall {m['iv_recall']:.3f}  (OOV rate {m['oov_rate']:.3f})"]
     if "dev_f1" in m:
-        lines.append(f"  People's Daily (the settings' selection): P {m['dev_precision']:.3f}  R {m['dev_recall']:.3f}  F1 {m['dev_f1']:.3f}")
+        lines.append(f"  People's Daily (the settings' selection): P {m['dev_precision']:.3f}  "
+                     f"R {m['dev_recall']:.3f}  F1 {m['dev_f1']:.3f}")
     lines.append(f"outputs: {out}/ (lexicon.tsv, pku_pred.utf8, metrics.json)")
     return "\n".join(lines)
 
