@@ -23,7 +23,7 @@ from functools import partial
 
 import numpy as np
 
-from engine.errors import ConfigError, ProjectError, as_int
+from engine.errors import ConfigError, ProjectError, as_int, as_number
 from min_entropy import kernels
 from min_entropy.char_ids import MAX_PACKED, NUM_IDS, pack
 from min_entropy.counts import NgramCounter, PieceCounter, char_counter, node_ids, node_strings
@@ -116,6 +116,7 @@ class NgramPMI:
     min_count: int = 32
     min_pmi: Sequence[float] = (2.0, 4.0, 6.0)
     null_score: float = -100.0
+    word_bonus: float = 0.0  # nats added to every word's score when segmenting (min_entropy.segmenter)
     engine: str = "local"
     scheduler: str | None = None
     partitions: int | None = None
@@ -123,6 +124,7 @@ class NgramPMI:
     def __post_init__(self) -> None:
         self.min_pmi = check(self.order, self.min_count, self.min_pmi)
         check_settings(self.engine, self.scheduler, self.partitions)
+        self.word_bonus = as_number("lexicon.word_bonus", self.word_bonus)
 
     def discover(self, corpus: Iterable[str], progress: bool = False) -> Discovery:
         engine = make_engine(self.engine, self.scheduler, self.partitions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.errors import ConfigError, as_int
+from engine.errors import ConfigError, as_int, as_number
 from min_entropy.engines import check_settings, make_engine
 from min_entropy.lexicon import RULES, Discovery, check_thresholds, discover
 
@@ -19,6 +19,7 @@ class PairPMI:
     min_pmi: float = 1.0
     rule: str = "constant"
     null_score: float = -100.0
+    word_bonus: float = 0.0  # nats added to every word's score when segmenting (min_entropy.segmenter)
     max_len: int | None = 64
     engine: str = "local"
     scheduler: str | None = None
@@ -27,6 +28,7 @@ class PairPMI:
     def __post_init__(self) -> None:
         check_thresholds(self.min_prob, self.min_pmi)
         check_settings(self.engine, self.scheduler, self.partitions)
+        self.word_bonus = as_number("lexicon.word_bonus", self.word_bonus)
         if self.rule not in RULES:
             raise ConfigError(f"lexicon.rule={self.rule!r} is not one of {', '.join(RULES)}")
         self.max_len = as_int("lexicon.max_len", self.max_len, 2, optional=True)

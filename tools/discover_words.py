@@ -89,7 +89,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
                "L_chars_bits": information_per_char(found.char_counts),
                "jieba_dict_words": len(found.words) - len(jieba_skipped), "jieba_dict_skipped": len(jieba_skipped)}
     if evaluate or write_segmented:
-        seg, tally = Segmenter(found.words, method.null_score), Counter()
+        seg, tally = Segmenter(found.words, method.null_score, method.word_bonus), Counter()
         start = time.perf_counter()
         lines = segment_corpus(corpus, seg, tally, out / "segmented.txt" if write_segmented else None, cfg.progress)
         if corpus.has_gold and evaluate:

@@ -1,11 +1,14 @@
 """Unsupervised segmentation of the SIGHAN 2005 PKU test set: ``python tools/segment_benchmark.py [lexicon=...]``.
 
+``lexicon=ngram_pmi_peoples_daily`` (the default: the 2019 method) and ``lexicon=pair_pmi_peoples_daily``
+(post 1's) hold the settings chosen on People's Daily's gold; ``lexicon=ngram_pmi`` etc. are the plain methods.
+
 The protocol, in the order the code runs it:
 
 1. raw text only: People's Daily 1998-01 (``corpus``) with its gold spaces removed, then the PKU test text;
    with ``atoms=true`` numbers and Latin words are folded to one symbol each (``min_entropy/atoms.py``);
-2. the lexicon method (``lexicon=ngram_pmi``, the 2019 method, or ``pair_pmi``, post 1's) discovers a
-   lexicon from that text; the unigram segmenter (with ``word_bonus``) cuts the test lines;
+2. the lexicon method discovers a lexicon from that text; the unigram segmenter (with the method's
+   ``word_bonus``) cuts the test lines;
 3. the prediction is written to ``pku_pred.utf8``; only then does the scorer read the gold file and score it
    by the bakeoff's rules (``min_entropy/bakeoff_scorer.py``: precision, recall, F1, OOV and IV recall).
 
@@ -58,7 +61,6 @@ def run(cfg: DictConfig, out: Path) -> dict:
     corpus = build("corpus", cfg.corpus)
     method = build("lexicon", cfg.lexicon)
     fold, dev = as_bool("atoms", cfg.atoms), as_bool("dev", cfg.dev)
-    word_bonus = float(cfg.word_bonus)
     bench = cfg.benchmark
     test = [line for _, line in read_segmented(bench.test_file, "test file")]
     if not any(line.strip() for line in test):
@@ -67,7 +69,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     raw = list(corpus.lines()) + [line for line in test if line.strip()]
     found = method.discover([atoms.fold(line)[0] for line in raw] if fold else raw, progress=as_bool("progress", cfg.progress))
     save_lexicon(out / "lexicon.tsv", found.words, found.gains)
-    seg = Segmenter(found.words, method.null_score, word_bonus)
+    seg = Segmenter(found.words, method.null_score, method.word_bonus)
     predicted = segment(seg, test, fold)
     wall = time.perf_counter() - start
     # 3. the prediction is on disk before the gold is opened
@@ -75,7 +77,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     score = score_files(bench.words_file, bench.gold_file, out / "pku_pred.utf8")
     settings = {k: v for k, v in OmegaConf.to_container(cfg.lexicon).items()
                 if k not in ("_target_", "engine", "scheduler", "partitions")}
-    m: dict = {"benchmark": bench.name, "method": type(method).__name__, **settings, "word_bonus": word_bonus,
+    m: dict = {"benchmark": bench.name, "method": type(method).__name__, **settings,
                "atoms": fold, "lexicon_size": len(found.words), **score.as_dict(), "wall_s": wall, "machine": machine()}
     if dev and corpus.has_gold:
         lines = list(corpus.lines())
