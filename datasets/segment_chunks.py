@@ -3,21 +3,24 @@
 The unsupervised protocol of ``tools/segment_benchmark.py``: training text is raw only, People's Daily
 1998-01 with its gold spaces removed plus the raw PKU test text. A *chunk* is a run of word characters
 (``min_entropy.chinese_text``: punctuation is never inside a word), numbers and Latin words folded to one
-symbol each (``min_entropy.atoms``). The chunks of a split are laid end to end and cut into rows of
-``max_len`` characters, each character tagged with its chunk's number (``-1``: padding after the last),
-so that no row is mostly padding; a segment never crosses a chunk's edge or a row's end.
+symbol each (``min_entropy.atoms``). The chunks of a split are packed whole, in order, into rows of
+``max_len`` characters (a longer chunk is cut into pieces of ``max_len``), each character tagged with its
+chunk's number (``-1``: the padding at a row's end); a segment never crosses a chunk's edge.
 
 Splits: ``train`` = every chunk of both texts; ``val`` = the first ``val_lines`` lines of People's Daily,
 scored against People's Daily's gold (the selection criterion); ``test`` = the PKU test lines, whose gold
 only the evaluator's final, test-split call reads.
 
 With ``lexicon`` settings (the 2019 method's), each training character also carries whether the lexicon's
-segmentation starts a word there (``starts``), for the loss's warm start from the lexicon's statistics.
+segmentation starts a word there (``starts``), for the loss's warm start from the lexicon's statistics, and
+``word_scores`` holds each lexicon word's score in the unigram segmenter (``log p(w) + word_bonus``), which the
+evaluator can add to the model's segment scores.
 Batch ``k`` of epoch ``e`` is a pure function of ``(seed, e, k)``: rows shuffled by ``(seed, e)``.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,12 +90,14 @@ class SegmentChunks(DataModule):
         counts = Counter(c for chunk in chunks for c in chunk)
         self.itos = ["<pad>", "<unk>", "</seg>"] + sorted(c for c, n in counts.items() if n >= self.min_count)
         self.stoi = {c: i for i, c in enumerate(self.itos)}
-        starts = None
+        starts, self.word_scores = None, {}
         if self.lexicon is not None:
             settings = {k: v for k, v in self.lexicon.items() if k in ("order", "min_count", "min_pmi")}
             found = discover_ngram_pmi(raw, **settings)
             seg = Segmenter(found.words, word_bonus=float(self.lexicon.get("word_bonus", 0.0)))
             starts = [_starts_of(words) for words in seg.tokenize_lines(chunks)]
+            # each word's score in the segmenter, log p(w) + word_bonus: what the evaluator can add to the model's
+            self.word_scores = {w: math.log(c) - seg.log_total for w, c in found.words.items() if c > 0}
         self.train = self._rows(chunks, starts)
         gold = list(self.corpus.gold())[: self.val_lines] if self.corpus.has_gold else None
         if gold is None:
@@ -108,16 +113,27 @@ class SegmentChunks(DataModule):
         return [self.stoi.get(c, UNK) for c in chunk]
 
     def _rows(self, chunks: list[str], starts: list[list[bool]] | None = None) -> dict[str, torch.Tensor]:
-        """The chunks end to end in rows of ``max_len``: ids ``x``, chunk numbers ``chunk`` (-1: padding), ``starts``."""
-        ids = [i for c in chunks for i in self.encode(c)]
-        number = [k for k, c in enumerate(chunks) for _ in c]
-        rows = -(-len(ids) // self.max_len)
-        pad = rows * self.max_len - len(ids)
-        out = {"x": torch.tensor(ids + [PAD] * pad, dtype=torch.long).view(rows, self.max_len),
-               "chunk": torch.tensor(number + [-1] * pad, dtype=torch.long).view(rows, self.max_len)}
+        """The chunks in order, packed whole into rows of ``max_len`` (a longer chunk cut into pieces of ``max_len``),
+        each row padded at its end: ids ``x``, chunk numbers ``chunk`` (-1: padding), word ``starts``."""
+        rows: list[tuple[list[int], list[int], list[bool]]] = []
+        room = 0
+        for k, chunk in enumerate(chunks):
+            ids, marks = self.encode(chunk), starts[k] if starts is not None else [False] * len(chunk)
+            for a in range(0, len(ids), self.max_len):
+                piece = ids[a:a + self.max_len]
+                if len(piece) > room:  # a new row: a piece is never split across rows
+                    rows.append(([], [], []))
+                    room = self.max_len
+                row = rows[-1]
+                row[0].extend(piece)
+                row[1].extend([k] * len(piece))
+                row[2].extend([True] + marks[a + 1:a + len(piece)])  # a cut piece starts a word
+                room -= len(piece)
+        pad = [self.max_len - len(r[0]) for r in rows]
+        out = {"x": torch.tensor([r[0] + [PAD] * p for r, p in zip(rows, pad)], dtype=torch.long).view(-1, self.max_len),
+               "chunk": torch.tensor([r[1] + [-1] * p for r, p in zip(rows, pad)], dtype=torch.long).view(-1, self.max_len)}
         if starts is not None:
-            flat = [m for mark in starts for m in mark]
-            out["starts"] = torch.tensor(flat + [False] * pad, dtype=torch.bool).view(rows, self.max_len)
+            out["starts"] = torch.tensor([r[2] + [False] * p for r, p in zip(rows, pad)], dtype=torch.bool).view(-1, self.max_len)
         return out
 
     def sizes(self) -> dict[str, int]:

@@ -1,70 +1,107 @@
-"""Word segmentation by a segmental language model, scored (``models/segmental_lm.py``, ``datasets/segment_chunks.py``).
+"""Word segmentation by a segmental language model, alone and with the min-entropy lexicon, scored.
 
-Every chunk of the split is cut by Viterbi (the most probable segmentation), the chunks and the punctuation
-between them are put back into lines, numbers and Latin words unfolded. ``val`` (People's Daily's first lines)
-is scored against People's Daily's gold, span by span (``min_entropy.segmenter.segmentation_scores``: the
-selection criterion, ``f1`` the monitor); ``test`` (the PKU test text) by the bakeoff's rules
-(``min_entropy.bakeoff_scorer``: precision, recall, F1, OOV and IV recall), the gold file read at that call
-only. Both report ``bits_per_char``, the negative log marginal likelihood of the split.
+Every chunk of the split is cut by Viterbi, the chunks and the punctuation between them put back into lines,
+numbers and Latin words unfolded (``datasets/segment_chunks.py``). Two decodes:
+
+- the model alone (``slm_*`` metrics): the most probable segmentation, ``max sum_i log p(y_i | y_<i)``;
+- the product of the model and the lexicon (the plain metrics, ``f1`` the monitor): each segment scores
+  ``log p(y_i | y_<i) + lexicon_weight * s(y_i)``, with ``s(w) = log p(w) + word_bonus`` the unigram segmenter's
+  score of a lexicon word (``data.word_scores``) and ``unknown_score`` for any other segment, so the lexicon
+  proposes the words and the model's context weighs them. ``lexicon_weight: 0`` is the model alone.
+
+``val`` (People's Daily's first lines) is scored against People's Daily's gold, span by span
+(``min_entropy.segmenter.segmentation_scores``), at every weight of ``dev_weights`` too (``f1_w<weight>``): the
+weight is chosen there. ``test`` (the PKU test text) is scored by the bakeoff's rules (``min_entropy.bakeoff_scorer``:
+precision, recall, F1, OOV and IV recall), the gold file read at that call only. Both report ``bits_per_char``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn as nn
 
 from engine.contracts import Batch, DataModule, Evaluator, Loss
-from engine.errors import ConfigError
+from engine.errors import ConfigError, as_number
 from min_entropy.bakeoff_scorer import read_segmented, read_vocabulary, score_lines
 from min_entropy.segmenter import segmentation_scores
-from models.segmental_lm import log_marginal, viterbi
+from models.segmental_lm import NEVER, log_marginal, viterbi
 
 
 class SegmentationEvaluator(Evaluator):
-    """``f1`` (the monitor), ``precision``, ``recall``, ``bits_per_char``; on ``test`` also ``oov_recall``, ``iv_recall``."""
+    """``f1`` (the monitor), ``precision``, ``recall``, the same for the model alone (``slm_*``), ``bits_per_char``;
+    on ``test`` also ``oov_recall``, ``iv_recall``; on ``val`` ``f1_w<weight>`` for each of ``dev_weights``."""
 
     monitor, mode = "f1", "max"
 
     def __init__(self, gold_file: str = "datasets/files/sighan2005_pku/pku_test_gold.utf8",
-                 words_file: str = "datasets/files/sighan2005_pku/pku_training_words.utf8") -> None:
+                 words_file: str = "datasets/files/sighan2005_pku/pku_training_words.utf8",
+                 lexicon_weight: float = 0.0, unknown_score: float = -30.0, dev_weights: Sequence[float] = ()) -> None:
         self.gold_file, self.words_file = gold_file, words_file
+        self.lexicon_weight = as_number("evaluator.lexicon_weight", lexicon_weight, 0.0)
+        self.unknown_score = as_number("evaluator.unknown_score", unknown_score)
+        self.dev_weights = [as_number("evaluator.dev_weights", w, 0.0) for w in dev_weights]
         self.data: DataModule | None = None
 
     def setup(self, data: DataModule) -> None:
         if not callable(getattr(data, "assemble", None)):
             raise ConfigError("evaluator=segmentation needs data=segment_chunks (chunks it can put back into lines)")
+        if (self.lexicon_weight or any(self.dev_weights)) and not getattr(data, "word_scores", None):
+            raise ConfigError("evaluator.lexicon_weight > 0 needs a lexicon: set data.lexicon "
+                              "(e.g. {order: 4, min_count: 2, min_pmi: [1.0, 4.5, 8.0], word_bonus: 3.5})")
         self.data = data
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
         was_training = model.training
         model.eval()
-        lengths_of: list[int] = []  # segment lengths over the split's chunks end to end
-        nll, chars, split = 0.0, 0, None
+        rows, lengths, nll, split = [], [], 0.0, None
         for batch in batches:
             split = "test" if int(batch["split"]) else "val"
             seg = model(batch["x"], batch["chunk"])
-            lengths = (batch["chunk"] >= 0).sum(1)
-            nll -= float(log_marginal(seg, lengths).sum())
-            chars += int(lengths.sum())
-            for cuts in viterbi(seg, lengths):
-                lengths_of += cuts
+            n = (batch["chunk"] >= 0).sum(1)
+            nll -= float(log_marginal(seg, n).sum())
+            rows.append(seg.cpu())
+            lengths.append(n.cpu())
         model.train(was_training)
         if split is None:
             raise ConfigError("the evaluation split holds no chunk of text")
-        words = _spell(self.data.chunks(split), lengths_of)
-        lines = self.data.assemble(split, words)
-        out = {"bits_per_char": nll / max(chars, 1) / math.log(2)}
+        seg, n = torch.cat(rows), torch.cat(lengths)
+        chunks = self.data.chunks(split)
+        lexicon = self._lexicon_scores(chunks, n, seg.shape[2]) if self.data.word_scores else torch.zeros_like(seg)
+        out = {"bits_per_char": nll / max(int(n.sum()), 1) / math.log(2)}
+        weights = {"": self.lexicon_weight, "slm_": 0.0}
         if split == "val":
-            scores = segmentation_scores(self.data.splits["val"].gold, lines)
-            return {**out, **{k: scores[k] for k in ("precision", "recall", "f1")}}
-        gold = (line for _, line in read_segmented(self.gold_file, "gold file"))
-        s = score_lines(gold, ["  ".join(w) for w in lines], read_vocabulary(self.words_file), self.gold_file, "prediction")
-        return {**out, "precision": s.precision, "recall": s.recall, "f1": s.f1, "oov_recall": s.oov_recall,
-                "iv_recall": s.iv_recall}
+            weights.update({f"w{w:g}_": w for w in self.dev_weights})
+        for prefix, w in weights.items():
+            scores = seg if w == 0 else torch.where(seg <= NEVER / 2, seg, seg + w * lexicon)
+            lines = self.data.assemble(split, _spell(chunks, [c for row in viterbi(scores, n) for c in row]))
+            if split == "val":
+                s = segmentation_scores(self.data.splits["val"].gold, lines)
+                if prefix.startswith("w"):
+                    out[f"f1_{prefix[:-1]}"] = s["f1"]
+                else:
+                    out.update({f"{prefix}{k}": s[k] for k in ("precision", "recall", "f1")})
+            else:
+                gold = (line for _, line in read_segmented(self.gold_file, "gold file"))
+                b = score_lines(gold, ["  ".join(w) for w in lines], read_vocabulary(self.words_file), self.gold_file)
+                out.update({f"{prefix}{k}": getattr(b, k) for k in ("precision", "recall", "f1", "oov_recall", "iv_recall")})
+        return out
+
+    def _lexicon_scores(self, chunks: list[str], lengths: torch.Tensor, k: int) -> torch.Tensor:
+        """``(rows, L, K)``: the lexicon's score of every segment of every row (``unknown_score`` off the lexicon)."""
+        text, scores, width = "".join(chunks), self.data.word_scores, int(self.data.max_len)
+        out = [self.unknown_score] * (len(lengths) * width * k)
+        at = 0
+        for r, n in enumerate(lengths.tolist()):
+            for t in range(n):
+                base = (r * width + t) * k
+                for m in range(1, min(k, n - t) + 1):
+                    out[base + m - 1] = scores.get(text[at + t:at + t + m], self.unknown_score)
+            at += n
+        return torch.tensor(out).view(len(lengths), width, k)
 
 
 def _spell(chunks: list[str], lengths: list[int]) -> list[list[str]]:

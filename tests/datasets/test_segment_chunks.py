@@ -33,7 +33,12 @@ def test_rows_spell_the_chunks_and_mark_their_edges(tmp_path: Path) -> None:
     text = "".join(data.itos[i] for i in x.flatten().tolist() if i != PAD)
     assert text == "".join(raw)
     numbers = chunk.flatten().tolist()
-    assert numbers == [k for k, c in enumerate(raw) for _ in c] + [-1] * (x.numel() - len(text))
+    assert [n for n in numbers if n >= 0] == [k for k, c in enumerate(raw) for _ in c]
+    for row in chunk.tolist():  # padding only at a row's end; a chunk of <= max_len characters is never split
+        used = len(row) - row.count(-1)
+        assert min(row[:used]) >= 0 and set(row[used:]) <= {-1}
+    short = [k for k, c in enumerate(raw) if len(c) <= 5]
+    assert all(sum(k in row for row in chunk.tolist()) == 1 for k in short)
     flat = starts.flatten().tolist()
     assert all(flat[numbers.index(k)] for k in range(len(raw)))  # every chunk begins a word
     # a pure function of (seed, epoch, batch): the same batch twice, another epoch another order
