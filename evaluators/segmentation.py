@@ -50,7 +50,7 @@ class SegmentationEvaluator(Evaluator):
             raise ConfigError("evaluator=segmentation needs data=segment_chunks (chunks it can put back into lines)")
         if (self.lexicon_weight or any(self.dev_weights)) and not getattr(data, "word_scores", None):
             raise ConfigError("evaluator.lexicon_weight > 0 needs a lexicon: set data.lexicon "
-                              "(e.g. {order: 4, min_count: 2, min_pmi: [1.0, 4.5, 8.0], word_bonus: 3.5})")
+                              "(e.g. {order: 4, min_count: 2, min_pmi: [0.5, 4.5, 8.0], word_bonus: 3.5})")
         self.data = data
 
     @torch.no_grad()
