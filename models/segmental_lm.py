@@ -16,6 +16,8 @@ is the most probable one (:func:`viterbi`).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -23,6 +25,8 @@ import torch.nn.functional as F
 from engine.errors import as_int
 
 NEVER = -1e9  # the log-probability of a segment that does not fit
+# torch.backends.mkldnn.flags() warns on every use that oneDNN's TF32 is for Intel GPUs: noise, not advice
+warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
 
 
 class SegmentalLM(nn.Module):
