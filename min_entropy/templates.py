@@ -28,12 +28,16 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
+import numpy as np
 from tqdm import tqdm
 
 from engine.errors import ConfigError, ProjectError, as_int
 from engine.files import write_atomic
+from min_entropy import template_kernels
 from min_entropy.chinese_text import is_word, read_lines
+from min_entropy.hash_table import Table
 
 Template = tuple  # of words and None (a placeholder [X]); consecutive placeholders collapse to one
 _END = ""  # trie key of a complete template: no word is empty
@@ -109,78 +113,6 @@ def load_templates(path) -> dict[Template, int]:
     return out
 
 
-def count_skip_grams(sentences: Iterable[list[str]], window: int, progress: bool = False) -> tuple[Counter, Counter]:
-    """Word counts and counts of ``(w_i, w_j)`` for ``0 < j - i <= window``."""
-    words: Counter = Counter()
-    grams: Counter = Counter()
-    for ws in tqdm(sentences, desc="skip-grams", unit=" sentences", disable=not progress, mininterval=1.0):
-        words.update(ws)
-        for k in range(1, window + 1):
-            grams.update(zip(ws, ws[k:]))
-    return words, grams
-
-
-def strong_skip_grams(words: Counter, grams: Counter, min_prob: float, min_pmi: float) -> set[tuple[str, str]]:
-    """Skip-grams with ``ln p_12 > ln min_prob`` and ``ln(p_12 / (p_1 p_2)) > min_pmi``."""
-    if not grams:
-        return set()
-    log_words, log_grams, log_min = math.log(sum(words.values())), math.log(sum(grams.values())), math.log(min_prob)
-    log_p = {w: math.log(n) - log_words for w, n in words.items()}
-    strong = set()
-    for (a, b), n in grams.items():
-        lp = math.log(n) - log_grams
-        if lp > log_min and lp - log_p[a] - log_p[b] > min_pmi:
-            strong.add((a, b))
-    return strong
-
-
-def _maximal_paths(edges: list[list[int]], n: int) -> Iterator[list[int]]:
-    """Every path from a node without incoming edges to a node without outgoing ones."""
-    has_in = {j for out in edges for j in out}
-    for s in range(n):
-        if s in has_in:
-            continue
-        stack = [(s, [s])]
-        while stack:
-            node, path = stack.pop()
-            if not edges[node]:
-                yield path
-            for j in reversed(edges[node]):
-                stack.append((j, path + [j]))
-
-
-def count_paths(edges: list[list[int]]) -> int:
-    """The number of maximal paths, by dynamic programming from the right (no enumeration)."""
-    n = len(edges)
-    ways = [0] * n
-    for i in range(n - 1, -1, -1):
-        ways[i] = sum(ways[j] for j in edges[i]) if edges[i] else 1
-    has_in = {j for out in edges for j in out}
-    return sum(ways[i] for i in range(n) if i not in has_in)
-
-
-def skip_gram_dag(ws: list[str], strong: set[tuple[str, str]], window: int) -> list[list[int]]:
-    """``edges[i]``: the positions ``j`` in ``i + 1 .. i + window`` with ``(ws[i], ws[j])`` strong."""
-    n = len(ws)
-    return [[j for j in range(i + 1, min(n, i + 1 + window)) if (ws[i], ws[j]) in strong] for i in range(n)]
-
-
-def sentence_templates(ws: list[str], strong: set[tuple[str, str]], window: int,
-                       edges: list[list[int]] | None = None) -> Iterator[Template]:
-    """The templates of one sentence: one per maximal path of its strong-skip-gram DAG."""
-    n = len(ws)
-    edges = skip_gram_dag(ws, strong, window) if edges is None else edges
-    for path in _maximal_paths(edges, n):
-        tokens: list[str | None] = [None] if path[0] > 0 else []
-        for prev, j in zip([path[0] - 1] + path[:-1], path):
-            if j - prev > 1 and tokens:
-                tokens.append(None)
-            tokens.append(ws[j])
-        if path[-1] < n - 1:
-            tokens.append(None)
-        yield make_template(tokens)
-
-
 @dataclass
 class TemplateStats:
     """Templates with their counts, and what each pass found."""
@@ -197,8 +129,10 @@ class TemplateStats:
 
 def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: float = 1e-5, min_pmi: float = 2.0,
                    max_paths: int = 10_000, progress: bool = False) -> TemplateStats:
-    """Steps 1-4 over tokenised sentences (an iterable that can be iterated twice).
+    """Steps 1-4 over tokenised sentences (a list of word lists, or an iterable that can be iterated twice).
 
+    The words are int-coded once (in order of first occurrence) and every step runs in compiled loops
+    (``min_entropy.template_kernels``); ``min_entropy.template_reference`` is the same in plain Python.
     The number of maximal paths can grow exponentially with a clause's length when most of its
     skip-grams are strong (a small corpus, where rare pairs all have a high PMI). A clause with more
     than ``max_paths`` paths is skipped, and counted in ``num_skipped``, rather than enumerated.
@@ -208,20 +142,46 @@ def find_templates(sentences: Iterable[list[str]], window: int = 5, min_prob: fl
         raise ConfigError(f"templates.min_prob must be a probability in (0, 1), got {min_prob!r}")
     if iter(sentences) is sentences:
         raise TypeError("find_templates reads the sentences twice: pass a list, not an iterator")
-    words, grams = count_skip_grams(sentences, window, progress)
-    strong = strong_skip_grams(words, grams, min_prob, min_pmi)
-    counts: Counter = Counter()
-    clauses = skipped = 0
-    for ws in tqdm(sentences, desc="templates", unit=" sentences", disable=not progress, mininterval=1.0):
-        clauses += 1
-        edges = skip_gram_dag(ws, strong, window)
-        if count_paths(edges) > max_paths:
-            skipped += 1
-            continue
-        counts.update(sentence_templates(ws, strong, window, edges))
-    total = sum(counts.values())
-    kept = {t: c for t, c in counts.items() if c > min_prob * total}
-    return TemplateStats(kept, len(words), len(grams), len(strong), len(counts), clauses, skipped, words)
+    names, ids, starts = _encode(sentences, progress)
+    v = len(names)
+    word_counts, _, distinct, strong_a, strong_b = template_kernels.skip_gram_stats(
+        ids, starts, v, window, float(min_prob), float(min_pmi))
+    strong = Table.from_entries(strong_a * v + strong_b)
+    trie = Table()
+    first = np.zeros(trie.keys.size, dtype=np.int64)  # beside the trie's arrays: grown with them
+    singles, single_first = np.zeros(4 * v, dtype=np.int64), np.zeros(4 * v, dtype=np.int64)
+    state = np.zeros(3, dtype=np.int64)  # template instances so far, clauses skipped, room needed
+    s, max_paths = 0, min(max_paths, template_kernels.BIG)
+    while (s := template_kernels.count_templates(ids, starts, s, strong.index, v, window, max_paths, *trie.arrays(),
+                                                 first, singles, single_first, state)) < len(starts) - 1:
+        trie.reserve(int(state[2]))  # room for clause s's templates: then go on from there
+        first = np.concatenate([first, np.zeros(trie.keys.size - first.size, dtype=np.int64)])
+    counts = trie.counts[:len(trie)]
+    total = int(singles.sum() + counts.sum())
+    kept_singles = np.flatnonzero(singles > min_prob * total)  # int64 against float64: exact below 2 ** 53
+    kept_nodes = np.flatnonzero(counts > min_prob * total)
+    templates = [(*([None] if k & 2 else []), names[k >> 2], *([None] if k & 1 else []))
+                 for k in kept_singles.tolist()]
+    tokens, offsets = template_kernels.spell(trie.keys, trie.depth, kept_nodes, v + 1)
+    tokens, offsets = tokens.tolist(), offsets.tolist()
+    templates += [tuple(names[t - 1] if t else None for t in tokens[a:b]) for a, b in zip(offsets, offsets[1:])]
+    order = np.argsort(np.concatenate([single_first[kept_singles], first[kept_nodes]]), kind="stable").tolist()
+    tally = np.concatenate([singles[kept_singles], counts[kept_nodes]]).tolist()
+    kept = {templates[k]: tally[k] for k in order}  # in order of first occurrence, as a Counter would hold them
+    before_cut = int(np.count_nonzero(singles) + np.count_nonzero(counts))
+    return TemplateStats(kept, v, distinct, len(strong_a), before_cut, len(starts) - 1, int(state[1]),
+                         Counter(dict(zip(names, word_counts.tolist()))))
+
+
+def _encode(sentences: Iterable[list[str]], progress: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The distinct words (in order of first occurrence), every word's id, and the sentences' offsets."""
+    seq = list(tqdm(sentences, desc="reading", unit=" sentences", disable=not progress, mininterval=1.0))
+    flat = list(chain.from_iterable(seq))
+    names = list(dict.fromkeys(flat))
+    ids = np.fromiter(map({w: i for i, w in enumerate(names)}.__getitem__, flat), dtype=np.int32, count=len(flat))
+    starts = np.zeros(len(seq) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, seq), dtype=np.int64, count=len(seq)), out=starts[1:])
+    return names, ids, starts
 
 
 class TemplateTrie:

@@ -8,19 +8,23 @@ import random
 import pytest
 
 from engine.errors import ConfigError, ProjectError
+from min_entropy.hash_table import Table
+from min_entropy.template_reference import (
+    count_skip_grams,
+    find_templates_reference,
+    sentence_templates,
+    strong_skip_grams,
+)
 from min_entropy.templates import (
     Parser,
     TemplateTrie,
-    count_skip_grams,
     find_templates,
     is_trivial,
     load_templates,
     make_template,
     parse_template,
     save_templates,
-    sentence_templates,
     split_clauses,
-    strong_skip_grams,
     template_str,
 )
 
@@ -69,6 +73,49 @@ def test_find_templates_counts_and_cut():
     assert joined.templates == {("x", "和", "y"): 1, ("y", "和", "x"): 1, ("x", "和", "x"): 1, ("y", "和", "y"): 1}
     with pytest.raises(ConfigError, match="templates.window"):
         find_templates(sents, window=0)
+
+
+def assert_same_stats(fast, ref):
+    assert fast.templates == ref.templates and list(fast.templates) == list(ref.templates)  # same first-seen order
+    assert fast.word_counts == ref.word_counts and list(fast.word_counts) == list(ref.word_counts)
+    for name in ("num_words", "num_skip_grams", "num_strong", "num_templates_before_cut", "num_clauses", "num_skipped"):
+        assert getattr(fast, name) == getattr(ref, name), name
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_compiled_miner_equals_the_plain_python_one(seed):
+    """Random clauses over a small vocabulary (many strong pairs, long DAGs, exact cut ties) at random settings."""
+    rng = random.Random(seed)
+    vocab = [f"w{k}" for k in range(rng.randint(1, 12))] + ["的", "和"]
+    weights = [rng.random() ** 3 for _ in vocab]
+    sents = [rng.choices(vocab, weights, k=rng.choice([0, 1, 2, rng.randint(3, 30)])) for _ in range(rng.randint(1, 60))]
+    window = rng.randint(1, 7)
+    min_prob = rng.choice([1e-5, 1e-3, 0.01, 0.05])
+    min_pmi = rng.choice([-1.0, 0.0, 0.3, 1.0, 2.0])
+    max_paths = rng.choice([3, 50, 300])
+    fast = find_templates(sents, window, min_prob, min_pmi, max_paths)
+    assert_same_stats(fast, find_templates_reference(sents, window, min_prob, min_pmi, max_paths))
+
+
+def test_compiled_miner_grows_its_trie(monkeypatch):
+    """Thousands of distinct long templates: the trie (1,024 entries at first) must grow, mid-corpus."""
+    grown = []
+    monkeypatch.setattr(Table, "reserve", lambda self, extra, orig=Table.reserve: grown.append(extra) or orig(self, extra))
+    rng = random.Random(7)
+    vocab = [f"w{k}" for k in range(300)]
+    sents = [rng.choices(vocab, k=rng.randint(2, 12)) for _ in range(400)]
+    fast = find_templates(sents, window=2, min_prob=1e-5, min_pmi=-9.0)  # every skip-gram strong
+    assert len(grown) > 2 and fast.num_templates_before_cut > 300
+    assert_same_stats(fast, find_templates_reference(sents, window=2, min_prob=1e-5, min_pmi=-9.0))
+
+
+def test_compiled_miner_edge_cases():
+    for sents in ([], [[]], [[], ["a"]], [["a", "a", "a"]], [["a"], ["b"]]):
+        assert_same_stats(find_templates(sents, 2, 1e-5, 0.0), find_templates_reference(sents, 2, 1e-5, 0.0))
+    skipped = find_templates([["a", "b"] * 20], window=3, min_pmi=-5.0, max_paths=10)
+    assert skipped.num_skipped == 1 and skipped.templates == {}
+    with pytest.raises(TypeError, match="pass a list"):
+        find_templates(iter([["a"]]))
 
 
 def test_trie_placeholders_match_one_or_more_words():
