@@ -33,12 +33,16 @@ class Segmenter:
     """
 
     def __init__(self, counts: Mapping[str, int], null_score: float = -100.0, word_bonus: float = 0.0) -> None:
-        counts = {w: c for w, c in counts.items() if c > 0}
+        words = list(counts)
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(words))
+        if (values <= 0).any():  # words without a positive count are left out (copying only then: it is slow)
+            counts = {w: c for w, c in counts.items() if c > 0}
+            words = list(counts)
+            values = values[values > 0]
         self.word_bonus = float(word_bonus)
         # every word scores log n_w - log_total: the bonus enters as a smaller log_total
         self.log_total = (math.log(sum(counts.values())) if counts else 0.0) - self.word_bonus
         self.null_score = float(null_score)
-        words = list(counts)
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
         starts = np.zeros(len(words), dtype=np.int64)
         np.cumsum(lengths[:-1], out=starts[1:])
@@ -51,7 +55,6 @@ class Segmenter:
             self.trie.grow()
         self.log_counts = np.full(len(self.trie), np.nan)  # NaN: a prefix of a word, not a word
         ok = nodes >= 0
-        values = np.fromiter(counts.values(), dtype=np.float64, count=len(words))
         self.log_counts[nodes[ok]] = kernels.logs(values[ok])
         self.root = np.full(NUM_IDS, -1, dtype=np.int64)  # the first step of every walk, without a probe
         singles = np.flatnonzero(self.trie.depth[:len(self.trie)] == 1)
