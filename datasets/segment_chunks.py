@@ -32,8 +32,7 @@ from engine.errors import ConfigError, ProjectError, as_bool, as_int
 from engine.progress import Progress
 from engine.seeding import stream_seed
 from min_entropy import atoms
-from min_entropy.bakeoff_scorer import read_segmented
-from min_entropy.chinese_text import Corpus, pieces
+from min_entropy.chinese_text import Corpus, pieces, read_lines
 from min_entropy.ngram_pmi import discover_ngram_pmi
 from min_entropy.segmenter import Segmenter
 
@@ -81,7 +80,7 @@ class SegmentChunks(DataModule):
     def prepare(self) -> None:
         if self.prepared:
             return
-        test = [line for _, line in read_segmented(self.test_file, "test file")]
+        test = [line for _, line in read_lines(self.test_file, "test file")]
         if not any(line.strip() for line in test):
             raise ProjectError(f"test file {self.test_file} has no text: give the raw test text, one sentence per line")
         train_lines = list(self.corpus.lines())

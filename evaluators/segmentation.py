@@ -25,7 +25,8 @@ import torch.nn as nn
 
 from engine.contracts import Batch, DataModule, Evaluator, Loss
 from engine.errors import ConfigError, as_number
-from min_entropy.bakeoff_scorer import read_segmented, read_vocabulary, score_lines
+from min_entropy.bakeoff_scorer import read_vocabulary, score_lines
+from min_entropy.chinese_text import read_lines
 from min_entropy.segmenter import segmentation_scores
 from models.segmental_lm import NEVER, log_marginal, viterbi
 
@@ -85,7 +86,7 @@ class SegmentationEvaluator(Evaluator):
                 else:
                     out.update({f"{prefix}{k}": s[k] for k in ("precision", "recall", "f1")})
             else:
-                gold = (line for _, line in read_segmented(self.gold_file, "gold file"))
+                gold = (line for _, line in read_lines(self.gold_file, "gold file"))
                 b = score_lines(gold, ["  ".join(w) for w in lines], read_vocabulary(self.words_file), self.gold_file)
                 out.update({f"{prefix}{k}": getattr(b, k) for k in ("precision", "recall", "f1", "oov_recall", "iv_recall")})
         return out

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import DataMissingError, ProjectError
+from engine.errors import ProjectError
+from min_entropy.chinese_text import read_lines
 
 _SPACE = re.compile("[ \t\n\r\f\v\u3000]+")  # the script splits bytes on ASCII whitespace after mapping U+3000 to a space
 
@@ -193,23 +194,9 @@ def _cancel_leading(flag: list[int], order: list[int], lacking: int, frequent: i
             return
 
 
-def read_segmented(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
-    """``(line number, line)`` of a UTF-8 file; one line naming the file and line for bytes that are not UTF-8."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataMissingError(f"{what} {path} does not exist")
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                yield lineno, raw.decode("utf-8-sig" if lineno == 1 else "utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise ProjectError(f"{path}:{lineno} is not UTF-8 ({e.reason} at byte {e.start} of the line); "
-                                   "convert the file, e.g. iconv -f gb18030 -t utf-8") from None
-
-
 def read_vocabulary(path: str | Path) -> set[str]:
     """The training word list: one word per line."""
-    return {line.strip() for _, line in read_segmented(path, "training word list")} - {""}
+    return {line.strip() for _, line in read_lines(path, "training word list")} - {""}
 
 
 def score_line(gold: list[str], pred: list[str], vocabulary: set[str]) -> tuple[int, int, int]:
@@ -249,6 +236,6 @@ def score_lines(gold: Iterable[str], pred: Iterable[str], vocabulary: set[str],
 def score_files(words: str | Path, gold: str | Path, pred: str | Path) -> BakeoffScore:
     """The bakeoff's ``score WORDS GOLD PREDICTED`` on three files."""
     vocabulary = read_vocabulary(words)
-    return score_lines((line for _, line in read_segmented(gold, "gold file")),
-                       (line for _, line in read_segmented(pred, "prediction file")),
+    return score_lines((line for _, line in read_lines(gold, "gold file")),
+                       (line for _, line in read_lines(pred, "prediction file")),
                        vocabulary, str(gold), str(pred))

@@ -37,7 +37,8 @@ from engine.errors import ProjectError, as_bool
 from engine.files import write_atomic
 from engine.instantiate import build
 from min_entropy import atoms
-from min_entropy.bakeoff_scorer import read_segmented, score_files
+from min_entropy.bakeoff_scorer import score_files
+from min_entropy.chinese_text import read_lines
 from min_entropy.lexicon import save_lexicon
 from min_entropy.segmenter import Segmenter, segmentation_scores
 
@@ -62,7 +63,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
     method = build("lexicon", cfg.lexicon)
     fold, dev = as_bool("atoms", cfg.atoms), as_bool("dev", cfg.dev)
     bench = cfg.benchmark
-    test = [line for _, line in read_segmented(bench.test_file, "test file")]
+    test = [line for _, line in read_lines(bench.test_file, "test file")]
     if not any(line.strip() for line in test):
         raise ProjectError(f"test file {bench.test_file} has no text: give the raw test text, one sentence per line")
     # 1-2. raw text only: the training corpus's lines (gold spaces removed) and the test text
