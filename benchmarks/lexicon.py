@@ -26,7 +26,7 @@
 The last lines list every nlp-zero / ours time ratio (discovery and segmentation of the side-by-side rows,
 and templates), and the very last one is the smallest, e.g. ``smallest nlp-zero / ours time ratio: 12.3
 (templates)`` (goal: >= 10). Measured 2026-12-07 on 2 CPU cores shared with other work, three full runs:
-smallest 8.9-10.4 (discovery, People's Daily (1e-7, 1) or (1e-7, 3)); templates 17-22 (docs/benchmarks.md).
+smallest 10.3, 10.1 and 9.6 (discovery on People's Daily); templates 17.7-22.3 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
