@@ -117,11 +117,12 @@ def judge(trie: Table, min_prob: float, max_len: int | None, rule: str, null_sco
     words = np.flatnonzero(trie.counts[:len(trie)])  # sorted; every judged word that stayed is among them
     stayed = np.ones(len(order), dtype=bool)
     stayed[at] = False
-    names = node_strings(trie, np.concatenate([words, order[at]]))
-    word_names = names[:len(words)]
-    return Discovery(words=dict(zip(word_names, trie.counts[words].tolist())),
-                     gains=dict(zip([word_names[k] for k in np.searchsorted(words, order[stayed]).tolist()],
-                                    gains[stayed].tolist())),
+    names = node_strings(trie, np.concatenate([words, order[at]]))  # each string made once, in one decode
+    word_names = np.array(names[:len(words)], dtype=object)
+    place = np.empty(len(trie), dtype=np.int64)  # node -> its position among the words
+    place[words] = np.arange(len(words))
+    return Discovery(words=dict(zip(names[:len(words)], trie.counts[words].tolist())),
+                     gains=dict(zip(word_names[place[order[stayed]]].tolist(), gains[stayed].tolist())),
                      removed=list(zip(names[len(words):], gains[at].tolist())),
                      num_pairs=0, num_strong_pairs=0, num_candidates=num_candidates, num_truncated=len(kept))
 
