@@ -190,8 +190,13 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
     order is ``chars[starts[k]:starts[k] + lengths[k]]`` (spelled out beforehand, read in sequence).
     Returns the gain of each word of the order, the positions in the order of the words removed (in
     the order removed), and the new total. ``root[c]``: the node of the one-character string ``c``
-    (-1: none), the first step of every walk without a probe.
+    (-1: none), the first step of every walk without a probe. The log of each count is taken once (and
+    again when the count changes), not at every substring that reaches it.
     """
+    log_counts = np.full(keys.size, np.nan)  # NaN: not a word (count 0)
+    for v in range(size[0]):
+        if counts[v] > 0:
+            log_counts[v] = math.log(counts[v])
     gains = np.empty(order.size)
     removed = np.empty(order.size, dtype=np.int64)
     n_removed = 0
@@ -216,9 +221,9 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
                 node = root[buf[i]] if j == i + 1 else child(index, node, buf[j - 1])
                 if node < 0:
                     break
-                if counts[node] <= 0 or node == w:
+                lc = log_counts[node]
+                if math.isnan(lc) or node == w:
                     continue
-                lc = math.log(counts[node])
                 if j == i + 1:
                     covered = True
                 if base + lc > best[j]:
@@ -227,12 +232,13 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
             if not covered and best[i] + null_score > best[i + 1]:
                 best[i + 1] = best[i] + null_score
                 back[i + 1] = i
-        gain = math.log(counts[w]) - log_total - best[length]
+        gain = log_counts[w] - log_total - best[length]
         gains[q] = gain
         if gain >= (length - 1.0 if length_rule else 1.0):
             continue
         n = counts[w]
         counts[w] = 0
+        log_counts[w] = np.nan
         removed[n_removed] = q
         n_removed += 1
         j = length
@@ -246,6 +252,7 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
                 node = add_child(index, keys, depth, size, -1, buf[i])
                 root[buf[i]] = node
             counts[node] += n
+            log_counts[node] = math.log(counts[node])
             parts += 1
             j = i
         total += (parts - 1) * n
