@@ -16,7 +16,7 @@ import numpy as np
 
 from min_entropy import kernels
 from min_entropy.char_ids import CODEPOINTS, MAX_PACKED, NUM_IDS, encode, pack
-from min_entropy.hash_table import Table, graft, insert_all
+from min_entropy.hash_table import Table, graft, insert_all, key_set
 
 
 class _Pickled:
@@ -84,12 +84,22 @@ class PieceCounter(_Pickled):
     def __init__(self, strong: np.ndarray, order: int = 2) -> None:
         self.order = order
         self.strong = Table.from_entries(np.asarray(strong, dtype=np.int64))
+        self.members = key_set(self.strong.keys[:len(self.strong)])  # what the cut probes: the compact set
         self.trie = Table()
         self.pieces = 0
 
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        del state["members"]  # rebuilt on load: not sent
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.members = key_set(self.strong.keys[:len(self.strong)])
+
     def add(self, text: str) -> None:
         ids = encode(text)
-        starts, lengths = kernels.cut_into_chains(ids, self.order, self.strong.index)
+        starts, lengths = kernels.cut_into_chains(ids, self.order, self.members)
         self.pieces += len(starts)
         for length in range(1, MAX_PACKED + 1):
             at = starts[lengths == length]

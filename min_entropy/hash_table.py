@@ -76,6 +76,36 @@ def child(index: np.ndarray, node: int, char: int) -> int:
 
 
 @njit(cache=True)
+def key_set(keys: np.ndarray) -> np.ndarray:
+    """A set of distinct int64 keys (>= 0) for membership tests only (``contains``): open addressing like the
+    index, load <= 1/2, but one int64 per slot (no entry), so it is half the index's size and more of it
+    stays in the cache."""
+    slots = 2
+    while slots < 2 * keys.size:
+        slots *= 2
+    out = np.full(slots, -1, dtype=np.int64)
+    mask = slots - 1
+    for k in range(keys.size):
+        i = home(keys[k], mask)
+        while out[i] >= 0 and out[i] != keys[k]:
+            i = (i + 1) & mask
+        out[i] = keys[k]
+    return out
+
+
+@njit(cache=True, inline="always")
+def contains(members: np.ndarray, key: int) -> bool:
+    """Whether ``key`` is in a ``key_set``."""
+    mask = members.size - 1
+    i = home(key, mask)
+    while members[i] >= 0:
+        if members[i] == key:
+            return True
+        i = (i + 1) & mask
+    return False
+
+
+@njit(cache=True)
 def _index(index: np.ndarray, keys: np.ndarray, n: int) -> None:
     mask = index.size // 2 - 1
     for d in range(n):

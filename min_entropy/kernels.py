@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from min_entropy.char_ids import NUM_IDS
-from min_entropy.hash_table import add_child, child, find
+from min_entropy.hash_table import add_child, child, contains, find
 
 
 @njit(cache=True)
@@ -102,7 +102,7 @@ def spell(nodes, keys, depth, codepoints, sep):
 @njit(cache=True)
 def cut_into_chains(ids, order, strong):
     """Cut each chunk into maximal chains of overlapping strong n-grams (orders 2..``order``, packed codes
-    in ``strong``); a character no strong n-gram covers is a piece alone. With ``order=2`` this is post
+    in the ``hash_table.key_set`` ``strong``); a character no strong n-gram covers is a piece alone. With ``order=2`` this is post
     1's cut (between two characters unless their pair is strong), with 4 the 2019 one
     (kexue.fm/archives/6920). Returns the pieces' starts and lengths."""
     n = ids.size
@@ -122,7 +122,7 @@ def cut_into_chains(ids, order, strong):
                 if j + k >= n or ids[j + k] == 0:
                     break
                 code = code * NUM_IDS + ids[j + k]
-                if j + k + 1 > end and find(strong, code) >= 0:
+                if j + k + 1 > end and contains(strong, code):
                     end = j + k + 1
             j += 1
         starts[t], lengths[t] = i, end - i
