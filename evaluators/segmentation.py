@@ -1,7 +1,7 @@
 """Word segmentation by a segmental language model, alone and with the min-entropy lexicon, scored.
 
 Every chunk of the split is cut by Viterbi, the chunks and the punctuation between them put back into lines,
-numbers and Latin words unfolded (``datasets/segment_chunks.py``). Two decodes:
+numbers and Latin words unfolded (``datasets/segment_chunk_data.py``). Two decodes:
 
 - the model alone (``slm_*`` metrics): the most probable segmentation, ``max sum_i log p(y_i | y_<i)``;
 - the product of the model and the lexicon (the plain metrics, ``f1`` the monitor): each segment scores
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
 
-from engine.contracts import Batch, DataModule, Evaluator, Loss
+from engine.contracts import Batch, DataModule, Evaluator, Loss, Media
 from engine.errors import ConfigError, as_number
 from min_entropy.bakeoff_scorer import read_vocabulary, score_lines
 from min_entropy.chinese_text import read_lines
@@ -45,10 +46,11 @@ class SegmentationEvaluator(Evaluator):
         self.unknown_score = as_number("evaluator.unknown_score", unknown_score)
         self.dev_weights = [as_number("evaluator.dev_weights", w, 0.0) for w in dev_weights]
         self.data: DataModule | None = None
+        self._shown: dict[str, list[list[str]]] = {}  # the last evaluation's segmentations, for media()
 
     def setup(self, data: DataModule) -> None:
         if not callable(getattr(data, "assemble", None)):
-            raise ConfigError("evaluator=segmentation needs data=segment_chunks (chunks it can put back into lines)")
+            raise ConfigError("evaluator=segmentation needs data=segment_chunk_data (chunks it can put back into lines)")
         if (self.lexicon_weight or any(self.dev_weights)) and not getattr(data, "word_scores", None):
             raise ConfigError("evaluator.lexicon_weight > 0 needs a lexicon: set data.lexicon "
                               "(e.g. {order: 4, min_count: 2, min_pmi: [0.5, 4.5, 8.0], word_bonus: 3.5})")
@@ -76,9 +78,12 @@ class SegmentationEvaluator(Evaluator):
         weights = {"": self.lexicon_weight, "slm_": 0.0}
         if split == "val":
             weights.update({f"w{w:g}_": w for w in self.dev_weights})
+        self._shown = {"gold": self.data.splits["val"].gold} if split == "val" else {}
         for prefix, w in weights.items():
             scores = seg if w == 0 else torch.where(seg <= NEVER / 2, seg, seg + w * lexicon)
             lines = self.data.assemble(split, _spell(chunks, [c for row in viterbi(scores, n) for c in row]))
+            if prefix in ("", "slm_"):
+                self._shown[f"with lexicon (weight {self.lexicon_weight:g})" if prefix == "" else "model alone"] = lines
             if split == "val":
                 s = segmentation_scores(self.data.splits["val"].gold, lines)
                 if prefix.startswith("w"):
@@ -90,6 +95,14 @@ class SegmentationEvaluator(Evaluator):
                 b = score_lines(gold, ["  ".join(w) for w in lines], read_vocabulary(self.words_file), self.gold_file)
                 out.update({f"{prefix}{k}": getattr(b, k) for k in ("precision", "recall", "f1", "oov_recall", "iv_recall")})
         return out
+
+    def media(self, model: nn.Module, data: DataModule, split: str, loss: Loss | None = None) -> Media:
+        """Word lengths of the last evaluation's segmentations (and of the gold on val), and its first lines, segmented."""
+        if not self._shown:
+            return Media()
+        texts = {"segmented": "\n\n".join(f"**{name}**: " + " / ".join("  ".join(line) for line in lines[:3])
+                                           for name, lines in self._shown.items())}
+        return Media(figures={"word_lengths": word_length_figure(self._shown)}, texts=texts)
 
     def _lexicon_scores(self, chunks: list[str], lengths: torch.Tensor, k: int) -> torch.Tensor:
         """``(rows, L, K)``: the lexicon's score of every segment of every row (``unknown_score`` off the lexicon)."""
@@ -116,3 +129,24 @@ def _spell(chunks: list[str], lengths: list[int]) -> list[list[str]]:
             k += 1
         out.append(words)
     return out
+
+
+def word_length_figure(segmentations: dict[str, list[list[str]]]) -> Any:
+    """Bars: the share of words of each length (1 .. 6+ characters, punctuation included) in each segmentation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    width = 0.8 / len(segmentations)
+    for i, (name, lines) in enumerate(segmentations.items()):
+        lengths = [min(len(w), 6) for line in lines for w in line]
+        shares = [lengths.count(k) / max(len(lengths), 1) for k in range(1, 7)]
+        ax.bar([k + (i - (len(segmentations) - 1) / 2) * width for k in range(1, 7)], shares, width, label=name)
+    ax.set_xticks(range(1, 7), ["1", "2", "3", "4", "5", "6+"])
+    ax.set_xlabel("word length (characters)")
+    ax.set_ylabel("share of words")
+    ax.legend()
+    fig.tight_layout()
+    return fig

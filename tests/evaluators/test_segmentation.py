@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from datasets.segment_chunks import SegmentChunks
+from datasets.segment_chunk_data import SegmentChunkData
 from evaluators.segmentation import SegmentationEvaluator
 from min_entropy.bakeoff_scorer import score_lines
 from min_entropy.segmenter import Segmenter, segmentation_scores
@@ -27,13 +27,13 @@ class _OneCharacter(torch.nn.Module):
         return seg.masked_fill(~((last == chunk[:, :, None]) & (chunk[:, :, None] >= 0)), NEVER)
 
 
-def _data(tmp_path: Path) -> tuple[SegmentChunks, Path]:
+def _data(tmp_path: Path) -> tuple[SegmentChunkData, Path]:
     corpus = tmp_path / "pd.txt"
     corpus.write_text("中国/ns 人民/n 在/p 前进/v 。/w\n我们/r 的/u 新/a 世纪/n ！/w\n" * 3, encoding="utf-8")
     test, gold = tmp_path / "test.txt", tmp_path / "gold.txt"
     test.write_text("中国人民在前进。\n我们的新世纪！\n", encoding="utf-8")
     gold.write_text("中国  人民  在  前进  。\n我们  的  新  世纪  ！\n", encoding="utf-8")
-    data = SegmentChunks(str(corpus), test_file=str(test), max_len=8, min_count=1, val_lines=2)
+    data = SegmentChunkData(str(corpus), test_file=str(test), max_len=8, min_count=1, val_lines=2)
     data.setup()
     # a lexicon of known scores (log p(w) + bonus) in place of a discovered one
     words = {"中国": -3.0, "人民": -3.0, "前进": -4.0, "世纪": -4.0, "我们": -3.0, "中国人": -5.0}

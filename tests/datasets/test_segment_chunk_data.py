@@ -1,4 +1,4 @@
-"""SegmentChunks: rows spell the raw text's chunks end to end, chunk numbers mark their edges, the lexicon's
+"""SegmentChunkData: rows spell the raw text's chunks end to end, chunk numbers mark their edges, the lexicon's
 word starts ride along, batches are a pure function of (seed, epoch, batch), and lines are put back whole."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datasets.segment_chunks import PAD, SegmentChunks
+from datasets.segment_chunk_data import PAD, SegmentChunkData
 from engine.errors import ProjectError
 from engine.progress import Progress
 from min_entropy.chinese_text import chunks as chunks_of
@@ -24,7 +24,7 @@ def _write(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_rows_spell_the_chunks_and_mark_their_edges(tmp_path: Path) -> None:
     corpus, test = _write(tmp_path)
-    data = SegmentChunks(str(corpus), test_file=str(test), max_len=5, batch_size=2, min_count=1, val_lines=2,
+    data = SegmentChunkData(str(corpus), test_file=str(test), max_len=5, batch_size=2, min_count=1, val_lines=2,
                          lexicon={"order": 4, "min_count": 1, "min_pmi": [0.0, 0.0, 0.0]})
     data.setup(seed=3)
     x, chunk, starts = data.train["x"], data.train["chunk"], data.train["starts"]
@@ -53,7 +53,7 @@ def test_rows_spell_the_chunks_and_mark_their_edges(tmp_path: Path) -> None:
 
 def test_lines_are_put_back_whole(tmp_path: Path) -> None:
     corpus, test = _write(tmp_path)
-    data = SegmentChunks(str(corpus), test_file=str(test), max_len=4, min_count=1, val_lines=2)
+    data = SegmentChunkData(str(corpus), test_file=str(test), max_len=4, min_count=1, val_lines=2)
     data.setup()
     for split in ("val", "test"):
         chunks = data.chunks(split)
@@ -69,4 +69,4 @@ def test_empty_test_file_is_one_line(tmp_path: Path) -> None:
     corpus, test = _write(tmp_path)
     test.write_text("\n\n", encoding="utf-8")
     with pytest.raises(ProjectError, match="has no text"):
-        SegmentChunks(str(corpus), test_file=str(test)).prepare()
+        SegmentChunkData(str(corpus), test_file=str(test)).prepare()

@@ -49,7 +49,7 @@ class Lines:
     gold: list[list[str]] | None
 
 
-class SegmentChunks(DataModule):
+class SegmentChunkData(DataModule):
     """Batches ``{"x": ids (B, L), "chunk": chunk numbers (B, L), "starts": (B, L) bool (with a lexicon)}``;
     ``sizes()`` gives ``vocab_size`` and ``eos_id``."""
 
