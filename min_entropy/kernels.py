@@ -154,8 +154,14 @@ def insert_spans(ids, starts, lengths, weights, first, nodes, index, keys, count
 
 @njit(cache=True)
 def insert_codes(codes, length, weights, first, index, keys, counts, depth, size):
-    """``insert_spans`` for strings of ``length`` characters given as packed codes (``char_ids.pack``)."""
+    """``insert_spans`` for strings of ``length`` characters given as packed codes (``char_ids.pack``).
+
+    The codes come sorted (``np.unique``), so a string mostly shares its first characters with the one
+    before: their nodes are taken from that walk (the same nodes, made in the same order) and only the
+    rest is probed."""
     chars = np.empty(length, dtype=np.int64)
+    prev = np.full(length, -1, dtype=np.int64)  # the characters of the string before, and its path
+    path = np.empty(length, dtype=np.int64)
     for k in range(first, codes.size):
         if size[0] + length > keys.size:
             return k
@@ -163,9 +169,14 @@ def insert_codes(codes, length, weights, first, index, keys, counts, depth, size
         for p in range(length - 1, -1, -1):
             chars[p] = code % NUM_IDS
             code //= NUM_IDS
-        node = -1
-        for p in range(length):
+        same = 0
+        while same < length and chars[same] == prev[same]:
+            same += 1
+        node = path[same - 1] if same > 0 else -1
+        for p in range(same, length):
             node = add_child(index, keys, depth, size, node, chars[p])
+            path[p] = node
+            prev[p] = chars[p]
         counts[node] += weights[k]
     return codes.size
 
