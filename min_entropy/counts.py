@@ -1,7 +1,7 @@
 """The two counting passes of word discovery as mergeable accumulators (see ``min_entropy.engines``).
 
 - :class:`NgramCounter`: characters (a fixed array over ``char_ids``) and n-grams of ``lo..hi``
-  characters inside chunks (a ``hash_table.Table`` keyed by the packed n-gram);
+  characters inside chunks (:class:`SortedCounts` of the packed n-grams);
 - :class:`PieceCounter`: the pieces left after cutting each chunk (post 1: at weak pairs; 2019: at the
   ends of chains of strong n-grams), counted in a trie, so pieces of any length are exact.
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from min_entropy import kernels
 from min_entropy.char_ids import CODEPOINTS, MAX_PACKED, NUM_IDS, encode, pack
-from min_entropy.hash_table import Table, graft, insert_all, key_set
+from min_entropy.hash_table import Table, graft, key_set
 
 
 class _Pickled:
@@ -36,15 +36,46 @@ class _Pickled:
         self.__dict__.update(state)
 
 
-class NgramCounter(_Pickled):
-    """Character counts and the counts of every n-gram of ``lo..hi`` characters (``hi <= 4``)."""
+class SortedCounts:
+    """Counts of distinct int64 keys (with a depth each: the n-gram's length) as a few runs sorted by key.
 
-    tables = ("ngrams",)
+    Each block's counted n-grams come sorted (``_unique``), so they are kept as a run and merged with the
+    run before whenever it is at least half that one's size (as a binary counter carries): every merge is
+    a sequential pass (``kernels.merge_runs``), about ``log2(blocks)`` per key in all, where adding each
+    block to a hash table was a cache miss per distinct n-gram, and the table's index (twice the size of
+    the counts) is never built. Pickles as its arrays.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, keys: np.ndarray, counts: np.ndarray, depth: np.ndarray) -> None:
+        """Add counts of distinct keys sorted ascending."""
+        self.runs.append((keys, counts, depth))
+        while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
+            b, a = self.runs.pop(), self.runs.pop()
+            self.runs.append(kernels.merge_runs(*a, *b))
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``keys`` (ascending), ``counts`` and ``depth`` of every key, as arrays of their own."""
+        while len(self.runs) > 1:
+            b, a = self.runs.pop(), self.runs.pop()
+            self.runs.append(kernels.merge_runs(*a, *b))
+        if not self.runs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        return tuple(x.copy() for x in self.runs[0])
+
+    def __len__(self) -> int:
+        return len(self.entries()[0])
+
+
+class NgramCounter:
+    """Character counts and the counts of every n-gram of ``lo..hi`` characters (``hi <= 4``)."""
 
     def __init__(self, lo: int = 2, hi: int = 2) -> None:
         self.lo, self.hi = lo, hi
         self.chars = np.zeros(NUM_IDS, dtype=np.int64)
-        self.ngrams = Table()
+        self.ngrams = SortedCounts()
 
     def add(self, text: str) -> None:
         ids = encode(text)
@@ -52,18 +83,17 @@ class NgramCounter(_Pickled):
         chars[0] = 0  # id 0: the characters between chunks
         self.chars += chars
         code, inside = ids.astype(np.int64), ids > 0
-        for k in range(2, self.hi + 1):  # the k-grams of the block, sorted and counted by numpy (no probing)
+        for k in range(2, self.hi + 1):  # the k-grams of the block, sorted and counted (no probing)
             code = code[:-1] * NUM_IDS + ids[k - 1:]
             inside = inside[:-1] & (ids[k - 1:] > 0)
             if k >= self.lo:
                 keys, counts = _unique(code[inside], k)
-                self.ngrams.reserve(len(keys))
-                insert_all(*self.ngrams.arrays(), keys, counts, np.full(len(keys), k, dtype=np.int32))
+                self.ngrams.add(keys, counts.astype(np.int64, copy=False), np.full(len(keys), k, dtype=np.int32))
 
     def merge(self, other: NgramCounter) -> None:
         self.chars += other.chars
-        self.ngrams.reserve(len(other.ngrams))
-        insert_all(*self.ngrams.arrays(), *other.ngrams.entries())
+        for run in other.ngrams.runs:
+            self.ngrams.add(*run)
 
     @property
     def total_chars(self) -> int:

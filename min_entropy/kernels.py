@@ -75,6 +75,36 @@ def count_pairs(codes):
 
 
 @njit(cache=True)
+def merge_runs(keys_a, counts_a, depth_a, keys_b, counts_b, depth_b):
+    """Two runs of distinct keys sorted ascending (with counts and depths) merged into one, the counts of a
+    key in both added."""
+    n = keys_a.size + keys_b.size
+    keys = np.empty(n, dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    depth = np.empty(n, dtype=np.int32)
+    i = j = m = 0
+    while i < keys_a.size and j < keys_b.size:
+        if keys_a[i] < keys_b[j]:
+            keys[m], counts[m], depth[m] = keys_a[i], counts_a[i], depth_a[i]
+            i += 1
+        elif keys_b[j] < keys_a[i]:
+            keys[m], counts[m], depth[m] = keys_b[j], counts_b[j], depth_b[j]
+            j += 1
+        else:
+            keys[m], counts[m], depth[m] = keys_a[i], counts_a[i] + counts_b[j], depth_a[i]
+            i += 1
+            j += 1
+        m += 1
+    for k in range(i, keys_a.size):
+        keys[m], counts[m], depth[m] = keys_a[k], counts_a[k], depth_a[k]
+        m += 1
+    for k in range(j, keys_b.size):
+        keys[m], counts[m], depth[m] = keys_b[k], counts_b[k], depth_b[k]
+        m += 1
+    return keys[:m].copy(), counts[:m].copy(), depth[:m].copy()
+
+
+@njit(cache=True)
 def spell(nodes, keys, depth, codepoints, sep):
     """The code points of trie nodes' strings, each followed by ``sep``, in one array (decoded at once).
 
