@@ -131,6 +131,7 @@ class PieceCounter(_Pickled):
         ids = encode(text)
         starts, lengths = kernels.cut_into_chains(ids, self.order, self.members)
         self.pieces += len(starts)
+        packed = []  # (length, distinct codes, their counts) of the pieces of up to four characters
         for length in range(1, MAX_PACKED + 1):
             at = starts[lengths == length]
             if length == 1:  # single characters: a fixed array of counts, no sort
@@ -142,11 +143,16 @@ class PieceCounter(_Pickled):
                 for k in range(length):
                     code = code * NUM_IDS + ids[at + k]
                 code, n = _unique(code, length)
+            packed.append((length, code, n))
+        long = lengths > MAX_PACKED
+        at, size, nodes = starts[long], lengths[long], np.empty(int(long.sum()), dtype=np.int64)
+        if not len(self.trie):  # the first block sizes the trie (about the nodes it makes), so that it is
+            # not grown from nothing by doubling, each time a new index
+            self.trie.reserve(sum(len(code) for _, code, _ in packed) + int(size.sum()))
+        for length, code, n in packed:
             k = 0
             while (k := kernels.insert_codes(code, length, n, k, *self.trie.arrays())) < len(code):
                 self.trie.grow()  # the trie was full: grow it and go on from there
-        long = lengths > MAX_PACKED
-        at, size, nodes = starts[long], lengths[long], np.empty(int(long.sum()), dtype=np.int64)
         k = 0
         while (k := kernels.insert_spans(ids, at, size, np.ones_like(at), k, nodes, *self.trie.arrays())) < len(at):
             self.trie.grow()

@@ -38,9 +38,9 @@ from engine.errors import ConfigError, ProjectError
 from engine.files import write_atomic
 from min_entropy import kernels
 from min_entropy.char_ids import NUM_IDS
-from min_entropy.chinese_text import read_lines
+from min_entropy.chinese_text import Corpus, read_lines
 from min_entropy.counts import NgramCounter, PieceCounter, char_counter, longest_first, node_strings
-from min_entropy.engines import LocalEngine
+from min_entropy.engines import LocalEngine, blocks
 from min_entropy.hash_table import Table
 
 RULES = ("constant", "length")
@@ -77,6 +77,8 @@ def discover(corpus: Iterable[str], min_prob: float = 1e-7, min_pmi: float = 1.0
         raise TypeError("discover reads the corpus twice: pass a list or a Corpus, not an iterator")
     engine = engine or LocalEngine()
     t0 = time.perf_counter()
+    if isinstance(engine, LocalEngine) and not isinstance(corpus, Corpus):  # lines in memory: joined into
+        corpus = list(blocks(corpus, engine.block_chars))  # blocks once for both passes (the same blocks)
     counts = engine.accumulate(corpus, NgramCounter, "counting", progress)
     if not counts.total_chars:
         raise ProjectError("the corpus has no Chinese characters, letters or digits to count")
