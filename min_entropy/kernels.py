@@ -231,8 +231,9 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
     order is ``chars[starts[k]:starts[k] + lengths[k]]`` (spelled out beforehand, read in sequence).
     Returns the gain of each word of the order, the positions in the order of the words removed (in
     the order removed), and the new total. ``root[c]``: the node of the one-character string ``c``
-    (-1: none), the first step of every walk without a probe. The log of each count is taken once (and
-    again when the count changes), not at every substring that reaches it.
+    (-1: none), the first step of every walk without a probe; the walk from the first character follows
+    the word's own parents instead (no probe at all: ~45% of the probes on People's Daily). The log of
+    each count is taken once (and again when the count changes), not at every substring that reaches it.
     """
     log_counts = np.full(keys.size, np.nan)  # NaN: not a word (count 0)
     for v in range(size[0]):
@@ -246,10 +247,15 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
         longest = max(longest, lengths[k])
     best = np.empty(longest + 1)
     back = np.zeros(longest + 1, dtype=np.int64)
+    prefix = np.empty(longest + 1, dtype=np.int64)
     for q in range(order.size):
         w = order[q]
         length = lengths[q]
         buf = chars[starts[q]:starts[q] + length]
+        v = w
+        for j in range(length, 0, -1):  # the nodes of w's prefixes: its parents, read from keys, not probed
+            prefix[j] = v
+            v = keys[v] // NUM_IDS - 1
         best[0] = 0.0
         for k in range(1, length + 1):
             best[k] = -np.inf
@@ -259,7 +265,10 @@ def remove_redundant(order, lengths, starts, chars, length_rule, null_score, tot
             covered = False
             node = -1
             for j in range(i + 1, length + 1):
-                node = root[buf[i]] if j == i + 1 else child(index, node, buf[j - 1])
+                if i == 0:
+                    node = prefix[j]
+                else:
+                    node = root[buf[i]] if j == i + 1 else child(index, node, buf[j - 1])
                 if node < 0:
                     break
                 lc = log_counts[node]
