@@ -21,7 +21,7 @@
    ours in one process, ours counting on a local Dask cluster (2 single-threaded worker processes; their
    peak memory added), and nlp-zero up to 10 MB.
 
-    make bench-lexicon        # or: .venv/bin/python -m benchmarks.lexicon [--quick] [--repeats N] [--scale-mb 10,100,1000]
+    make bench-lexicon  # or: .venv/bin/python -m benchmarks.lexicon [--quick] [--repeats N] [--scale-mb 10,100] [--no-scaling]
 
 The last lines list every nlp-zero / ours time ratio (discovery and segmentation of the side-by-side rows,
 and templates), and the very last one is the smallest, e.g. ``smallest nlp-zero / ours time ratio: 12.3
@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="the first 3,000 lines, one repeat, scaling at 2 and 8 MB")
     p.add_argument("--repeats", type=int, default=3, help="best of N for the side-by-side timings (default 3)")
     p.add_argument("--scale-mb", default="10,100,1000", help="corpus sizes for the scaling runs, in MB")
+    p.add_argument("--no-scaling", action="store_true", help="skip part 4 (the scaling runs: minutes at 1 GB)")
     p.add_argument("--scale-worker", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -340,10 +341,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"templates: nlp-zero / ours time {ratios[-1][0]:.1f}")
 
     sizes = [2.0, 8.0] if args.quick else [float(x) for x in args.scale_mb.split(",")]
-    print("\n4. scaling: (1e-7, 1), rule=length, streamed from disk, one fresh process per run", flush=True)
-    results = scaling(sizes, nz)
-    print("\n| run | MB | characters | lexicon | discovery s | segmentation s | ns / character | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    results = []
+    if not args.no_scaling:
+        print("\n4. scaling: (1e-7, 1), rule=length, streamed from disk, one fresh process per run", flush=True)
+        results = scaling(sizes, nz)
+    if results:
+        print("\n| run | MB | characters | lexicon | discovery s | segmentation s | ns / character | peak RSS MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         if r["mb"] == 0:
             print(f"| {r['impl']} | - | - | - | - | - | - | {r['rss']:.0f} |")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from min_entropy import kernels, reference
-from min_entropy.char_ids import CODEPOINTS, encode, pack
+from min_entropy.char_ids import CODEPOINTS, NUM_IDS, encode, pack
 from min_entropy.counts import NgramCounter, PieceCounter, node_strings
 from min_entropy.engines import LocalEngine
 from min_entropy.lexicon import discover, judge
@@ -144,3 +144,51 @@ def test_segmenter_tally_and_empty_lexicon():
     assert seg.tokenize_lines(["我们去 公园！！", "", "去"], tally) == [["我们", "去", "公园", "！！"], [], ["去"]]
     assert tally == {"我们": 1, "去": 2, "公园": 1}
     assert Segmenter({}).tokenize("我们。") == reference.ReferenceSegmenter({}).tokenize("我们。") == ["我", "们", "。"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sorted_counts_pair_radix_sort_and_key_set(seed):
+    """The pieces the fast passes stand on: ``count_pairs`` is ``np.unique`` with counts; ``SortedCounts``
+    (runs merged as blocks come) sums like a Counter, in any order of adding; ``key_set`` holds exactly its
+    keys."""
+    from min_entropy.counts import SortedCounts
+    from min_entropy.hash_table import contains, key_set
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 21027 ** 2, 5000).astype(np.uint32)
+    codes[:2000] = codes[2000:4000]  # repeats
+    keys, counts = kernels.count_pairs(codes)
+    want_keys, want_counts = np.unique(codes, return_counts=True)
+    assert np.array_equal(keys, want_keys) and np.array_equal(counts, want_counts)
+    assert kernels.count_pairs(codes[:0])[0].size == 0
+
+    truth: Counter = Counter()
+    table = SortedCounts()
+    for _ in range(9):
+        block = rng.integers(0, 300, rng.integers(0, 200))
+        k, c = np.unique(block, return_counts=True)
+        table.add(k, c, np.full(len(k), 2, dtype=np.int32))
+        truth.update(block.tolist())
+    k, c, d = table.entries()
+    assert dict(zip(k.tolist(), c.tolist())) == truth and np.all(np.diff(k) > 0) and np.all(d == 2)
+    assert len(table) == len(truth)
+
+    members = key_set(np.array(sorted(truth), dtype=np.int64))
+    assert all(contains(members, x) == (x in truth) for x in range(-1, 320))
+    assert not contains(key_set(np.zeros(0, dtype=np.int64)), 5)
+
+
+def test_node_strings_in_any_order():
+    """``node_strings`` spells each node (any length, any order, repeats) as the trie holds it: its parent's
+    string and its own character."""
+    lines = ["天地玄黄宇宙洪荒", "天地，日月", "天地玄黄"] * 3
+    strong = LocalEngine().accumulate(lines, NgramCounter).ngrams.entries()[0]  # every pair: whole chunks
+    trie = LocalEngine().accumulate(lines, partial(PieceCounter, strong)).trie
+    nodes = np.arange(len(trie))[::-1]
+    names = node_strings(trie, np.concatenate([nodes, nodes[:3]]))
+    assert len(names) == len(nodes) + 3 and names[-3:] == names[:3] and "宇宙洪荒" in "".join(names)
+    spelled = dict(zip(nodes.tolist(), names))
+    for v, name in spelled.items():
+        parent = int(trie.keys[v]) // NUM_IDS - 1
+        assert name[-1] == chr(CODEPOINTS[trie.keys[v] % NUM_IDS]) and name[:-1] == spelled.get(parent, "")
+    assert node_strings(trie, np.zeros(0, dtype=np.int64)) == []
