@@ -26,7 +26,8 @@
 The last lines list every nlp-zero / ours time ratio (discovery and segmentation of the side-by-side rows,
 and templates), and the very last one is the smallest, e.g. ``smallest nlp-zero / ours time ratio: 12.3
 (templates)`` (goal: >= 10). Measured 2026-12-07 on 2 CPU cores shared with other work, three full runs:
-smallest 10.3, 10.1 and 9.6 (discovery on People's Daily); templates 17.7-22.3 (docs/benchmarks.md).
+smallest 15.2, 13.1 and 13.6 (segmentation on People's Daily (1e-7, 1)); discovery 15.0-20.0 (People's
+Daily 15.0-19.4); templates 13.9-21.7 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
