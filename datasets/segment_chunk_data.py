@@ -33,7 +33,7 @@ from engine.progress import Progress
 from engine.seeding import stream_seed
 from min_entropy import atoms
 from min_entropy.chinese_text import Corpus, pieces, read_lines
-from min_entropy.ngram_pmi import discover_ngram_pmi
+from min_entropy.ngram_pmi import NgramPMI
 from min_entropy.segmenter import Segmenter
 
 PAD, UNK, EOS = 0, 1, 2  # EOS never appears as input: it is the end-of-segment symbol the model predicts
@@ -83,7 +83,10 @@ class SegmentChunkData(DataModule):
         test = [line for _, line in read_lines(self.test_file, "test file")]
         if not any(line.strip() for line in test):
             raise ProjectError(f"test file {self.test_file} has no text: give the raw test text, one sentence per line")
-        train_lines = list(self.corpus.lines())
+        if not self.corpus.has_gold:
+            raise ConfigError(f"data.corpus_format={self.corpus.format!r} has no gold words: validation scores People's Daily's")
+        gold = list(self.corpus.gold())  # read once: its words joined are the raw training lines
+        train_lines = ["".join(words) for words in gold]
         raw = [self._fold(line)[0] for line in train_lines + [t for t in test if t.strip()]]
         chunks = [p for line in raw for p, is_chunk in pieces(line) if is_chunk]
         counts = Counter(c for chunk in chunks for c in chunk)
@@ -91,17 +94,17 @@ class SegmentChunkData(DataModule):
         self.stoi = {c: i for i, c in enumerate(self.itos)}
         starts, self.word_scores = None, {}
         if self.lexicon is not None:
-            settings = {k: v for k, v in self.lexicon.items() if k in ("order", "min_count", "min_pmi")}
-            found = discover_ngram_pmi(raw, **settings)
-            seg = Segmenter(found.words, word_bonus=float(self.lexicon.get("word_bonus", 0.0)))
+            try:
+                method = NgramPMI(**self.lexicon)
+            except TypeError as e:
+                raise ConfigError(f"data.lexicon: {e}; it takes the settings of lexicon=ngram_pmi") from None
+            found = method.discover(raw)
+            seg = Segmenter(found.words, method.null_score, method.word_bonus)
             starts = [_starts_of(words) for words in seg.tokenize_lines(chunks)]
             # each word's score in the segmenter, log p(w) + word_bonus: what the evaluator can add to the model's
             self.word_scores = {w: math.log(c) - seg.log_total for w, c in found.words.items() if c > 0}
         self.train = self._rows(chunks, starts)
-        gold = list(self.corpus.gold())[: self.val_lines] if self.corpus.has_gold else None
-        if gold is None:
-            raise ConfigError(f"data.corpus_format={self.corpus.format!r} has no gold words: validation scores People's Daily's")
-        self.splits = {"val": self._lines(train_lines[: self.val_lines], gold), "test": self._lines(test, None)}
+        self.splits = {"val": self._lines(train_lines[: self.val_lines], gold[: self.val_lines]), "test": self._lines(test, None)}
         self.prepared = True
 
     def _lines(self, lines: list[str], gold: list[list[str]] | None) -> Lines:

@@ -47,6 +47,7 @@ class SegmentationEvaluator(Evaluator):
         self.dev_weights = [as_number("evaluator.dev_weights", w, 0.0) for w in dev_weights]
         self.data: DataModule | None = None
         self._shown: dict[str, list[list[str]]] = {}  # the last evaluation's segmentations, for media()
+        self._lexicon: dict[str, torch.Tensor] = {}  # per split: the lexicon's segment scores (the model does not change them)
 
     def setup(self, data: DataModule) -> None:
         if not callable(getattr(data, "assemble", None)):
@@ -55,6 +56,7 @@ class SegmentationEvaluator(Evaluator):
             raise ConfigError("evaluator.lexicon_weight > 0 needs a lexicon: set data.lexicon "
                               "(e.g. {order: 4, min_count: 2, min_pmi: [0.5, 4.5, 8.0], word_bonus: 3.5})")
         self.data = data
+        self._lexicon = {}
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Iterable[Batch], loss: Loss | None = None) -> dict[str, float]:
@@ -73,7 +75,10 @@ class SegmentationEvaluator(Evaluator):
             raise ConfigError("the evaluation split holds no chunk of text")
         seg, n = torch.cat(rows), torch.cat(lengths)
         chunks = self.data.chunks(split)
-        lexicon = self._lexicon_scores(chunks, n, seg.shape[2]) if self.data.word_scores else torch.zeros_like(seg)
+        if split not in self._lexicon:
+            self._lexicon[split] = (self._lexicon_scores(chunks, n, seg.shape[2]) if self.data.word_scores
+                                    else torch.zeros_like(seg))
+        lexicon = self._lexicon[split]
         out = {"bits_per_char": nll / max(int(n.sum()), 1) / math.log(2)}
         weights = {"": self.lexicon_weight, "slm_": 0.0}
         if split == "val":

@@ -67,7 +67,9 @@ def run(cfg: DictConfig, out: Path) -> dict:
     if not any(line.strip() for line in test):
         raise ProjectError(f"test file {bench.test_file} has no text: give the raw test text, one sentence per line")
     # 1-2. raw text only: the training corpus's lines (gold spaces removed) and the test text
-    raw = list(corpus.lines()) + [line for line in test if line.strip()]
+    gold = list(corpus.gold()) if corpus.has_gold else None  # read once: its words joined are the raw lines
+    train = ["".join(words) for words in gold] if gold is not None else list(corpus.lines())
+    raw = train + [line for line in test if line.strip()]
     found = method.discover([atoms.fold(line)[0] for line in raw] if fold else raw, progress=as_bool("progress", cfg.progress))
     save_lexicon(out / "lexicon.tsv", found.words, found.gains)
     seg = Segmenter(found.words, method.null_score, method.word_bonus)
@@ -80,9 +82,8 @@ def run(cfg: DictConfig, out: Path) -> dict:
                 if k not in ("_target_", "engine", "scheduler", "partitions")}
     m: dict = {"benchmark": bench.name, "method": type(method).__name__, **settings,
                "atoms": fold, "lexicon_size": len(found.words), **score.as_dict(), "wall_s": wall, "machine": machine()}
-    if dev and corpus.has_gold:
-        lines = list(corpus.lines())
-        dev_scores = segmentation_scores(corpus.gold(), segment(seg, lines, fold))
+    if dev and gold is not None:
+        dev_scores = segmentation_scores(gold, segment(seg, train, fold))
         m.update({f"dev_{k}": v for k, v in dev_scores.items() if k in ("precision", "recall", "f1")})
     write_atomic(out / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False) + "\n")
     return m
