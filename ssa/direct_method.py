@@ -1,0 +1,205 @@
+"""Gillespie's direct method for a :class:`~ssa.kinetic_model.KineticModel`: any rate law, rules, events.
+
+Method: D. T. Gillespie, J. Phys. Chem. 81, 2340 (1977); post: Su Jianlin, kexue.fm/archives/5607.
+Each step of each trajectory draws ``u1, u2`` from its own stream (as :mod:`ssa.gillespie` does:
+the same trajectory whatever the batch, chunk or worker) and sets
+
+    a = a(x, t),   a_0 = sum_mu a_mu,   tau = -ln(u1) / a_0,   mu = min{mu : sum_{nu <= mu} a_nu > u2 a_0}.
+
+Events (SBML events without delay) are handled exactly:
+
+* a timed event at ``T`` (trigger ``t >= T``) that comes before ``t + tau`` fires at ``T`` instead of
+  the reaction; the reaction's draw is dropped, which is exact because waiting times are memoryless
+  and the propensities do not depend on time between events;
+* a state event fires when its trigger turns from false to true, which can only happen when the
+  state changes: it is checked after every reaction and every event.
+
+The rate laws are evaluated for the whole batch at once (one column per trajectory), on CPU or GPU.
+Rate laws that depend on time are refused by the importer (the direct method needs propensities
+that are constant between events).
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from engine.devices import select_device
+from engine.errors import ConfigError, as_int
+from ssa.gillespie import (
+    _CHECK_EVERY,
+    _CHUNK_NUMBERS,
+    SimulationError,
+    Trajectories,
+    _block,
+    _grid_index,
+    _Streams,
+    _threads_for,
+    check_grid,
+)
+from ssa.kinetic_model import KineticModel
+
+
+def initial_amounts(model: KineticModel, initial, n: int) -> torch.Tensor:
+    """``(S, n)`` float64 amounts from ``None`` (the model's), one state ``(S,)`` or one per trajectory ``(n, S)``."""
+    x0 = torch.as_tensor(model.initial if initial is None else initial, dtype=torch.float64)
+    if x0.ndim == 1:
+        x0 = x0.expand(n, -1)
+    if x0.shape != (n, model.num_species):
+        raise ConfigError(f"initial states have shape {tuple(x0.shape)}; expected ({model.num_species},) or "
+                          f"({n}, {model.num_species}) for species {list(model.species)}")
+    if not (torch.isfinite(x0).all() and (x0 >= 0).all() and (x0 == x0.round()).all()):
+        raise ConfigError(f"initial amounts of {list(model.species)} must be non-negative integers")
+    return x0.T.contiguous()
+
+
+def simulate_direct(model: KineticModel, times, num_trajectories: int = 1, seed: int = 0, initial=None,
+                    device: str | torch.device = "cpu", first_id: int = 0, chunk_size: int | None = None,
+                    max_events: int = 10**7, progress: bool = False) -> Trajectories:
+    """Sample ``num_trajectories`` exact trajectories of ``model`` at ``times`` (same contract as
+    :func:`ssa.gillespie.simulate`: trajectory ``b`` uses stream ``(seed, first_id + b)``; the sample at
+    ``g`` is the state after every reaction and event at times ``<= g``; ``events`` counts reactions)."""
+    n = as_int("num_trajectories", num_trajectories, 1)
+    first_id = as_int("first_id", first_id, 0, 2**32 - n + 1)
+    seed, max_events = as_int("seed", seed), as_int("max_events", max_events, 1)
+    grid = check_grid(times)
+    even_tol = (2.0**-22 if torch.as_tensor(times).dtype == torch.float32 else 1e-12) * grid.abs().max().item()
+    device = select_device(device, key="device")
+    K, S = grid.numel(), model.num_species
+    x0 = initial_amounts(model, initial, n)
+    counts = torch.empty(n, K, S, dtype=torch.int64)
+    events = torch.empty(n, dtype=torch.int64)
+    if chunk_size is None:
+        chunk_size = max(1024, _CHUNK_NUMBERS // ((K + 1) * S))
+    chunk_size = as_int("chunk_size", chunk_size, 1, hint="null: automatic")
+    bar = tqdm(total=n * K, desc=f"simulate {model.name}", unit="samples", disable=not progress, leave=False)
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        with _threads_for(device, stop - start):
+            times_out, counts[start:stop], events[start:stop] = _chunk(
+                model, grid, even_tol, x0[:, start:stop], seed, first_id + start, device, bar, max_events)
+    bar.close()
+    return Trajectories(model, times_out, counts, events, int(seed), int(first_id))
+
+
+class _EventState:
+    """Per-trajectory bookkeeping of a model's events: the next timed event, the state triggers' last values."""
+
+    def __init__(self, model: KineticModel, B: int, device) -> None:
+        self.model = model
+        timed = sorted((ev.at_time, e) for e, ev in enumerate(model.events) if ev.at_time is not None
+                       and not (ev.initial_value and ev.at_time <= 0))  # true before t = 0: never turns true
+        self.timed_events = [e for _, e in timed]
+        self.timed_at = torch.tensor([T for T, _ in timed] + [float("inf")], dtype=torch.float64, device=device)
+        self.state_events = [e for e, ev in enumerate(model.events) if ev.at_time is None]
+        self.next = torch.zeros(B, dtype=torch.int64, device=device)  # index into timed_at
+        self.last = torch.tensor([[model.events[e].initial_value] for e in self.state_events],
+                                 dtype=torch.bool, device=device).expand(-1, B).clone()
+
+    def next_time(self) -> torch.Tensor:
+        return self.timed_at[self.next]
+
+    def fire_timed(self, x: torch.Tensor, t: torch.Tensor, rows: torch.Tensor) -> None:
+        """Fire, in the ``rows`` whose next timed event is due, that event (in time order)."""
+        for i, e in enumerate(self.timed_events):
+            due = rows & (self.next == i)
+            if bool(due.any()):
+                self.model.assign(e, x, t, due)
+        self.next += rows
+
+    def fire_state(self, x: torch.Tensor, t: torch.Tensor, live: torch.Tensor) -> None:
+        """Fire the state events whose triggers turned true (in ``live`` rows), then record the triggers."""
+        for i, e in enumerate(self.state_events):
+            now = self.model.trigger(e, x, t)
+            rising = now & ~self.last[i] & live
+            if bool(rising.any()):
+                self.model.assign(e, x, t, rising)
+                now = self.model.trigger(e, x, t)
+            self.last[i] = now
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.next, self.last = self.next[rows], self.last[:, rows]
+
+
+def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
+    dtype = torch.float64
+    S, K, B = model.num_species, grid.numel(), x.shape[1]
+    change = torch.as_tensor(model.change.T, dtype=dtype, device=device).contiguous()  # (S, R)
+    x = x.to(device).clone()
+    ids = torch.arange(B, device=device)
+    streams = _Streams(seed, ids + first_id)
+    keys = streams.keys
+    t = torch.zeros(B, dtype=dtype, device=device)
+    grid, index = _grid_index(grid, even_tol)
+    t_end = grid[-1].item()
+    ev = _EventState(model, B, device) if model.events else None
+    if ev is not None:  # events due at t = 0 act on the initial state
+        at_start = ev.next_time() <= 0
+        ev.fire_timed(x, t, at_start)
+        ev.fire_state(x, t, torch.ones(B, dtype=torch.bool, device=device))
+    k = index(t)
+    out = torch.full((B, K + 1, S), -1.0, dtype=dtype, device=device)  # column K: a sink for rows that cross nothing
+    n_events = torch.zeros(B, dtype=torch.int64, device=device)
+    events = torch.zeros(B, dtype=torch.int64, device=device)
+    bad = torch.zeros(B, dtype=torch.bool, device=device)
+    j, finished, block = 0, 0, _block(B)
+    while True:
+        if j % block == 0:
+            u = streams.uniforms(keys, j, block, dtype)
+        a = model.propensities(x, t)
+        bad |= ~(a.amin(0) >= 0)  # a negative or NaN propensity: reported at the next check
+        cs = a.cumsum(0)
+        a0 = cs[-1]
+        t_new = t - torch.log(u[j % block, 0]) / a0
+        timed = None
+        if ev is not None and ev.timed_events:
+            t_event = ev.next_time()
+            timed = t_event < t_new  # the event comes first: it fires, the reaction's draw is dropped
+            t_new = torch.where(timed, t_event, t_new)
+        k_new = index(t_new)
+        crossed = k_new > k  # the state before this step is the sample at every grid time in [t, t_new)
+        out[ids, torch.where(crossed, k, K)] = x.T
+        live = t_new <= t_end
+        fired = live if timed is None else live & ~timed
+        mu = (cs[:-1] < u[j % block, 1] * a0).sum(0)
+        x.addcmul_(change.index_select(1, mu), fired)
+        n_events += fired
+        if timed is not None:
+            ev.fire_timed(x, t_new, timed & live)
+        if ev is not None and ev.state_events:
+            ev.fire_state(x, t_new, live)
+        t, k = t_new, k_new
+        j += 1
+        if j % _CHECK_EVERY:
+            continue
+        if bool(bad.any()):
+            _report_bad_propensity(model, x[:, bad][:, :1], t[bad][:1])
+        active = k < K
+        n_active = int(active.sum())
+        bar.update(finished * K + int(k.sum()) - bar.n)
+        if n_active == 0:
+            break
+        if j >= max_events:
+            raise SimulationError(f"model {model.name!r}: {n_active} trajectories fired {j:,} events and are still "
+                                  f"before t = {t_end:g} (one is at t = {t[active].min().item():.4g}); the model may "
+                                  "explode in finite time: shorten the time grid or raise max_events")
+        if n_active < 0.75 * len(k):  # drop finished rows: their random streams are their own
+            keep = torch.nonzero(active).squeeze(1)
+            finished += len(k) - n_active
+            events[ids] = n_events
+            x, t, k, keys, ids, n_events, bad = x[:, keep], t[keep], k[keep], keys[keep], ids[keep], n_events[keep], bad[keep]
+            if ev is not None:
+                ev.keep(keep)
+    events[ids] = n_events
+    pos = torch.where(out[:, :K, 0] >= 0, torch.arange(K, device=device), 0).cummax(1).values
+    counts = out[:, :K].gather(1, pos[..., None].expand(-1, -1, S))
+    return grid, counts.round().to(torch.int64).cpu(), events.cpu()
+
+
+def _report_bad_propensity(model: KineticModel, x: torch.Tensor, t: torch.Tensor) -> None:
+    a = model.propensities(x, t)[:, 0]
+    m = int(torch.nonzero(~(a >= 0))[0]) if bool((~(a >= 0)).any()) else 0
+    state = {s: int(v) for s, v in zip(model.species, x[:, 0].tolist())}
+    raise SimulationError(f"model {model.name!r}{model._where()}: reaction {model.reaction_names[m]!r} has propensity "
+                          f"{a[m].item():g} at t = {t.item():.6g} in state {state}; a rate law must be finite and >= 0 "
+                          "for every reachable state (guard it, e.g. with piecewise, or fix its parameters)")
