@@ -2,7 +2,7 @@
 # (every test not marked slow, minutes); `make test-all`: everything (subprocesses, servers, clusters, the browser).
 PY := .venv/bin/python
 
-.PHONY: run test test-all data venv browser reproduce lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
+.PHONY: run test test-all test-sbml data venv browser reproduce lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -24,7 +24,11 @@ test: venv data
 	$(PY) -m pytest -m "not slow" --durations=15
 
 test-all: venv data browser
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -m "not sbml" --durations=15
+
+# the SBML Test Suite's 39 stochastic cases at its 10,000 trajectories (about 5 minutes on 2 cores)
+test-sbml: venv
+	$(PY) -m pytest -m sbml tests/ssa/test_sbml_suite.py
 
 # headless Chromium and its matching ChromeDriver from Debian's packages (Selenium from requirements-dev.txt drives
 # them): the test that loads TensorBoard's pages in a real browser

@@ -36,8 +36,10 @@ from ssa.gillespie import (
     _Streams,
     _threads_for,
     check_grid,
+    simulate,
 )
 from ssa.kinetic_model import KineticModel
+from ssa.reaction_network import Network
 
 
 def initial_amounts(model: KineticModel, initial, n: int) -> torch.Tensor:
@@ -53,12 +55,16 @@ def initial_amounts(model: KineticModel, initial, n: int) -> torch.Tensor:
     return x0.T.contiguous()
 
 
-def simulate_direct(model: KineticModel, times, num_trajectories: int = 1, seed: int = 0, initial=None,
+def simulate_direct(model: KineticModel | Network, times, num_trajectories: int = 1, seed: int = 0, initial=None,
                     device: str | torch.device = "cpu", first_id: int = 0, chunk_size: int | None = None,
                     max_events: int = 10**7, progress: bool = False) -> Trajectories:
     """Sample ``num_trajectories`` exact trajectories of ``model`` at ``times`` (same contract as
     :func:`ssa.gillespie.simulate`: trajectory ``b`` uses stream ``(seed, first_id + b)``; the sample at
-    ``g`` is the state after every reaction and event at times ``<= g``; ``events`` counts reactions)."""
+    ``g`` is the state after every reaction and event at times ``<= g``; ``events`` counts reactions).
+    A mass-action :class:`~ssa.reaction_network.Network` runs :func:`ssa.gillespie.simulate` (its compiled kernel)."""
+    if isinstance(model, Network):
+        return simulate(model, times, num_trajectories, seed=seed, initial=initial, device=device, first_id=first_id,
+                        chunk_size=chunk_size, max_events=max_events, progress=progress)
     n = as_int("num_trajectories", num_trajectories, 1)
     first_id = as_int("first_id", first_id, 0, 2**32 - n + 1)
     seed, max_events = as_int("seed", seed), as_int("max_events", max_events, 1)
@@ -93,8 +99,8 @@ class _EventState:
         self.timed_at = torch.tensor([T for T, _ in timed] + [float("inf")], dtype=torch.float64, device=device)
         self.state_events = [e for e, ev in enumerate(model.events) if ev.at_time is None]
         self.next = torch.zeros(B, dtype=torch.int64, device=device)  # index into timed_at
-        self.last = torch.tensor([[model.events[e].initial_value] for e in self.state_events],
-                                 dtype=torch.bool, device=device).expand(-1, B).clone()
+        initial = [model.events[e].initial_value for e in self.state_events]
+        self.last = torch.tensor(initial, dtype=torch.bool, device=device).reshape(-1, 1).expand(-1, B).clone()
 
     def next_time(self) -> torch.Tensor:
         return self.timed_at[self.next]

@@ -187,8 +187,19 @@ def _where(cond, a, b, x):
     return torch.where(_tensor(cond, x).to(torch.bool), _tensor(a, x).to(x.dtype), _tensor(b, x).to(x.dtype))
 
 
-NAMESPACE: dict = {"torch": torch, "math": math, "_tensor": _tensor, "_full": _full, "_col": _col,
-                   "_bool": _bool, "_where": _where, "inf": math.inf, "nan": math.nan}
+def _log(x, v):
+    return torch.log(_tensor(v, x).to(x.dtype))
+
+
+def _all(x, *conditions):
+    out = _tensor(conditions[0], x)
+    for c in conditions[1:]:
+        out = torch.logical_and(out, _tensor(c, x))
+    return out
+
+
+NAMESPACE: dict = {"torch": torch, "math": math, "_tensor": _tensor, "_full": _full, "_col": _col, "_bool": _bool,
+                   "_where": _where, "_log": _log, "_all": _all, "inf": math.inf, "nan": math.nan}
 
 
 def compile_function(args: str, body: str, label: str):

@@ -20,6 +20,8 @@ from pathlib import Path
 import hydra
 import numpy as np
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from scipy.stats import poisson
 
@@ -29,9 +31,11 @@ from engine.errors import ConfigError, as_int, as_number
 from engine.files import atomic_open, write_atomic
 from ssa import master_equation as cme
 from ssa import stats as ssa_stats
-from ssa.gillespie import simulate, simulate_events
+from ssa.gillespie import simulate_events
+from ssa.kinetic_model import KineticModel
 from ssa.plots import plot_distributions, plot_paths
-from ssa.reaction_network import network_from_config, read_network_file
+from ssa.reaction_network import Network, network_from_config, read_network_file
+from ssa.sbml_import import SBML_SUFFIXES, read_sbml
 
 _DENSE_STATES = 3000  # exact transient distributions only for boxes this small
 
@@ -40,19 +44,34 @@ def _network_label(network_file, name) -> str:
     return Path(str(network_file)).stem if network_file not in (None, "", "null") else str(name)
 
 
+def load_model(cfg: DictConfig) -> Network | KineticModel:
+    """The network of ``network=`` / a YAML ``network_file=``, or the SBML model of an ``.xml`` / ``.sbml`` file."""
+    if not cfg.network_file:
+        return network_from_config(OmegaConf.to_container(cfg.network, resolve=True))
+    path = Path(str(cfg.network_file))
+    if not path.is_file():
+        raise ConfigError(f"network_file={path} does not exist")
+    if path.suffix.lower() in SBML_SUFFIXES:
+        model = read_sbml(path)
+        with open_dict(cfg):  # no `simulate:` block in SBML: the defaults of configs/simulate.yaml
+            cfg.network = OmegaConf.create({"name": model.name})
+        return model
+    with open_dict(cfg):  # the file's own `simulate:` block then supplies the defaults
+        cfg.network = OmegaConf.create(read_network_file(path))
+    return network_from_config(OmegaConf.to_container(cfg.network, resolve=True))
+
+
 OmegaConf.register_new_resolver("network_label", _network_label, replace=True)
 
 
 def run(cfg: DictConfig, out: Path) -> dict:
-    if cfg.network_file:
-        path = Path(str(cfg.network_file))
-        if not path.is_file():
-            raise ConfigError(f"network_file={path} does not exist")
-        with open_dict(cfg):  # the file's own `simulate:` block then supplies the defaults
-            cfg.network = OmegaConf.create(read_network_file(path))
+    net = load_model(cfg)
     spec = OmegaConf.to_container(cfg.network, resolve=True)
-    net = network_from_config(spec)
     ref = spec.get("reference") or {}
+    method = HydraConfig.get().runtime.choices.get("method", "direct")
+    simulate_fn = instantiate(cfg.method)
+    if method != "direct" and isinstance(net, Network):  # tau-leaping reads rate laws and stoichiometry
+        net = KineticModel.from_network(net)
     t_end, burn_in = as_number("t_end", cfg.t_end), as_number("burn_in", cfg.burn_in)
     num_points = as_int("num_points", cfg.num_points, 2)
     if not t_end > 0:
@@ -64,19 +83,20 @@ def run(cfg: DictConfig, out: Path) -> dict:
 
     start = time.perf_counter()
     seed, first_id = as_int("seed", cfg.seed), as_int("first_id", cfg.first_id)
-    traj = simulate(net, grid, cfg.num_trajectories, seed=seed, device=device, first_id=first_id,
-                    chunk_size=cfg.chunk_size, max_events=cfg.max_events, progress=bool(cfg.progress))
+    traj = simulate_fn(net, grid, cfg.num_trajectories, seed=seed, device=device, first_id=first_id,
+                       chunk_size=cfg.chunk_size, max_events=cfg.max_events, progress=bool(cfg.progress))
     wall = time.perf_counter() - start
     with atomic_open(out / "trajectories.npz") as f:
         np.savez_compressed(f, times=traj.times.numpy(), counts=traj.counts.numpy(),
                             events=traj.events.numpy(), species=np.array(net.species), seed=seed, first_id=first_id)
     events = int(traj.events.sum())
-    stats: dict = {"network": net.name, "num_trajectories": len(traj.counts), "t_end": t_end,
+    stats: dict = {"network": net.name, "method": method, "num_trajectories": len(traj.counts), "t_end": t_end,
                    "burn_in": burn_in, "device": str(device), "events": events, "wall_s": round(wall, 3),
                    "events_per_s": events / wall, "species": {}}
 
     path = None
-    if as_int("path_events", cfg.path_events) > 0:
+    exact_network = isinstance(net, Network)  # the one-path record and the master equation need mass action
+    if as_int("path_events", cfg.path_events) > 0 and exact_network:
         path = simulate_events(net, max_events=cfg.path_events, seed=seed, trajectory_id=first_id)
         with atomic_open(out / "path.npz") as f:
             np.savez_compressed(f, times=path.times.numpy(), counts=path.counts.numpy(), species=np.array(net.species))
@@ -91,7 +111,7 @@ def run(cfg: DictConfig, out: Path) -> dict:
 
     stationary = final = None
     box = ref.get("cme_max_counts")
-    if cfg.cme and box:
+    if cfg.cme and box and exact_network:
         bounds = [int(box[s]) for s in net.species]
         stationary = cme.stationary(net, bounds)
         stats["cme_states"] = len(stationary[0])
@@ -130,6 +150,10 @@ def run(cfg: DictConfig, out: Path) -> dict:
             s["path_event_weighted_as_in_post"] = {"mean": ev_mean, "var": ev_var}
             curves[name]["the post's histogram (over events, biased)"] = ev_p
         stats["species"][name] = s
+    if isinstance(net, KineticModel) and net.outputs:  # assignment-rule variables, sampled on the grid
+        late = traj.times >= burn_in
+        stats["outputs"] = {name: {"mean": float(v[:, late].mean()), "var": float(v[:, late].var())}
+                            for name, v in net.observe(traj.counts, traj.times).items()}
 
     plot_paths(traj, path, out / "sample_paths.png")
     title = (f"{net.name}: {traj.counts.shape[0]:,} trajectories sampled at t in [{burn_in:g}, {t_end:g}]"
@@ -151,7 +175,7 @@ def _moments(traj, i: int, burn_in: float) -> dict:
 
 
 def summary(stats: dict) -> str:
-    lines = [f"{stats['network']}: {stats['num_trajectories']:,} trajectories to t = {stats['t_end']:g}, "
+    lines = [f"{stats['network']} ({stats['method']}): {stats['num_trajectories']:,} trajectories to t = {stats['t_end']:g}, "
              f"{stats['events']:,} events in {stats['wall_s']:.2f} s ({stats['events_per_s']:.3g} events/s, {stats['device']})"]
     for name, s in stats["species"].items():
         se = f" ± {s['mean_se']:.3f}" if s["mean_se"] is not None else ""
@@ -166,6 +190,8 @@ def summary(stats: dict) -> str:
             tw, ew = s["path_time_weighted"], s["path_event_weighted_as_in_post"]
             text += f" | path: time-weighted {tw['mean']:.2f}/{tw['var']:.1f}, over events {ew['mean']:.2f}/{ew['var']:.1f}"
         lines.append(text)
+    for name, s in stats.get("outputs", {}).items():
+        lines.append(f"  {name} (assignment rule): mean {s['mean']:.3f}, var {s['var']:.3f}")
     if stats.get("cme_boundary_mass", 0) > 1e-6:
         lines.append(f"  warning: the master equation puts {stats['cme_boundary_mass']:.2g} of its probability on the "
                      "edge of its box; raise network.reference.cme_max_counts")
@@ -174,8 +200,8 @@ def summary(stats: dict) -> str:
 
 def _work(cfg: DictConfig, out: Path) -> str:
     stats = run(cfg, out)
-    return (summary(stats) + f"\noutputs: {out}/ (stats.json, trajectories.npz, path.npz, sample_paths.png, "
-            "distributions.png)")
+    files = ", ".join(sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".npz", ".png")))
+    return summary(stats) + f"\noutputs: {out}/ ({files})"
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="simulate")

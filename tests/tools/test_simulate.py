@@ -29,7 +29,7 @@ def test_every_network_config_runs(network, tmp_path):
     assert stats["events"] == int(data["events"].sum()) > 0
     assert np.load(out / "path.npz")["times"].shape == (301,)
     assert (out / "sample_paths.png").stat().st_size > 10_000 and (out / "distributions.png").stat().st_size > 10_000
-    assert f"{network}: 16 trajectories" in r.stdout
+    assert f"{network} (direct): 16 trajectories" in r.stdout
 
 
 @pytest.mark.slow
