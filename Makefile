@@ -2,7 +2,7 @@
 # (every test not marked slow, minutes); `make test-all`: everything (subprocesses, servers, clusters, the browser).
 PY := .venv/bin/python
 
-.PHONY: run test test-all test-sbml data venv browser reproduce lint bench bench-gillespie bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
+.PHONY: run test test-all test-sbml data venv browser reproduce lint bench bench-gillespie bench-gillespie-dask bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -58,6 +58,10 @@ bench-ode: venv
 bench-gillespie: venv
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) -m benchmarks.gillespie
+
+# our exact method on 1 and 2 Dask workers against one process (no peer to install)
+bench-gillespie-dask: venv
+	$(PY) -m benchmarks.gillespie_dask
 
 # peers nlp-zero (the posts' own code) and jieba: benchmark-only dependencies, requirements-bench.txt
 bench-lexicon: venv data

@@ -107,3 +107,57 @@ def test_dataset_items_noise_and_id_ranges():
         SimulatedTrajectories(**kw, noise="laplace")
     with pytest.raises(ConfigError, match="unknown species"):
         SimulatedTrajectories(**kw, observe=["Y"])
+
+
+SBML_CASES = REPO / "datasets" / "files" / "sbml_stochastic"
+
+
+@pytest.mark.slow
+def test_an_sbml_model_runs_with_its_events_and_rules(tmp_path):
+    case = SBML_CASES / "00019" / "00019-sbml-l3v2.xml"  # birth-death with the assignment rule y = 2 X
+    r = run_script("tools/simulate.py", f"network_file={case}", "num_trajectories=400", "num_points=51",
+                   "progress=false", f"runs_root={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (out,) = (tmp_path / "simulate" / "00019-sbml-l3v2").iterdir()
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["method"] == "direct" and not (out / "path.npz").exists()  # one-path record: mass action only
+    x, y = stats["species"]["X"], stats["outputs"]["y"]
+    assert y["mean"] == pytest.approx(2 * x["mean"]) and y["var"] == pytest.approx(4 * x["var"])
+    # the time-averaged exact mean of 100 exp(-0.01 t) over the grid t = 0, 1, ..., 50
+    exact = np.mean(100 * np.exp(-0.01 * np.arange(51)))
+    assert abs(x["mean"] - exact) < 5 * x["mean_se"]
+    assert "y (assignment rule)" in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, words", [
+    (lambda s: s[:900], "not valid SBML"),
+    (lambda s: s.replace("<ci> Lambda </ci>", "<ci> Lambda2 </ci>", 1), "names an unknown symbol 'Lambda2'"),
+    (lambda s: s.replace("</listOfReactions>", "</listOfReactions><listOfEvents><event id=\"late\" "
+                         "useValuesFromTriggerTime=\"true\"><trigger initialValue=\"false\" persistent=\"true\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\">"
+                         "<true/></math></trigger><delay><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><cn> 1 </cn>"
+                         "</math></delay></event></listOfEvents>"), "the delay of event 'late'"),
+])
+def test_the_tool_refuses_bad_sbml_in_one_line(edit, words, tmp_path):
+    bad = tmp_path / "model.xml"
+    bad.write_text(edit((SBML_CASES / "00001" / "00001-sbml-l3v2.xml").read_text()))
+    r = run_script("tools/simulate.py", f"network_file={bad}", "num_trajectories=10", "progress=false",
+                   f"runs_root={tmp_path}")
+    assert r.returncode != 0 and "Traceback" not in r.stdout + r.stderr
+    (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert words in line and str(bad) in line
+
+
+@pytest.mark.slow
+def test_engine_dask_gives_the_one_process_trajectories_of_an_sbml_model(tmp_path):
+    """A real local cluster of 2 worker processes, each simulating its ids: the same counts, bit for bit."""
+    case = SBML_CASES / "00033" / "00033-sbml-l3v2.xml"  # dimerisation with a state event
+    runs = {}
+    for engine in ("local", "dask"):
+        r = run_script("tools/simulate.py", f"network_file={case}", f"engine={engine}", "dask_workers=2",
+                       "num_trajectories=600", "num_points=51", "progress=false", f"runs_root={tmp_path / engine}")
+        assert r.returncode == 0, r.stderr[-2000:]
+        (out,) = (tmp_path / engine / "simulate" / "00033-sbml-l3v2").iterdir()
+        runs[engine] = np.load(out / "trajectories.npz")
+    assert np.array_equal(runs["local"]["counts"], runs["dask"]["counts"])
+    assert np.array_equal(runs["local"]["events"], runs["dask"]["events"])
