@@ -49,6 +49,7 @@ class SuiteCase:
     settings: dict[str, str]
     synopsis: str
     tags: list[str]
+    description: str
     times: np.ndarray
     mu: dict[str, np.ndarray]
     sigma: dict[str, np.ndarray]
@@ -88,8 +89,12 @@ def read_case(number: str | int, root: Path = SUITE_DIR) -> SuiteCase:
     head, body = rows[0], np.array([[float(v) for v in r] for r in rows[1:] if r], dtype=np.float64)
     mu = {h[:-5]: body[:, i] for i, h in enumerate(head) if h.endswith("-mean")}
     sigma = {h[:-3]: body[:, i] for i, h in enumerate(head) if h.endswith("-sd")}
+    # the case's own words: the paragraph between the header and "The model contains"
+    about = re.search(r"^packagesPresent:.*?\n(.*?)^The model contains", model_m, re.M | re.S)
+    description = " ".join(about[1].split()) if about else ""
     return SuiteCase(number, folder, settings, field_of("synopsis"),
-                     [t.strip() for t in field_of("testTags").split(",") if t.strip()], body[:, 0], mu, sigma)
+                     [t.strip() for t in field_of("testTags").split(",") if t.strip()], description, body[:, 0], mu,
+                     sigma)
 
 
 @dataclass

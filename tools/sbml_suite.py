@@ -20,6 +20,7 @@ from engine.files import write_atomic
 from ssa.sbml_suite import ALLOWED_OUTSIDE, P_OUTSIDE_Z, case_numbers, check_case, read_case
 
 METHODS = ("direct", "tau_leaping")
+COMMON_TAGS = {"Amount", "HasOnlySubstanceUnits"}  # (nearly) every case has them: left out of the table
 
 
 def _cases(value) -> list[str]:
@@ -38,7 +39,8 @@ def _cases(value) -> list[str]:
 def _row(case, first, second) -> dict:
     max_abs = lambda d: float(max([np.abs(v).max() for v in d.values() if v.size] or [0.0]))  # noqa: E731
     verdict = "pass" if first.passed else ("pass (second run)" if second is not None and second.passed else "FAIL")
-    return {"case": case.number, "synopsis": case.synopsis, "tags": case.tags, "verdict": verdict,
+    return {"case": case.number, "synopsis": case.synopsis, "description": case.description, "tags": case.tags,
+            "verdict": verdict,
             "outside_z": first.outside_z, "outside_y": first.outside_y, "points": first.points,
             "max_abs_z": max_abs(first.z), "max_abs_y": max_abs(first.y), "events": first.events,
             "wall_s": round(first.wall_s, 2),
@@ -63,7 +65,8 @@ def run(cfg: DictConfig, out) -> dict:
         try:
             first, second = check_case(case, n, as_int("seed", cfg.seed), **kw)
         except ConfigError as e:  # the importer refused the model: listed with the reason
-            rows.append({"case": number, "synopsis": case.synopsis, "tags": case.tags, "verdict": f"refused: {e}"})
+            rows.append({"case": number, "synopsis": case.synopsis, "description": case.description, "tags": case.tags,
+                         "verdict": f"refused: {e}"})
             print(f"{number}: refused: {e}", flush=True)
             continue
         rows.append(_row(case, first, second))
@@ -91,7 +94,8 @@ def table(rows: list[dict], s: dict) -> str:
     lines = ["| case | what it tests | result | points outside Z / Y (of) | max abs Z | max abs Y |",
              "|---|---|---|---|---:|---:|"]
     for r in rows:
-        what = f"{r['synopsis']} ({', '.join(r['tags'])})"
+        tags = [t for t in r["tags"] if t not in COMMON_TAGS]
+        what = r["description"] + (f" ({', '.join(tags)})" if tags else "")
         if "points" not in r:
             lines.append(f"| {r['case']} | {what} | {r['verdict']} | | | |")
             continue
