@@ -11,7 +11,10 @@ uniforms ``u1, u2`` and sets
 Here every trajectory of the batch takes its step at once (a column of a ``(S, B)`` tensor), on
 CPU or GPU. Each trajectory has its own counter-based random stream: the uniforms of its
 ``j``-th event are a hash of (seed, trajectory id, j). A trajectory is therefore the same whether
-it is simulated alone, in a batch of 10,000, in chunks, or after finished rows are dropped.
+it is simulated alone, in a batch of 10,000, in chunks, or after finished rows are dropped. On the
+CPU :func:`simulate` runs the same steps compiled by default (:mod:`ssa.gillespie_kernels`: one loop
+over events per trajectory, trajectories in parallel), with the same streams and float operations,
+so both give the same samples and event counts.
 
 Outputs: the state on a time grid for many trajectories (:func:`simulate`), or every event of
 one trajectory (:func:`simulate_events`). Statistics over time are in :mod:`ssa.stats`.
@@ -95,6 +98,27 @@ def _block(batch: int) -> int:
     return 1 << max(0, min(_CHECK_EVERY.bit_length() - 1, (2**16 // max(batch, 1)).bit_length() - 1))
 
 
+def _slots(network: Network) -> tuple[np.ndarray, ...]:
+    """``(rates (R,), idx (P, R), off (P, R), scale (P, R), change (R, S))``: ``C(n, s)`` as ``s`` slots.
+
+    Slot ``p`` of reaction ``m`` is the factor ``(x[idx[p, m]] - off[p, m]) * scale[p, m]``, i.e.
+    ``(n_i - j) * (1 / (j + 1))``; an unused slot has ``idx = S`` (the constant 1), ``off 0``, ``scale 1``.
+    """
+    rates, reac, change = network.matrices()
+    R, S = reac.shape
+    slots = max(1, int(reac.sum(1).max()))
+    idx = np.full((slots, R), S, dtype=np.int64)
+    off = np.zeros((slots, R))
+    scale = np.ones((slots, R))
+    for m in range(R):
+        p = 0
+        for i in range(S):
+            for j in range(reac[m, i]):
+                idx[p, m], off[p, m], scale[p, m] = i, j, 1.0 / (j + 1)
+                p += 1
+    return rates.astype(np.float64), idx, off, scale, change.astype(np.float64)
+
+
 class _Kernel:
     """A network's propensities and change vectors as tensors, for states stored as ``(S + 1, B)``.
 
@@ -104,18 +128,9 @@ class _Kernel:
     """
 
     def __init__(self, network: Network, device: torch.device, dtype: torch.dtype):
-        rates, reac, change = network.matrices()
-        R, S = reac.shape
-        slots = max(1, int(reac.sum(1).max()))
-        idx = np.full((slots, R), S, dtype=np.int64)
-        off = np.zeros((slots, R))
-        scale = np.ones((slots, R))
-        for m in range(R):
-            p = 0
-            for i in range(S):
-                for j in range(reac[m, i]):
-                    idx[p, m], off[p, m], scale[p, m] = i, j, 1.0 / (j + 1)
-                    p += 1
+        rates, idx, off, scale, change = _slots(network)
+        slots, R = idx.shape
+        S = change.shape[1]
         t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
         self.S, self.R = S, R
         self.rates = t(rates)[:, None]
@@ -202,7 +217,7 @@ class Trajectories:
 
 def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, initial=None,
              device: str | torch.device = "cpu", first_id: int = 0, chunk_size: int | None = None,
-             max_events: int = 10**7, progress: bool = False) -> Trajectories:
+             max_events: int = 10**7, progress: bool = False, backend: str = "auto") -> Trajectories:
     """Simulate ``num_trajectories`` independent trajectories from ``t = 0`` and sample them at ``times``.
 
     The sample at time ``g`` is the state after every event with time ``<= g``. Trajectory ``b``
@@ -212,6 +227,11 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     than ``max_events`` events to reach the last time (a network that explodes in finite time,
     like ``2 X -> 3 X``) stops the run with :class:`SimulationError`. ``chunk_size`` trajectories
     are simulated at a time; by default as many as keep the chunk's sample buffer near 256 MB.
+
+    ``backend``: ``"compiled"`` runs :func:`ssa.gillespie_kernels.direct_method` (numba; CPU only; the
+    trajectories of a chunk in parallel on ``numba.get_num_threads()`` threads), ``"torch"`` the batched
+    tensor steps below (CPU or CUDA), ``"auto"`` the compiled loop on CPU and torch on CUDA. Both compute
+    the same numbers (the same streams, products, sums and ``log``; see the kernels' module).
     """
     n = as_int("num_trajectories", num_trajectories, 1)
     first_id = as_int("first_id", first_id, 0, 2**32 - n + 1)
@@ -219,6 +239,7 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     grid = check_grid(times)
     even_tol = (2.0**-22 if torch.as_tensor(times).dtype == torch.float32 else 1e-12) * grid.abs().max().item()
     device = select_device(device, key="device")
+    compiled = _use_compiled(backend, device)
     K, S = grid.numel(), network.num_species
     x0 = _initial_states(network, initial, n, "cpu", torch.float64)
     counts = torch.empty(n, K, S, dtype=torch.int64)
@@ -227,7 +248,9 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     if chunk_size is None:
         chunk_size = max(1024, _CHUNK_NUMBERS // ((K + 1) * S))
     chunk_size = as_int("chunk_size", chunk_size, 1, hint="null: automatic")
-    for start in range(0, n, chunk_size):
+    if compiled:
+        times = _simulate_compiled(network, grid, even_tol, x0, seed, first_id, max_events, chunk_size, counts, events, bar)
+    for start in range(0, 0 if compiled else n, chunk_size):
         stop = min(n, start + chunk_size)
         with _threads_for(device, stop - start):
             times, counts[start:stop], events[start:stop] = _simulate_chunk(
@@ -236,17 +259,89 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     return Trajectories(network, times, counts, events, int(seed), int(first_id))
 
 
-def _grid_index(grid: torch.Tensor, tol: float):
-    """``(grid, t -> number of grid times < t)``. A grid evenly spaced to within ``tol`` (float32
-    rounding for a float32 ``linspace``) is replaced by its exact float64 values and indexed by
-    arithmetic; any other grid is used as given, through ``searchsorted``."""
+def _even_grid(grid: torch.Tensor, tol: float) -> tuple[torch.Tensor, float]:
+    """``(grid, step)``: a grid evenly spaced to within ``tol`` (float32 rounding for a float32
+    ``linspace``) is replaced by its exact float64 values ``grid[0] + step * k``; any other grid is
+    returned as given, with ``step = 0``."""
     K = grid.numel()
     step = (grid[-1] - grid[0]).item() / (K - 1) if K > 1 else 0.0
     even = grid[0] + step * torch.arange(K, dtype=torch.float64)
     if step > 0 and (grid - even).abs().max().item() <= tol:
+        return even, step
+    return grid, 0.0
+
+
+def _grid_index(grid: torch.Tensor, tol: float):
+    """``(grid, t -> number of grid times < t)``: an even grid (:func:`_even_grid`) is indexed by
+    arithmetic, ``ceil((t - g0) / step)`` clamped to ``[0, K]``; any other through ``searchsorted``."""
+    grid, step = _even_grid(grid, tol)
+    K = grid.numel()
+    if step > 0:
         g0 = grid[0].item()
-        return even, lambda t: ((t - g0) / step).ceil_().clamp_(0, K).to(torch.int64)
+        return grid, lambda t: ((t - g0) / step).ceil_().clamp_(0, K).to(torch.int64)
     return grid, lambda t: torch.searchsorted(grid.to(t.device), t)
+
+
+_BACKENDS = ("auto", "compiled", "torch")
+
+
+def _use_compiled(backend: str, device: torch.device) -> bool:
+    """Whether ``backend`` on ``device`` means the compiled loop; one line for an unknown or impossible one."""
+    if backend not in _BACKENDS:
+        raise ConfigError(f"backend must be one of {list(_BACKENDS)}, got {backend!r}")
+    if backend == "compiled" and device.type != "cpu":
+        raise ConfigError(f"backend 'compiled' runs on the CPU, not on {device}; use backend 'torch' or 'auto' there")
+    return backend == "compiled" or (backend == "auto" and device.type == "cpu")
+
+
+_VTAB_EVENTS = 1 << 14  # events whose stream counters are tabulated once per run (256 KB), then hashed as needed
+
+
+def _compressed_network(network: Network) -> tuple[np.ndarray, ...]:
+    """``(rates, slot_start, slot_species, slot_off, slot_scale, change)`` for
+    :func:`ssa.gillespie_kernels.direct_method`: the slots of :func:`_slots` that each reaction uses,
+    in their order, as compressed rows (an unused slot multiplies by exactly 1, so leaving it out
+    changes nothing), and the change vectors ``(R, S)``."""
+    rates, idx, off, scale, change = _slots(network)
+    S = change.shape[1]
+    used = [[p for p in range(idx.shape[0]) if idx[p, m] < S] for m in range(len(rates))]
+    start = np.concatenate([[0], np.cumsum([len(u) for u in used])]).astype(np.int64)
+    pick = [(p, m) for m, u in enumerate(used) for p in u]
+    species = np.array([idx[p, m] for p, m in pick], dtype=np.int64)
+    return (rates, start, species, np.array([off[p, m] for p, m in pick], dtype=np.float64),
+            np.array([scale[p, m] for p, m in pick], dtype=np.float64), change)
+
+
+def _simulate_compiled(network, grid, even_tol, x0, seed, first_id, max_events, chunk_size, counts, events, bar):
+    """The compiled direct method for every trajectory, ``chunk_size`` at a time, into ``counts`` and ``events``."""
+    import numba
+
+    from ssa import gillespie_kernels as gk
+
+    grid, step = _even_grid(grid, even_tol)
+    g = grid.numpy()
+    s_lo, s_hi = _hash32(seed & _M32), _hash32(((seed >> 32) & _M32) ^ 0x5BD1E995)
+    s_lo, s_hi = np.uint64(s_lo), np.uint64(s_hi)
+    v1, v2 = gk.counter_values(min(_VTAB_EVENTS, max_events + _CHECK_EVERY), s_lo, s_hi)
+    arrays = _compressed_network(network)
+    init = x0[:network.num_species].T.numpy()
+    out, ev = counts.numpy(), events.numpy()
+    n = len(out)
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        stopped = np.empty(stop - start)
+        # parts handed out one at a time as threads free up (on a shared machine one thread may lag)
+        parts = min(stop - start, 8 * numba.get_num_threads())
+        with numba.parallel_chunksize(1):
+            failed = gk.direct_method(init[start:stop], *arrays, first_id + start, s_lo, s_hi, v1, v2, g, float(g[0]),
+                                      step, step > 0, max_events, out[start:stop], ev[start:stop], stopped, parts)
+        if failed:
+            j = -(-max_events // _CHECK_EVERY) * _CHECK_EVERY
+            raise SimulationError(f"network {network.name!r}: {failed} trajectories fired {j:,} events and are still "
+                                  f"before t = {g[-1]:g} (one is at t = {np.nanmin(stopped):.4g}); the network may "
+                                  "explode in finite time: shorten the time grid or raise max_events")
+        bar.update((stop - start) * len(g))
+    return grid
 
 
 def _simulate_chunk(network, grid, even_tol, x, seed, first_id, device, bar, max_events):
