@@ -55,8 +55,9 @@ Choices of this implementation:
   ``F(k) = F(k-1) + p_k`` with ``p_k = p_{k-1} lam / k``, until ``F(k) >= u``; for ``lam >= 10`` W. Hörmann's
   transformed rejection PTRS ("The transformed rejection method for generating Poisson random
   variables", Insurance: Math. Econ. 12, 39 (1993)) with attempt ``m`` using draws ``1 + 2m`` and
-  ``2 + 2m``, repeated until every variate is accepted (about 1.1 attempts on average; no cap, so
-  no truncation).
+  ``2 + 2m``, repeated until every variate is accepted (no cap, so no truncation; attempts are
+  evaluated one, then four at a time per pending variate, and the first accepted is kept, as a
+  one-at-a-time loop would).
 
 ``events`` of the result counts reaction firings (the Poisson counts, critical firings and exact
 steps), comparable with the direct method's; ``steps`` counts iterations (leaps, rejected leaps
@@ -347,11 +348,12 @@ def _chunk(model: KineticModel, lp: _Leaper, grid: torch.Tensor, x: torch.Tensor
     retry = torch.full((B,), inf, dtype=f64, device=device)  # halved tau' after a rejected leap; inf: none
     bad = torch.zeros(B, dtype=torch.bool, device=device)
     j, finished, block = 0, 0, _block(B)
+    decide_at = 0  # the first iteration at which a row leaves its exact-step phase
     while True:
-        if j % block == 0:
+        if j % block == 0:  # compaction happens at multiples of block, so the rows of a block stay put
             table = draws.table(j, block, n_slots)
-        v = table[j % block]
-        u = _unit(_hash32(keys ^ v[:2, None]))  # (2, B)
+            u_block = _unit(_hash32(keys ^ table[:, :2, None]))  # (block, 2, B): slots 0 and 1
+        v, u = table[j % block], u_block[j % block]
         a = model.propensities(x, t)
         bad |= ~(a.amin(0) >= 0)
         cs = a.cumsum(0)
@@ -365,31 +367,33 @@ def _chunk(model: KineticModel, lp: _Leaper, grid: torch.Tensor, x: torch.Tensor
             timed = t_event < t_new  # the event comes first: it fires, the reaction's draw is dropped
             t_new = torch.where(timed, t_event, t_new)
         else:
-            timed = torch.zeros_like(bad)
-        if bool(((ssa_left == 0) & (k < K)).any()):  # some rows choose between a leap and exact steps
+            timed = None
+        if j >= decide_at:  # some rows may choose between a leap and exact steps
             ssa, t_new, timed, one, dx, fired, rejected, retry_new = _leap(
-                lp, x, t, a, wait, u[1], retry, ssa_left, t_new, timed, one, t_event, grid, after, t_end, options,
-                (keys, draws, j, v))
+                lp, x, t, a, wait, u[1], retry, ssa_left, t_new, timed if timed is not None else torch.zeros_like(bad),
+                one, t_event, grid, after, t_end, options, (keys, draws, j, v))
             ssa_left = torch.where(ssa & (ssa_left == 0), n_ssa, ssa_left)
             live = t_new <= t_end
             accepted = live & ~rejected
             fire_one = live & ~timed & (ssa | fired[1])
             dx = dx + lp.nu.index_select(1, one) * fire_one
-            n_fired = fired[0] + fire_one
+            n_events += ((fired[0] + fire_one) * accepted).long()
             t_new = torch.where(rejected, t, t_new)
             retry = torch.where(rejected, retry_new, torch.where(ssa | accepted, inf, retry))
-        else:  # every row takes an exact step
-            ssa = torch.ones_like(bad)
+            ssa_left = (ssa_left - ssa.long()).clamp_(min=0)
+            apply = accepted
+            busy = ssa_left[t_new <= t_end]  # active rows: the next iteration at which one of them decides again
+            decide_at = j + 1 + (int(busy.min()) if busy.numel() else 0)
+        else:  # every row is in its exact-step phase (a direct-method step; ssa_left > 0 for every active row)
             live = accepted = t_new <= t_end
-            fire_one = live & ~timed
-            dx = lp.nu.index_select(1, one) * fire_one
-            n_fired = fire_one
-        ssa_left = (ssa_left - ssa.long()).clamp_(min=0)
+            apply = live if timed is None else live & ~timed  # a timed event replaces the reaction
+            dx = lp.nu.index_select(1, one)
+            n_events += apply
+            ssa_left.sub_(1).clamp_(min=0)
         k_new = torch.searchsorted(grid, t_new)
         crossed = k_new > k  # the state before this step is the sample at every grid time in [t, t_new)
         out[ids, torch.where(crossed, k, K)] = x.T
-        x.addcmul_(dx, accepted)
-        n_events += (n_fired * accepted).long()
+        x.addcmul_(dx, apply)
         n_steps += k < K
         if timed_events:
             ev.fire_timed(x, t_new, timed & accepted)

@@ -229,6 +229,27 @@ def test_events_fire_at_their_time_and_after_leaps():
     assert abs(gain - (exact.counts[:, 2, 0] - 10).double().mean().item()) < 3.0
 
 
+def test_events_in_the_exact_step_phase():
+    """Gene expression takes exact steps (tau' a_0 < 10), the first 100 (to t = 0.6 or so) in every row at once:
+    a timed event (protein = 500 at t = 0.3) and a state event (mRNA >= 30: mRNA = 0) fire there as in the
+    direct method."""
+    g = KineticModel.from_network(load_network("gene_expression"))
+    events = (Event("boost", None, ((1, "500.0"),), at_time=0.3), Event("purge", "x[0] >= 30", ((0, "0.0"),)))
+    m = KineticModel(g.name, g.species, (25.0, 50.0), g.reaction_names, g.reactants, g.change, g.rate_laws,
+                     events=events)
+    to_event = simulate_tau_leaping(m, torch.tensor([0.25, 0.3], dtype=torch.float64), 100, seed=12)
+    assert torch.equal(to_event.steps, to_event.events + 2)  # reactions, the event's step, the step past the end
+    assert to_event.counts[:, 1, 1].eq(500).all()
+    grid = torch.tensor([0.3, 0.35, 2.0], dtype=torch.float64)  # float32 would put 0.3 before the event
+    traj = simulate_tau_leaping(m, grid, 100, seed=12)
+    assert traj.counts[:, 0, 1].eq(500).all() and (traj.counts[..., 0] < 30).all()
+    exact = simulate_direct(m, grid, 100, seed=12)
+    assert exact.counts[:, 0, 1].eq(500).all()
+    for k in (1, 2):  # the protein decays from 500 at rate 1 (plus production)
+        tl, ex = traj.counts[:, k, 1].double(), exact.counts[:, k, 1].double()
+        assert abs(tl.mean().item() - ex.mean().item()) < Z * math.sqrt((tl.var() + ex.var()).item() / 100)
+
+
 def test_absorbing_state_and_start_grid_point():
     m = model("decay", {"X": 3}, [("X -> 0", 1.0)])
     traj = simulate_tau_leaping(m, torch.linspace(0, 30, 31), 100, seed=0)
