@@ -22,7 +22,9 @@ method", J. Chem. Phys. 124, 044109 (2006) (CGP). In state ``x`` at time ``t``:
    ``q`` in which species ``i`` is a reactant and the most molecules ``n`` of ``i`` such a
    reaction takes: ``g_i = (q / n) (n + sum_{k=1}^{n-1} k / (x_i - k))``, which is CGP's table
    (``g = 1``; ``2``; ``2 + 1/(x-1)``; ``3``; ``3/2 (2 + 1/(x-1))``; ``3 + 1/(x-1) + 2/(x-2)``)
-   written for any order.
+   written for any order. Orders and ``I_rs`` come from ``model.reactants``: for a rate law that
+   is not mass action (an SBML kinetic law, a modifier that is no reactant) the bound is CGP's
+   mass-action heuristic, not a guarantee.
 3. If ``tau' < ssa_factor / a_0`` (10 / a_0), leaping gains nothing: take ``ssa_steps`` (100) exact
    direct-method steps, then go back to 1.
 4. ``tau'' ~ Exp(a_0c)`` with ``a_0c`` the critical reactions' total propensity. If ``tau'' <=
