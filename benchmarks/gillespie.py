@@ -15,27 +15,37 @@ one process:
   trajectory (``EXPECTED_EVENTS``: the propensities are linear, so the mean counts follow the rate
   equations and the expected number of events is the integral of the mean total propensity) and are
   marked ``*``;
-* ours: ``simulate(network, times, N)`` on CPU for N = 1, 100, 10,000 (and on CUDA for 10,000 and
-  100,000 when ``torch.cuda.is_available()``), counting the events it reports (``.events``).
+* ours: ``simulate(network, times, N)`` for N = 1, 100, 10,000 on CPU -- the compiled direct method
+  (``ssa.gillespie_kernels``, numba threads: ``numba.get_num_threads()``) -- and on CUDA (the batched
+  torch steps) for 10,000 and 100,000 when ``torch.cuda.is_available()``, counting the events it
+  reports (``.events``);
+* tau-leaping: ours ``ssa.tau_leaping.simulate_tau_leaping(KineticModel.from_network(network), times,
+  N, epsilon=0.03)`` against gillespy2's ``TauLeapingCSolver`` (C++, ``tau_tol=0.03``) on 10,000
+  trajectories (``--tau-trajectories``), next to our exact method; events are reaction firings (ours
+  counted, gillespy2's the expected 6,837 per trajectory, ``*``). Skipped with one line if
+  ``ssa.tau_leaping`` cannot be imported.
 
-How: short runs (post, NumPySSA, ours with 1 and 100) go round-robin for ``--short-repeats`` rounds,
-the long ones (SSACSolver and ours at 10,000) alternate for ``--long-repeats`` rounds, so that load
-from other processes on a shared machine falls on both sides alike; each row reports its best (the
-fastest) repeat. Every run uses a different seed. The SSACSolver's wall time is its ``run()`` call:
-the C++ binary plus gillespy2's Python parsing of its text output (which runs alongside, so both
-contenders can use both cores; ours uses ``torch.get_num_threads()`` threads). A statistics check
-follows, for the last 10,000-trajectory run of each: protein (and mRNA) mean and variance pooled
-over all trajectories and grid times t >= 10 (theory: protein 50 and 112.5, mRNA 20 and 20), so
-that a fast but wrong simulator would show. The last line is the headline ratio of events/s.
+How: short runs (post, NumPySSA, ours with 1 and 100) go round-robin for ``--short-repeats`` rounds;
+the long ones (SSACSolver and ours at 10,000) go in ``--long-repeats`` (5) paired rounds, the one that
+goes first alternating from round to round, so that load from other processes on a shared machine
+falls on both sides alike; the tau-leaping runs likewise for ``--tau-repeats`` (1: gillespy2's solver
+takes minutes at 10,000) rounds. Each table row reports its best (the fastest) repeat; every run uses
+a different seed. The SSACSolver's wall time is its ``run()`` call: the C++ binary plus gillespy2's
+Python parsing of its text output (which runs alongside, so both contenders can use both cores). A
+statistics check follows, for the last 10,000-trajectory run of each: protein (and mRNA) mean and
+variance pooled over all trajectories and grid times t >= 10 (theory: protein 50 and 112.5, mRNA 20
+and 20), so that a fast but wrong simulator would show.
 
-    .venv/bin/python -m benchmarks.gillespie [--quick] [--short-repeats 3 --long-repeats 2] [--threads N]
+The headline is the ratio of events/s, ours exact / SSACSolver at 10,000, of each paired round: the
+rounds' ratios are printed with their median and spread (min-max), and the last line is their median
+(the benchmark's smallest ratio; a single best-of ratio swings with the load of the moment).
 
-On a shared machine, ours with torch's default threads (2 here) can be 20-100x slower than with
-``--threads 1`` while another multi-threaded torch process runs: every step's ``torch.log`` enters
-an OpenMP parallel region, and its barrier then waits for a descheduled thread. Compare both.
+    .venv/bin/python -m benchmarks.gillespie [--quick] [--short-repeats 3 --long-repeats 5] [--threads N]
 
+``--threads N`` sets torch's and numba's thread counts for ours (default: their own, all cores).
 ``--quick`` uses 1,000 trajectories in place of 10,000 (100,000 -> 10,000 on CUDA), 5 for
-NumPySSASolver and fewer repeats: a check that everything runs, not a figure to quote.
+NumPySSASolver, 100 for the tau-leaping runs and fewer repeats: a check that everything runs, not a
+figure to quote.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -50,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from scipy.special import comb
@@ -66,6 +78,7 @@ BURN_IN = 10.0  # statistics use grid times t >= BURN_IN
 EXPECTED_EVENTS = 6837
 THEORY = {"protein": (50.0, 112.5), "mRNA": (20.0, 20.0)}  # stationary (mean, variance)
 INSTALL = ".venv/bin/pip install -r requirements-bench.txt"
+TAU_EPSILON = 0.03  # ours epsilon, gillespy2's tau_tol (Cao, Gillespie & Petzold 2006's bound)
 
 
 @dataclass
@@ -223,18 +236,45 @@ def fmt_n(n: int) -> str:
     return f"{n:,}"
 
 
+def paired_summary(ratios: list[float]) -> str:
+    """``median m (min-max a-b) of n paired rounds``."""
+    return (f"median {statistics.median(ratios):.2f} (min-max {min(ratios):.2f}-{max(ratios):.2f}) of {rounds(len(ratios))}")
+
+
+def rounds(n: int) -> str:
+    """``n paired round(s)``."""
+    return f"{n} paired round{'s' if n != 1 else ''}"
+
+
+def import_tau_leaping() -> tuple[Any, Any] | None:
+    """``(simulate_tau_leaping, KineticModel)``, or ``None`` with one line when they cannot be imported."""
+    try:
+        from ssa.kinetic_model import KineticModel
+        from ssa.tau_leaping import simulate_tau_leaping
+    except ImportError as e:
+        print(f"ssa.tau_leaping cannot be imported, the tau-leaping rows are skipped: {e}")
+        return None
+    return simulate_tau_leaping, KineticModel
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1,000 trajectories instead of 10,000, fewer repeats")
     p.add_argument("--short-repeats", type=int, default=None, help="rounds of the short runs (default 3; quick 2)")
-    p.add_argument("--long-repeats", type=int, default=None, help="rounds of the long runs (default 2; quick 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for ours (default: torch's own)")
+    p.add_argument("--long-repeats", type=int, default=None,
+                   help="paired rounds of SSACSolver and ours at 10,000 (default 5; quick 2)")
+    p.add_argument("--tau-repeats", type=int, default=1, help="paired rounds of the tau-leaping runs (default 1)")
+    p.add_argument("--tau-trajectories", type=int, default=None, help="tau-leaping trajectories (default 10,000; quick 100)")
+    p.add_argument("--threads", type=int, default=None, help="torch and numba CPU threads for ours (default: their own)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     short_rep = args.short_repeats or (2 if args.quick else 3)
-    long_rep = args.long_repeats or (1 if args.quick else 2)
+    long_rep = args.long_repeats or (2 if args.quick else 5)
+    tau_rep = max(1, args.tau_repeats)
     big = 1_000 if args.quick else 10_000
+    tau_n = args.tau_trajectories or (100 if args.quick else 10_000)
     numpy_n = 5 if args.quick else 20
     cuda_ns = [big, 10 * big] if torch.cuda.is_available() else []
 
@@ -245,7 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     grid = grid_t.numpy()
     print(f"network {network.name}: {len(network.reactions)} reactions, initial {dict(zip(network.species, network.initial))}"
           f"; t in [0, {T_END:g}], {POINTS} points; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{os.cpu_count()} CPUs; cuda {'yes' if cuda_ns else 'no'}", flush=True)
+          f"numba {numba.__version__}, {numba.get_num_threads()} threads; {os.cpu_count()} CPUs; "
+          f"cuda {'yes' if cuda_ns else 'no'}", flush=True)
     gillespy2 = import_gillespy2()
     if gillespy2 is not None:
         print(f"gillespy2 {gillespy2.__version__}", flush=True)
@@ -278,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
             r.add(*fn())
             report(r, rep)
 
-    # ---- long runs, alternating
+    # ---- long runs, paired rounds; which goes first alternates
     ssa_solver, build_s = None, None
     if gillespy2 is not None:
         start = time.perf_counter()
@@ -288,28 +329,39 @@ def main(argv: list[str] | None = None) -> None:
             print(f"SSACSolver C++ build: {build_s:.2f} s (one-off per solver object, not in the runs)", flush=True)
         except Exception as e:  # noqa: BLE001 (g++ missing, SCons failing: report and go on)
             print(f"SSACSolver could not be built, its rows are skipped: {type(e).__name__}: {str(e).splitlines()[0]}")
-    print(f"long runs: {long_rep} rounds, alternating", flush=True)
-    stats: dict[str, dict[str, tuple[float, float]]] = {}
+    print(f"long runs: {rounds(long_rep)}, the first of each pair alternating", flush=True)
+    stats: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {}
     paired: list[float] = []
     for rep in range(long_rep):
         seed = 101 + rep
-        if ssa_solver is not None:
+
+        def run_ssac(rep: int = rep, seed: int = seed) -> float:
             r = row("ssac", "gillespy2 SSACSolver (C++)", big, True)
             seconds, results = run_gillespy2(ssa_solver, big, seed)
             r.add(seconds, big * EXPECTED_EVENTS)
             report(r, rep)
-            stats[f"gillespy2 SSACSolver, {fmt_n(big)}"] = moments(network, gillespy2_counts(network, results), grid)
-            del results
-        r = row("ours_big", "ours simulate (cpu)", big)
-        seconds, events, counts = run_ours(network, grid_t, big, seed, "cpu")
-        r.add(seconds, events)
-        report(r, rep)
-        stats[f"ours (cpu), {fmt_n(big)}"] = moments(network, counts.numpy(), grid)
-        mean_events = events / big
-        del counts
-        if ssa_solver is not None:
-            paired.append(rows["ours_big"].runs[-1][1] / rows["ours_big"].runs[-1][0]
-                          / (rows["ssac"].runs[-1][1] / rows["ssac"].runs[-1][0]))
+            stats[f"gillespy2 SSACSolver, {fmt_n(big)}"] = big, moments(network, gillespy2_counts(network, results), grid)
+            return big * EXPECTED_EVENTS / seconds
+
+        def run_big(rep: int = rep, seed: int = seed) -> float:
+            r = row("ours_big", "ours simulate (cpu)", big)
+            seconds, events, counts = run_ours(network, grid_t, big, seed, "cpu")
+            r.add(seconds, events)
+            report(r, rep)
+            stats[f"ours (cpu), {fmt_n(big)}"] = big, moments(network, counts.numpy(), grid)
+            return events / seconds
+
+        if ssa_solver is None:
+            run_big()
+        elif rep % 2 == 0:
+            theirs = run_ssac()
+            paired.append(run_big() / theirs)
+        else:
+            ours = run_big()
+            paired.append(ours / run_ssac())
+        if paired:
+            print(f"      round {rep + 1}: ours / SSACSolver = {paired[-1]:.2f}", flush=True)
+    mean_events = rows["ours_big"].runs[-1][1] / big
 
     # ---- CUDA
     if cuda_ns:
@@ -321,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
                 r.add(seconds, events)
                 report(r, rep)
                 if n == big:
-                    stats[f"ours (cuda), {fmt_n(big)}"] = moments(network, counts.numpy(), grid)
+                    stats[f"ours (cuda), {fmt_n(big)}"] = big, moments(network, counts.numpy(), grid)
                 del counts
 
     # ---- table
@@ -340,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {r.name} | {fmt_n(r.trajectories)} | {r.seconds:.3f} | {r.events_per_s:.3g}{star} | {ratio} |")
     print()
     print(f"wall seconds: the best of {short_rep} interleaved repeats for post, NumPySSASolver and ours with 1 and 100 "
-          f"trajectories, the best of {long_rep} alternating repeats for the others; events/s from the same best run.")
+          f"trajectories, the best of {rounds(long_rep)} for the others; events/s from the same best run.")
     if gillespy2 is not None:
         print(f"* gillespy2 does not report events: counted as the expected {EXPECTED_EVENTS:,} events per trajectory "
               f"(the rate equations' mean); ours"
@@ -351,25 +403,104 @@ def main(argv: list[str] | None = None) -> None:
     if build_s is not None:
         print(f"SSACSolver one-off C++ build (SCons + g++, per solver object): {build_s:.2f} s")
 
+    # ---- tau-leaping
+    print()
+    tau_paired = run_tau_leaping(network, grid_t, gillespy2, tau_n, tau_rep, rows, stats, report)
+
     # ---- statistics check
     print()
-    tol = math.sqrt(10_000 / big)  # tolerances grow as 1/sqrt(trajectories)
     print(f"statistics check, last run of each, pooled over trajectories and grid times t >= {BURN_IN:g} "
-          f"(flag: mean within {0.01 * tol:.1%}, variance within {0.04 * tol:.1%} of theory)")
+          f"(flag: mean within 1%, variance within 4% of theory at 10,000 trajectories, x sqrt(10,000 / trajectories))")
     print("| run | protein mean (50) | protein variance (112.5) | mRNA mean (20) | mRNA variance (20) | check |")
     print("|---|---:|---:|---:|---:|---|")
-    for name, m in stats.items():
+    for name, (n, m) in stats.items():
+        tol = math.sqrt(10_000 / n)  # tolerances grow as 1/sqrt(trajectories)
         ok = all(abs(m[s][0] / THEORY[s][0] - 1) <= 0.01 * tol and abs(m[s][1] / THEORY[s][1] - 1) <= 0.04 * tol
                  for s in THEORY)
         print(f"| {name} | {m['protein'][0]:.3f} | {m['protein'][1]:.2f} | {m['mRNA'][0]:.3f} | {m['mRNA'][1]:.2f} | "
               f"{'ok' if ok else 'OFF'} |")
 
     print()
+    if tau_paired:
+        print(f"tau-leaping, ours / TauLeapingCSolver at {fmt_n(tau_n)} per round: "
+              f"{', '.join(f'{x:.2f}' for x in tau_paired)}; {paired_summary(tau_paired)}")
     if paired:
-        print(f"paired per-round ratios ours / SSACSolver at {fmt_n(big)}: {', '.join(f'{x:.2f}' for x in paired)}")
+        print(f"exact, ours / SSACSolver at {fmt_n(big)} per round: {', '.join(f'{x:.2f}' for x in paired)}; "
+              f"{paired_summary(paired)}")
     print(f"total benchmark wall time {time.perf_counter() - wall_start:.1f} s")
-    headline = f"{rows['ours_big'].events_per_s / ref.events_per_s:.2f}" if ref else "n/a (no SSACSolver rows)"
-    print(f"ours (CPU, {fmt_n(big)}) / {ref_label} events/s = {headline}")
+    headline = (f"{statistics.median(paired):.2f} (median of {rounds(len(paired))})" if paired
+                else "n/a (no SSACSolver rows)")
+    print(f"smallest ratio: ours exact (CPU, {fmt_n(big)}) / gillespy2 {ref_label} events/s = {headline}")
+
+
+def run_tau_leaping(network: Network, grid_t: torch.Tensor, gillespy2: Any, n: int, repeats: int,
+                    rows: dict[str, Row], stats: dict, report: Callable[[Row, int], None]) -> list[float]:
+    """The tau-leaping section: paired rounds of gillespy2's ``TauLeapingCSolver`` and ours (epsilon 0.03),
+    then their table next to our exact method's best run; returns ours / theirs events/s per round."""
+    tau = import_tau_leaping()
+    if tau is None:
+        return []
+    simulate_tau_leaping, KineticModel = tau
+    model = KineticModel.from_network(network)
+    grid = grid_t.numpy()
+    solver = None
+    if gillespy2 is not None:
+        start = time.perf_counter()
+        try:
+            solver = gillespy2.TauLeapingCSolver(model=gillespy2_model(gillespy2, network, grid))
+            print(f"TauLeapingCSolver C++ build: {time.perf_counter() - start:.2f} s (not in the runs)", flush=True)
+        except Exception as e:  # noqa: BLE001 (g++ missing, SCons failing: report and go on)
+            print(f"TauLeapingCSolver could not be built, its rows are skipped: {type(e).__name__}: "
+                  f"{str(e).splitlines()[0]}")
+    print(f"tau-leaping runs (epsilon = tau_tol = {TAU_EPSILON}): {rounds(repeats)}, the first alternating",
+          flush=True)
+    paired: list[float] = []
+    for rep in range(repeats):
+        seed = 301 + rep
+
+        def theirs(rep: int = rep, seed: int = seed) -> float:
+            r = rows.setdefault("tau_g2", Row("gillespy2 TauLeapingCSolver (C++)", n, True))
+            start = time.perf_counter()
+            results = solver.run(number_of_trajectories=n, seed=seed, tau_tol=TAU_EPSILON)
+            r.add(time.perf_counter() - start, n * EXPECTED_EVENTS)
+            report(r, rep)
+            stats[f"gillespy2 TauLeapingCSolver, {fmt_n(n)}"] = n, moments(network, gillespy2_counts(network, results), grid)
+            return r.runs[-1][1] / r.runs[-1][0]
+
+        def ours(rep: int = rep, seed: int = seed) -> float:
+            r = rows.setdefault("tau_ours", Row("ours simulate_tau_leaping", n))
+            start = time.perf_counter()
+            traj = simulate_tau_leaping(model, grid_t, n, seed=seed, epsilon=TAU_EPSILON)
+            r.add(time.perf_counter() - start, int(traj.events.sum()))
+            report(r, rep)
+            stats[f"ours tau-leaping, {fmt_n(n)}"] = n, moments(network, traj.counts.numpy(), grid)
+            return r.runs[-1][1] / r.runs[-1][0]
+
+        if solver is None:
+            ours()
+        elif rep % 2 == 0:
+            g2 = theirs()
+            paired.append(ours() / g2)
+        else:
+            o = ours()
+            paired.append(o / theirs())
+    ref = rows.get("tau_g2")
+    print()
+    print("| implementation | trajectories | wall seconds | events (firings)/s | ratio vs gillespy2 TauLeapingCSolver |")
+    print("|---|---:|---:|---:|---:|")
+    for key in ("tau_g2", "tau_ours", "ours_big"):
+        if key not in rows:
+            continue
+        r = rows[key]
+        ratio = f"{r.events_per_s / ref.events_per_s:.3g}" if ref else "n/a"
+        name = "ours simulate, exact (cpu)" if key == "ours_big" else r.name
+        star = " *" if r.expected_events else ""
+        print(f"| {name} | {fmt_n(r.trajectories)} | {r.seconds:.3f} | {r.events_per_s:.3g}{star} | {ratio} |")
+    if "tau_ours" in rows:
+        r = rows["tau_ours"]
+        print(f"ours tau-leaping fired {r.runs[-1][1] / n:,.1f} reactions per trajectory (expected {EXPECTED_EVENTS:,}); "
+              f"best of {rounds(repeats)}; the exact row is the best of the long runs above")
+    return paired
 
 
 if __name__ == "__main__":
