@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from engine.errors import ConfigError, ProjectError, as_int, as_number
 from ssa.gillespie import Trajectories
 
-PER_TRAJECTORY_FIELDS = ("counts", "events")  # Trajectories fields with one row per trajectory
+PER_TRAJECTORY_FIELDS = ("counts", "events", "steps")  # fields with one row per trajectory (tau-leaping adds steps)
 PER_TRAJECTORY_KWARGS = ("initial",)  # simulator arguments cut by rows when given one row per trajectory
 MIN_PART = 16384  # parts stay at least this large before a worker gets more than one
 PARTS_PER_WORKER = 4  # at most, for large runs: smaller parts balance load and bound memory per task

@@ -24,6 +24,7 @@ import csv
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from engine.errors import ConfigError
+from ssa.direct_method import simulate_direct
 from ssa.kinetic_model import KineticModel
 from ssa.sbml_import import read_sbml
 
@@ -150,31 +152,21 @@ def score(case: SuiteCase, samples: dict[str, torch.Tensor]) -> tuple[dict, dict
     return zs, ys, out_z, out_y, points, fixed_ok
 
 
-def run_case(case: SuiteCase, n: int = 10_000, seed: int = 0, method: str = "direct", level: str = "l3v2",
-             device: str = "cpu", **method_kw) -> CaseResult:
-    """Simulate ``n`` trajectories of ``case`` with ``method`` (``direct`` or ``tau_leaping``) and score them.
+def run_case(case: SuiteCase, n: int = 10_000, seed: int = 0, simulate_fn: Callable = simulate_direct,
+             level: str = "l3v2", device: str = "cpu") -> CaseResult:
+    """Simulate ``n`` trajectories of ``case`` with ``simulate_fn`` and score them: the exact direct method,
+    or any simulator with its signature (``functools.partial(simulate_tau_leaping, epsilon=0.01)``).
 
     Case ``k`` uses seed ``seed + k``: many cases share a model, and with one seed they would share
     their chance excursions too (the bands assume independent runs)."""
     model = read_sbml(case.sbml(level))
     times = torch.as_tensor(case.times, dtype=torch.float64)
     start = time.perf_counter()
-    traj = simulate_with(method, model, times, n, seed=seed + int(case.number), device=device, **method_kw)
+    traj = simulate_fn(model, times, n, seed=seed + int(case.number), device=device)
     wall = time.perf_counter() - start
     samples = sample_outputs(model, traj.counts, traj.times, case.variables)
     z, y, out_z, out_y, points, fixed_ok = score(case, samples)
     return CaseResult(case.number, n, z, y, out_z, out_y, points, fixed_ok, wall, int(traj.events.sum()))
-
-
-def simulate_with(method: str, model: KineticModel, times, n: int, **kw):
-    """Dispatch to the exact direct method or to tau-leaping."""
-    if method == "direct":
-        from ssa.direct_method import simulate_direct
-        return simulate_direct(model, times, n, **kw)
-    if method == "tau_leaping":
-        from ssa.tau_leaping import simulate_tau_leaping
-        return simulate_tau_leaping(model, times, n, **kw)
-    raise ConfigError(f"unknown method {method!r}; use direct or tau_leaping")
 
 
 def check_case(case: SuiteCase, n: int = 10_000, seed: int = 0, **kw) -> tuple[CaseResult, CaseResult | None]:

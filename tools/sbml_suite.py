@@ -12,14 +12,15 @@ import json
 
 import hydra
 import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from engine.cli import print_result, run_guarded
-from engine.errors import ConfigError, as_int, as_number
+from engine.errors import ConfigError, as_int
 from engine.files import write_atomic
 from ssa.sbml_suite import ALLOWED_OUTSIDE, P_OUTSIDE_Z, case_numbers, check_case, read_case
 
-METHODS = ("direct", "tau_leaping")
 COMMON_TAGS = {"Amount", "HasOnlySubstanceUnits"}  # (nearly) every case has them: left out of the table
 
 
@@ -51,14 +52,12 @@ def _row(case, first, second) -> dict:
 
 
 def run(cfg: DictConfig, out) -> dict:
-    if cfg.method not in METHODS:
-        raise ConfigError(f"method={cfg.method!r}: use one of {list(METHODS)}")
     if cfg.level not in ("l3v2", "l2v4"):
         raise ConfigError(f"level={cfg.level!r}: use l3v2 (SBML Level 3 version 2) or l2v4 (Level 2 version 4)")
     n = as_int("trajectories", cfg.trajectories, 2)
-    kw = {"method": cfg.method, "level": cfg.level, "device": str(cfg.device)}
-    if cfg.method == "tau_leaping":
-        kw["epsilon"] = as_number("epsilon", cfg.epsilon, 0.0, strict=True)
+    kw = {"simulate_fn": instantiate(cfg.method), "level": cfg.level, "device": str(cfg.device)}
+    method = {"method": HydraConfig.get().runtime.choices.get("method", "direct"),
+              **{k: v for k, v in cfg.method.items() if not k.startswith("_")}}
     rows = []
     for number in _cases(cfg.cases):
         case = read_case(number)
@@ -76,7 +75,8 @@ def run(cfg: DictConfig, out) -> dict:
               flush=True)
     scored = [r for r in rows if "points" in r]
     points = sum(r["points"] for r in scored)
-    summary = {"trajectories": n, "seed": cfg.seed, **kw, "allowed_outside_per_band": ALLOWED_OUTSIDE,
+    summary = {"trajectories": n, "seed": cfg.seed, **method, "level": cfg.level, "device": str(cfg.device),
+               "allowed_outside_per_band": ALLOWED_OUTSIDE,
                "cases": len(rows), "passed": sum(r["verdict"] == "pass" for r in rows),
                "passed_second_run": sum(r["verdict"] == "pass (second run)" for r in rows),
                "failed": sum(r["verdict"] == "FAIL" for r in rows),
@@ -104,7 +104,8 @@ def table(rows: list[dict], s: dict) -> str:
         lines.append(f"| {r['case']} | {what} | {r['verdict']}{extra} | {r['outside_z']} / {r['outside_y']} "
                      f"({r['points']}) | {r['max_abs_z']:.2f} | {r['max_abs_y']:.2f} |")
     lines.append("")
-    lines.append(f"{s['cases']} cases, {s['trajectories']:,} trajectories each ({s['method']}, {s['level']}): "
+    settings = f", epsilon {s['epsilon']}" if "epsilon" in s else ""
+    lines.append(f"{s['cases']} cases, {s['trajectories']:,} trajectories each ({s['method']}{settings}, {s['level']}): "
                  f"{s['passed']} passed, {s['passed_second_run']} passed on a second run, {s['failed']} failed, "
                  f"{s['refused']} refused. Points outside the Z band in the first runs: {s['outside_z']} of "
                  f"{s['points']:,} (expected by chance: {s['expected_outside_z']}); outside the Y band: {s['outside_y']}.")
