@@ -330,11 +330,9 @@ def _simulate_compiled(network, grid, even_tol, x0, seed, first_id, max_events, 
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         stopped = np.empty(stop - start)
-        # parts handed out one at a time as threads free up (on a shared machine one thread may lag)
         parts = min(stop - start, 8 * numba.get_num_threads())
-        with numba.parallel_chunksize(1):
-            failed = gk.direct_method(init[start:stop], *arrays, first_id + start, s_lo, s_hi, v1, v2, g, float(g[0]),
-                                      step, step > 0, max_events, out[start:stop], ev[start:stop], stopped, parts)
+        failed = gk.run(init[start:stop], *arrays, first_id + start, s_lo, s_hi, v1, v2, g, float(g[0]), step, step > 0,
+                        max_events, out[start:stop], ev[start:stop], stopped, parts=parts)
         if failed:
             j = -(-max_events // _CHECK_EVERY) * _CHECK_EVERY
             raise SimulationError(f"network {network.name!r}: {failed} trajectories fired {j:,} events and are still "

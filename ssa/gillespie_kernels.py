@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
+import numba
 import numpy as np
 import torch
 from numba import cfunc, njit, prange, types
@@ -52,11 +54,14 @@ _LN_SYMBOL = "ssa_gillespie_vector_ln"
 _LN_SIG = types.void(types.int64, types.CPointer(types.float64), types.CPointer(types.float64), types.int64)
 
 
-def _torch_vml_ln() -> int | None:
-    """The address of MKL's ``vmdLn_64`` in torch's CPU library, or ``None`` (no MKL in this build)."""
+def _torch_mkl() -> tuple[int, int] | None:
+    """The addresses of MKL's ``vmdLn_64`` and ``MKL_Set_Num_Threads_Local`` (C calls) in torch's CPU library, or
+    ``None`` (no MKL in this build)."""
     for path in sorted((Path(torch.__file__).parent / "lib").glob("*torch_cpu.*")):
         try:
-            return ctypes.cast(ctypes.CDLL(str(path)).vmdLn_64, ctypes.c_void_p).value
+            lib = ctypes.CDLL(str(path))
+            return (ctypes.cast(lib.vmdLn_64, ctypes.c_void_p).value,
+                    ctypes.cast(lib.MKL_Set_Num_Threads_Local, ctypes.c_void_p).value)
         except (OSError, AttributeError):
             continue
     return None
@@ -73,11 +78,28 @@ def _libm_ln_address() -> int:
     return libm_ln.address
 
 
-_address = _torch_vml_ln()
-LOG_ROUTINE = "mkl" if _address is not None else "libm"
-# the kernel calls the routine by this name, resolved when the (cached) machine code is linked
-llvm.add_symbol(_LN_SYMBOL, _address if _address is not None else _libm_ln_address())
+def _no_threads_address() -> int:
+    """A C-callable stand-in for ``MKL_Set_Num_Threads_Local`` where there is no MKL: returns 0."""
+
+    @cfunc(_THREADS_SIG, cache=True)
+    def no_threads(n):  # pragma: no cover - compiled; used only where torch has no MKL
+        return 0
+
+    return no_threads.address
+
+
+_THREADS_SYMBOL = "ssa_gillespie_mkl_threads_local"
+_THREADS_SIG = types.int32(types.int32)
+_mkl = _torch_mkl()
+LOG_ROUTINE = "mkl" if _mkl is not None else "libm"
+# the kernel calls these by name, resolved when the (cached) machine code is linked
+llvm.add_symbol(_LN_SYMBOL, _mkl[0] if _mkl is not None else _libm_ln_address())
+llvm.add_symbol(_THREADS_SYMBOL, _mkl[1] if _mkl is not None else _no_threads_address())
 _vector_ln = types.ExternalFunction(_LN_SYMBOL, _LN_SIG)
+# MKL's vector functions may open an OpenMP team (torch's libgomp) even for 128 numbers: one thread per
+# calling thread instead (our threads are numba's), which also keeps a forked child from waiting on a
+# team that did not survive the fork
+_mkl_threads_local = types.ExternalFunction(_THREADS_SYMBOL, _THREADS_SIG)
 
 
 @njit(cache=True)
@@ -127,12 +149,14 @@ def draw_block(key: np.uint64, j0: int, v1: np.ndarray, v2: np.ndarray, s_lo: np
         u2[q] = (np.float64(hash32(key ^ w2)) + 0.5) * _SCALE
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def direct_method(init: np.ndarray, rates: np.ndarray, slot_start: np.ndarray, slot_species: np.ndarray,
-                  slot_off: np.ndarray, slot_scale: np.ndarray, change: np.ndarray, first_id: int, s_lo: np.uint64,
-                  s_hi: np.uint64, v1: np.ndarray, v2: np.ndarray, grid: np.ndarray, g0: float, step: float, even: bool,
-                  max_events: int, counts: np.ndarray, events: np.ndarray, stopped: np.ndarray, parts: int) -> int:
-    """Simulate trajectories ``first_id .. first_id + N - 1`` with the direct method; fills the outputs in place.
+@njit(cache=True, error_model="numpy")
+def simulate_range(lo_b: int, hi_b: int, init: np.ndarray, rates: np.ndarray, slot_start: np.ndarray,
+                   slot_species: np.ndarray, slot_off: np.ndarray, slot_scale: np.ndarray, change: np.ndarray,
+                   first_id: int, s_lo: np.uint64, s_hi: np.uint64, v1: np.ndarray, v2: np.ndarray, grid: np.ndarray,
+                   g0: float, step: float, even: bool, max_events: int, counts: np.ndarray, events: np.ndarray,
+                   stopped: np.ndarray) -> int:
+    """Simulate rows ``lo_b .. hi_b - 1`` (trajectory ids ``first_id + b``) with the direct method, one after
+    another; fills ``counts[b]``, ``events[b]`` and ``stopped[b]`` in place.
 
     ``init (N, S)``: initial counts. Propensities: ``a_m = rates[m] * prod_p (x[slot_species[p]] -
     slot_off[p]) * slot_scale[p]`` over the slots ``p = slot_start[m] .. slot_start[m + 1] - 1`` of
@@ -143,74 +167,114 @@ def direct_method(init: np.ndarray, rates: np.ndarray, slot_start: np.ndarray, s
     clamped to ``[0, K]`` (the torch path's rule for an evenly spaced grid), otherwise the number of
     grid times ``< t``. ``events[b]``: events with time ``<= grid[-1]``. A trajectory still short of
     ``grid[-1]`` after a multiple of ``CHECK_EVERY`` events that is ``>= max_events`` stops there with
-    ``stopped[b]`` its time (else ``stopped[b]`` is nan). The trajectories are cut into ``parts``
-    contiguous parts, run in parallel. Returns the number of trajectories that stopped.
+    ``stopped[b]`` its time (else ``stopped[b]`` is nan). Returns the number of trajectories that stopped.
     """
-    n, K, S = counts.shape
+    K, S = counts.shape[1], counts.shape[2]
     R = rates.size
     t_end = grid[K - 1]
     failed = 0
-    for part in prange(parts):
-        x = np.empty(S)
-        cs = np.empty(R)
-        u1 = np.empty(BLOCK)
-        u2 = np.empty(BLOCK)
-        l1 = np.empty(BLOCK)
-        for b in range((part * n) // parts, ((part + 1) * n) // parts):
-            for s in range(S):
-                x[s] = init[b, s]
-            key = hash32(hash32((np.uint64(first_id + b) & _M) ^ s_lo) ^ s_hi)
-            t = 0.0
-            k = 0  # grid times < 0: none (the grid is checked to be >= 0)
-            # below lo the grid index cannot change (a margin far above rounding: see the module)
-            lo = g0 - 1e-9 * abs(g0) if even else grid[0]
-            j = 0
-            fired = 0
-            stopped[b] = np.nan
-            while True:
-                q = j % BLOCK
-                if q == 0:
-                    draw_block(key, j, v1, v2, s_lo, s_hi, u1, u2)
-                    log_block(u1, l1)
-                total = 0.0
-                for m in range(R):
-                    a = rates[m]
-                    for p in range(slot_start[m], slot_start[m + 1]):
-                        a = a * ((x[slot_species[p]] - slot_off[p]) * slot_scale[p])
-                    total = total + a
-                    cs[m] = total
-                t_new = t - l1[q] / total
-                threshold = u2[q] * total
-                mu = 0
-                for m in range(R - 1):
-                    mu += cs[m] < threshold
-                if t_new >= lo:
-                    if even:
-                        f = np.ceil((t_new - g0) / step)
-                        k_new = K if f >= K else (0 if f <= 0 else int(f))
-                        if k_new < K:
-                            lo = g0 + k_new * step - 1e-9 * (abs(g0) + k_new * step)
-                    else:
-                        k_new = k
-                        while k_new < K and grid[k_new] < t_new:
-                            k_new += 1
-                        if k_new < K:
-                            lo = grid[k_new]
-                    for g in range(k, k_new):  # the state before this event holds on [t, t_new)
-                        for s in range(S):
-                            counts[b, g, s] = np.int64(x[s])
-                    k = k_new
-                if t_new <= t_end:
+    threads_before = _mkl_threads_local(np.int32(1))
+    x = np.empty(S)
+    cs = np.empty(R)
+    u1 = np.empty(BLOCK)
+    u2 = np.empty(BLOCK)
+    l1 = np.empty(BLOCK)
+    for b in range(lo_b, hi_b):
+        for s in range(S):
+            x[s] = init[b, s]
+        key = hash32(hash32((np.uint64(first_id + b) & _M) ^ s_lo) ^ s_hi)
+        t = 0.0
+        k = 0  # grid times < 0: none (the grid is checked to be >= 0)
+        # below lo the grid index cannot change (a margin far above rounding: see the module)
+        lo = g0 - 1e-9 * abs(g0) if even else grid[0]
+        j = 0
+        fired = 0
+        stopped[b] = np.nan
+        while True:
+            q = j % BLOCK
+            if q == 0:
+                draw_block(key, j, v1, v2, s_lo, s_hi, u1, u2)
+                log_block(u1, l1)
+            total = 0.0
+            for m in range(R):
+                a = rates[m]
+                for p in range(slot_start[m], slot_start[m + 1]):
+                    a = a * ((x[slot_species[p]] - slot_off[p]) * slot_scale[p])
+                total = total + a
+                cs[m] = total
+            t_new = t - l1[q] / total
+            threshold = u2[q] * total
+            mu = 0
+            for m in range(R - 1):
+                mu += cs[m] < threshold
+            if t_new >= lo:
+                if even:
+                    f = np.ceil((t_new - g0) / step)
+                    k_new = K if f >= K else (0 if f <= 0 else int(f))
+                    if k_new < K:
+                        lo = g0 + k_new * step - 1e-9 * (abs(g0) + k_new * step)
+                else:
+                    k_new = k
+                    while k_new < K and grid[k_new] < t_new:
+                        k_new += 1
+                    if k_new < K:
+                        lo = grid[k_new]
+                for g in range(k, k_new):  # the state before this event holds on [t, t_new)
                     for s in range(S):
-                        x[s] += change[mu, s]
-                    fired += 1
-                t = t_new
-                j += 1
-                if k >= K:
-                    break
-                if j % CHECK_EVERY == 0 and j >= max_events:
-                    stopped[b] = t
-                    failed += 1
-                    break
-            events[b] = fired
+                        counts[b, g, s] = np.int64(x[s])
+                k = k_new
+            if t_new <= t_end:
+                for s in range(S):
+                    x[s] += change[mu, s]
+                fired += 1
+            t = t_new
+            j += 1
+            if k >= K:
+                break
+            if j % CHECK_EVERY == 0 and j >= max_events:
+                stopped[b] = t
+                failed += 1
+                break
+        events[b] = fired
+    _mkl_threads_local(threads_before)
     return failed
+
+
+@njit(cache=True, parallel=True)
+def direct_method(init: np.ndarray, rates: np.ndarray, slot_start: np.ndarray, slot_species: np.ndarray,
+                  slot_off: np.ndarray, slot_scale: np.ndarray, change: np.ndarray, first_id: int, s_lo: np.uint64,
+                  s_hi: np.uint64, v1: np.ndarray, v2: np.ndarray, grid: np.ndarray, g0: float, step: float, even: bool,
+                  max_events: int, counts: np.ndarray, events: np.ndarray, stopped: np.ndarray, parts: int) -> int:
+    """:func:`simulate_range` over all ``N`` rows, cut into ``parts`` contiguous parts run in parallel
+    (numba's threads); returns the number of trajectories stopped by ``max_events``."""
+    n = counts.shape[0]
+    failed = 0
+    for part in prange(parts):
+        failed += simulate_range((part * n) // parts, ((part + 1) * n) // parts, init, rates, slot_start, slot_species,
+                                 slot_off, slot_scale, change, first_id, s_lo, s_hi, v1, v2, grid, g0, step, even,
+                                 max_events, counts, events, stopped)
+    return failed
+
+
+_forked_from_omp = False  # set in a child forked after numba's GNU OpenMP layer started: its parallel loops abort
+
+
+def _after_fork_in_child() -> None:
+    global _forked_from_omp
+    try:
+        _forked_from_omp = _forked_from_omp or numba.threading_layer() == "omp"
+    except ValueError:  # no parallel layer started yet: the child may start its own
+        pass
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def run(init: np.ndarray, *args, parts: int) -> int:
+    """:func:`direct_method` with ``parts`` handed out one at a time as threads free up (on a shared machine
+    one thread may lag), or :func:`simulate_range` over all rows in a process forked from one that used
+    numba's GNU OpenMP layer (not fork-safe: numba would stop the process). The results are the same."""
+    if _forked_from_omp or parts <= 1:
+        return simulate_range(0, args[-3].shape[0], init, *args)
+    with numba.parallel_chunksize(1):
+        return direct_method(init, *args, parts)

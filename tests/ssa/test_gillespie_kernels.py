@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import math
+import multiprocessing
+import os
 
 import numba
 import numpy as np
@@ -132,6 +134,25 @@ def test_chunks_ids_and_threads_do_not_matter():
         assert_same(simulate(net, grid, 400, seed=9), whole)
     finally:
         numba.set_num_threads(before)
+
+
+def _simulate_in_child(conn) -> None:
+    traj = simulate(load_network("gene_expression"), torch.linspace(0, 5, 51), 64, seed=2)
+    conn.send((traj.counts.sum().item(), traj.events.tolist()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_simulates():
+    """numba's GNU OpenMP layer is not fork-safe (a forked child's parallel loop stops the process): a child
+    forked after the parent ran the parallel loop runs the serial one, with the same results."""
+    want = simulate(load_network("gene_expression"), torch.linspace(0, 5, 51), 64, seed=2)
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_simulate_in_child, args=(child,))
+    proc.start()
+    got = parent.recv() if parent.poll(120) else None
+    proc.join(30)
+    assert proc.exitcode == 0 and got == (want.counts.sum().item(), want.events.tolist())
 
 
 def test_backend_is_checked():
