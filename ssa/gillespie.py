@@ -299,7 +299,7 @@ _VTAB_EVENTS = 1 << 14  # events whose stream counters are tabulated once per ru
 
 def _compressed_network(network: Network) -> tuple[np.ndarray, ...]:
     """``(rates, slot_start, slot_species, slot_off, slot_scale, change)`` for
-    :func:`ssa.gillespie_kernels.direct_method`: the slots of :func:`_slots` that each reaction uses,
+    :func:`ssa.gillespie_kernels.simulate_range`: the slots of :func:`_slots` that each reaction uses,
     in their order, as compressed rows (an unused slot multiplies by exactly 1, so leaving it out
     changes nothing), and the change vectors ``(R, S)``."""
     rates, idx, off, scale, change = _slots(network)
@@ -312,9 +312,11 @@ def _compressed_network(network: Network) -> tuple[np.ndarray, ...]:
             np.array([scale[p, m] for p, m in pick], dtype=np.float64), change)
 
 
-def _simulate_compiled(network, grid, even_tol, x0, seed, first_id, max_events, chunk_size, counts, events, bar):
-    """The compiled direct method for every trajectory, ``chunk_size`` at a time, into ``counts`` and ``events``."""
-    import numba
+def _simulate_compiled(network: Network, grid: torch.Tensor, even_tol: float, x0: torch.Tensor, seed: int, first_id: int,
+                       max_events: int, chunk_size: int, counts: torch.Tensor, events: torch.Tensor, bar) -> torch.Tensor:
+    """The compiled direct method for every trajectory, ``chunk_size`` at a time, written into ``counts`` and
+    ``events`` (CPU tensors, through numpy views); returns the grid used (:func:`_even_grid`)."""
+    import numba  # here, not at the top: importing ssa.gillespie stays light
 
     from ssa import gillespie_kernels as gk
 
