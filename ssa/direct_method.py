@@ -203,9 +203,11 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
 
 
 def _report_bad_propensity(model: KineticModel, x: torch.Tensor, t: torch.Tensor) -> None:
+    """One line naming a reaction whose propensity is negative or NaN (in a row flagged since the last check)."""
     a = model.propensities(x, t)[:, 0]
-    m = int(torch.nonzero(~(a >= 0))[0]) if bool((~(a >= 0)).any()) else 0
+    wrong = torch.nonzero(~(a >= 0)).flatten().tolist()
     state = {s: int(v) for s, v in zip(model.species, x[:, 0].tolist())}
-    raise SimulationError(f"model {model.name!r}{model._where()}: reaction {model.reaction_names[m]!r} has propensity "
-                          f"{a[m].item():g} at t = {t.item():.6g} in state {state}; a rate law must be finite and >= 0 "
-                          "for every reachable state (guard it, e.g. with piecewise, or fix its parameters)")
+    what = (f"reaction {model.reaction_names[wrong[0]]!r} has propensity {a[wrong[0]].item():g} at t = {t.item():.6g} "
+            f"in state {state}" if wrong else f"a reaction's propensity was negative or NaN before t = {t.item():.6g}")
+    raise SimulationError(f"model {model.name!r}{model._where()}: {what}; a rate law must be finite and >= 0 in "
+                          "every reachable state (guard it, e.g. with piecewise, or fix its parameters)")

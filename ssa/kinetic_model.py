@@ -133,7 +133,12 @@ class KineticModel:
         body = f"    return ({values},)"
         new = self._function(f"assign{event}", "x, t", body)(x, t)
         for (i, _), v in zip(ev.assignments, new):
-            x[i] = torch.where(rows, v.round(), x[i])
+            bad = rows & ~((v == v.round()) & (v >= 0))
+            if bool(bad.any()):
+                value = v[bad][0].item()
+                raise ConfigError(f"model {self.name!r}{self._where()}: event {ev.name!r} sets {self.species[i]!r} to "
+                                  f"{value:g}; an amount must be a non-negative whole number of molecules")
+            x[i] = torch.where(rows, v, x[i])
 
     def observe(self, counts: torch.Tensor, times: torch.Tensor) -> dict[str, torch.Tensor]:
         """The assignment-rule outputs ``(N, K)`` for sampled amounts ``counts (N, K, S)`` at ``times (K,)``."""
