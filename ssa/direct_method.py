@@ -36,7 +36,9 @@ from ssa.gillespie import (
     _Streams,
     _threads_for,
     check_grid,
+    filled_samples,
     simulate,
+    still_running,
 )
 from ssa.kinetic_model import KineticModel
 from ssa.reaction_network import Network
@@ -180,15 +182,10 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
             continue
         if bool(bad.any()):
             _report_bad_propensity(model, x[:, bad][:, :1], t[bad][:1])
-        active = k < K
-        n_active = int(active.sum())
+        active, n_active = still_running(f"model {model.name!r}", k, K, t, t_end, j, max_events)
         bar.update(finished * K + int(k.sum()) - bar.n)
         if n_active == 0:
             break
-        if j >= max_events:
-            raise SimulationError(f"model {model.name!r}: {n_active} trajectories fired {j:,} events and are still "
-                                  f"before t = {t_end:g} (one is at t = {t[active].min().item():.4g}); the model may "
-                                  "explode in finite time: shorten the time grid or raise max_events")
         if n_active < 0.75 * len(k):  # drop finished rows: their random streams are their own
             keep = torch.nonzero(active).squeeze(1)
             finished += len(k) - n_active
@@ -197,9 +194,7 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
             if ev is not None:
                 ev.keep(keep)
     events[ids] = n_events
-    pos = torch.where(out[:, :K, 0] >= 0, torch.arange(K, device=device), 0).cummax(1).values
-    counts = out[:, :K].gather(1, pos[..., None].expand(-1, -1, S))
-    return grid, counts.round().to(torch.int64).cpu(), events.cpu()
+    return grid, filled_samples(out, K), events.cpu()
 
 
 def _report_bad_propensity(model: KineticModel, x: torch.Tensor, t: torch.Tensor) -> None:

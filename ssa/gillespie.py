@@ -199,6 +199,26 @@ def check_grid(times) -> torch.Tensor:
     return g
 
 
+def still_running(label: str, k: torch.Tensor, K: int, t: torch.Tensor, t_end: float, j: int, budget: int,
+                  did: str = "fired {j:,} events") -> tuple[torch.Tensor, int]:
+    """The rows still before the last grid time and their number; one line when they used up ``budget``
+    steps (``label`` names the network or model, ``did`` says what the ``j`` steps were)."""
+    active = k < K
+    n_active = int(active.sum())
+    if n_active and j >= budget:
+        raise SimulationError(f"{label}: {n_active} trajectories {did.format(j=j)} and are still before t = "
+                              f"{t_end:g} (one is at t = {t[active].min().item():.4g}); the {label.split()[0]} may "
+                              "explode in finite time: shorten the time grid or raise max_events")
+    return active, n_active
+
+
+def filled_samples(out: torch.Tensor, K: int) -> torch.Tensor:
+    """``(B, K, S)`` int64 counts on the CPU from the ``(B, K + 1, S)`` buffer: a grid time no step wrote
+    (marked -1) holds the sample before it."""
+    pos = torch.where(out[:, :K, 0] >= 0, torch.arange(K, device=out.device), 0).cummax(1).values
+    return out[:, :K].gather(1, pos[..., None].expand(-1, -1, out.shape[2])).round().to(torch.int64).cpu()
+
+
 @dataclass
 class Trajectories:
     """States on a time grid: ``counts[b, k, i]`` = count of species ``i`` in trajectory ``b`` at ``times[k]``."""
@@ -381,24 +401,17 @@ def _simulate_chunk(network, grid, even_tol, x, seed, first_id, device, bar, max
         j += 1
         if j % _CHECK_EVERY:
             continue
-        active = k < K
-        n_active = int(active.sum())
+        active, n_active = still_running(f"network {network.name!r}", k, K, t, t_end, j, max_events)
         bar.update(finished * K + int(k.sum()) - bar.n)
         if n_active == 0:
             break
-        if j >= max_events:
-            raise SimulationError(f"network {network.name!r}: {n_active} trajectories fired {j:,} events and are still "
-                                  f"before t = {t_end:g} (one is at t = {t[active].min().item():.4g}); the network may "
-                                  "explode in finite time: shorten the time grid or raise max_events")
         if n_active < 0.75 * len(k):  # drop finished rows: their random streams are their own
             keep = torch.nonzero(active).squeeze(1)
             finished += len(k) - n_active
             events[ids] = n_events
             x, t, k, keys, ids, n_events = x[:, keep], t[keep], k[keep], keys[keep], ids[keep], n_events[keep]
     events[ids] = n_events
-    pos = torch.where(out[:, :K, 0] >= 0, torch.arange(K, device=device), 0).cummax(1).values
-    counts = out[:, :K].gather(1, pos[..., None].expand(-1, -1, S))
-    return grid, counts.round().to(torch.int64).cpu(), events.cpu()
+    return grid, filled_samples(out, K), events.cpu()
 
 
 @dataclass

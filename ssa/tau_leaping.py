@@ -85,7 +85,6 @@ from ssa.gillespie import (
     _CHECK_EVERY,
     _CHUNK_NUMBERS,
     _M32,
-    SimulationError,
     Trajectories,
     _block,
     _grid_index,
@@ -93,6 +92,8 @@ from ssa.gillespie import (
     _Streams,
     _threads_for,
     check_grid,
+    filled_samples,
+    still_running,
 )
 from ssa.kinetic_model import KineticModel
 
@@ -407,15 +408,11 @@ def _chunk(model: KineticModel, lp: _Leaper, grid: torch.Tensor, x: torch.Tensor
             continue
         if bool(bad.any()):
             _report_bad_propensity(model, x[:, bad][:, :1], t[bad][:1])
-        active = k < K
-        n_active = int(active.sum())
+        active, n_active = still_running(f"model {model.name!r}", k, K, t, t_end, j, max_steps,
+                                         did="took {j:,} tau-leaping steps")
         bar.update(finished * K + int(k.sum()) - bar.n)
         if n_active == 0:
             break
-        if j >= max_steps:
-            raise SimulationError(f"model {model.name!r}: {n_active} trajectories took {j:,} tau-leaping steps and are "
-                                  f"still before t = {t_end:g} (one is at t = {t[active].min().item():.4g}); the model "
-                                  "may explode in finite time: shorten the time grid or raise max_events")
         if n_active < 0.75 * len(k):  # drop finished rows: their random streams are their own
             keep = torch.nonzero(active).squeeze(1)
             finished += len(k) - n_active
@@ -425,9 +422,7 @@ def _chunk(model: KineticModel, lp: _Leaper, grid: torch.Tensor, x: torch.Tensor
             if ev is not None:
                 ev.keep(keep)
     events[ids], steps[ids] = n_events, n_steps
-    pos = torch.where(out[:, :K, 0] >= 0, torch.arange(K, device=device), 0).cummax(1).values
-    counts = out[:, :K].gather(1, pos[..., None].expand(-1, -1, S))
-    return counts.round().to(torch.int64).cpu(), events.cpu(), steps.cpu()
+    return filled_samples(out, K), events.cpu(), steps.cpu()
 
 
 def _leap(lp: _Leaper, x: torch.Tensor, t: torch.Tensor, a: torch.Tensor, wait: torch.Tensor, u2: torch.Tensor,
