@@ -201,9 +201,15 @@ class DaskSimulator:
                 self.client.close()
                 raise ConfigError(f"the Dask scheduler at dask_scheduler={scheduler} has no workers after "
                                   f"{timeout_s:g} s; start some with `dask worker {scheduler}`") from None
-        else:
-            self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, **LOCAL_CLUSTER)
-            self.client = Client(self.cluster)
+        else:  # the local scheduler lives in this process and logs its start at INFO: kept quiet
+            log = logging.getLogger("distributed")
+            level = log.level
+            log.setLevel(logging.WARNING)
+            try:
+                self.cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, **LOCAL_CLUSTER)
+                self.client = Client(self.cluster)
+            finally:
+                log.setLevel(level)
 
     @property
     def slots(self) -> int:

@@ -90,6 +90,9 @@ def simulate_direct(model: KineticModel | Network, times, num_trajectories: int 
     return Trajectories(model, times_out, counts, events, int(seed), int(first_id))
 
 
+MAX_CASCADE = 100  # rounds of state events at one instant before a model is called a loop
+
+
 class _EventState:
     """Per-trajectory bookkeeping of a model's events: the next timed event, the state triggers' last values."""
 
@@ -116,14 +119,22 @@ class _EventState:
         self.next += rows
 
     def fire_state(self, x: torch.Tensor, t: torch.Tensor, live: torch.Tensor) -> None:
-        """Fire the state events whose triggers turned true (in ``live`` rows), then record the triggers."""
-        for i, e in enumerate(self.state_events):
-            now = self.model.trigger(e, x, t)
-            rising = now & ~self.last[i] & live
-            if bool(rising.any()):
-                self.model.assign(e, x, t, rising)
+        """Fire the state events whose triggers turned true (in ``live`` rows), recording every trigger, and
+        again while an event's assignments turn another trigger true at the same instant (a cascade)."""
+        for _ in range(MAX_CASCADE):
+            fired = False
+            for i, e in enumerate(self.state_events):
                 now = self.model.trigger(e, x, t)
-            self.last[i] = now
+                rising = now & ~self.last[i] & live
+                self.last[i] = now
+                if bool(rising.any()):
+                    self.model.assign(e, x, t, rising)
+                    fired = True
+            if not fired:
+                return
+        raise SimulationError(f"model {self.model.name!r}{self.model._where()}: events kept triggering one another "
+                              f"{MAX_CASCADE} times at one instant (t = {t.max().item():.6g}); an event's assignments "
+                              "must not keep turning triggers true")
 
     def keep(self, rows: torch.Tensor) -> None:
         self.next, self.last = self.next[rows], self.last[:, rows]
@@ -150,12 +161,15 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
     n_events = torch.zeros(B, dtype=torch.int64, device=device)
     events = torch.zeros(B, dtype=torch.int64, device=device)
     bad = torch.zeros(B, dtype=torch.bool, device=device)
+    bad_x, bad_t = x.clone(), t.clone()  # each row's state when its propensities first went wrong
     j, finished, block = 0, 0, _block(B)
     while True:
         if j % block == 0:
             u = streams.uniforms(keys, j, block, dtype)
         a = model.propensities(x, t)
-        bad |= ~(a.amin(0) >= 0)  # a negative or NaN propensity: reported at the next check
+        wrong = (~(a.amin(0) >= 0) | torch.isinf(a.amax(0))) & ~bad  # negative, NaN or infinite, first time
+        bad_x, bad_t = torch.where(wrong, x, bad_x), torch.where(wrong, t, bad_t)
+        bad |= wrong  # reported at the next check, with the state it happened in
         cs = a.cumsum(0)
         a0 = cs[-1]
         t_new = t - torch.log(u[j % block, 0]) / a0
@@ -181,7 +195,7 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
         if j % _CHECK_EVERY:
             continue
         if bool(bad.any()):
-            _report_bad_propensity(model, x[:, bad][:, :1], t[bad][:1])
+            _report_bad_propensity(model, bad_x[:, bad][:, :1], bad_t[bad][:1])
         active, n_active = still_running(f"model {model.name!r}", k, K, t, t_end, j, max_events)
         bar.update(finished * K + int(k.sum()) - bar.n)
         if n_active == 0:
@@ -190,7 +204,8 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
             keep = torch.nonzero(active).squeeze(1)
             finished += len(k) - n_active
             events[ids] = n_events
-            x, t, k, keys, ids, n_events, bad = x[:, keep], t[keep], k[keep], keys[keep], ids[keep], n_events[keep], bad[keep]
+            x, t, k, keys, ids, n_events = x[:, keep], t[keep], k[keep], keys[keep], ids[keep], n_events[keep]
+            bad, bad_x, bad_t = bad[keep], bad_x[:, keep], bad_t[keep]
             if ev is not None:
                 ev.keep(keep)
     events[ids] = n_events
@@ -198,11 +213,12 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
 
 
 def _report_bad_propensity(model: KineticModel, x: torch.Tensor, t: torch.Tensor) -> None:
-    """One line naming a reaction whose propensity is negative or NaN (in a row flagged since the last check)."""
+    """One line naming a reaction whose propensity is negative, NaN or infinite (in a row flagged since the last check)."""
     a = model.propensities(x, t)[:, 0]
-    wrong = torch.nonzero(~(a >= 0)).flatten().tolist()
+    wrong = torch.nonzero(~((a >= 0) & torch.isfinite(a))).flatten().tolist()
     state = {s: int(v) for s, v in zip(model.species, x[:, 0].tolist())}
-    what = (f"reaction {model.reaction_names[wrong[0]]!r} has propensity {a[wrong[0]].item():g} at t = {t.item():.6g} "
-            f"in state {state}" if wrong else f"a reaction's propensity was negative or NaN before t = {t.item():.6g}")
-    raise SimulationError(f"model {model.name!r}{model._where()}: {what}; a rate law must be finite and >= 0 in "
-                          "every reachable state (guard it, e.g. with piecewise, or fix its parameters)")
+    when = f"at t = {t.item():.6g} " if torch.isfinite(t).all() else ""
+    what = (f"reaction {model.reaction_names[wrong[0]]!r} has propensity {a[wrong[0]].item():g} {when}in state {state}"
+            if wrong else "a reaction's propensity was negative, NaN or infinite")
+    raise SimulationError(f"model {model.name!r}{model._where()}: {what}; a rate law must be finite and >= 0 in every "
+                          "reachable state (a piecewise needs an otherwise; guard divisions; check the parameters)")

@@ -18,6 +18,8 @@ conversion factors, rate laws that depend on time, and every SBML Level 3 packag
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import libsbml
@@ -36,12 +38,17 @@ def read_sbml(path: str | Path) -> KineticModel:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such SBML file")
+    head = path.read_bytes()[:4096].decode("utf-8", "replace")
+    if not re.search(r"<(\w+:)?sbml[\s>]", head):
+        raise ConfigError(f"{path}: not an SBML document (no <sbml> element at its start); give an SBML file, or a "
+                          "network YAML")
     doc = libsbml.readSBMLFromFile(str(path))
     errors = [doc.getError(i) for i in range(doc.getNumErrors())
               if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
     if errors:
         e = errors[0]
-        detail = " ".join(e.getMessage().split())[:200]
+        detail = " ".join(e.getMessage().split())
+        detail = detail if len(detail) <= 300 else detail[:300].rsplit(" ", 1)[0] + " ..."
         raise ConfigError(f"{path}, line {e.getLine()}: not valid SBML ({detail}); fix the file and run again")
     return _Importer(doc, path).model()
 
@@ -61,15 +68,18 @@ class _Importer:
         self._check_unsupported()
         self.functions = {f.getId(): f.getMath() for f in m.getListOfFunctionDefinitions()}
         self.size = {c.getId(): c.getSize() if c.isSetSize() else 1.0 for c in m.getListOfCompartments()}
-        self.params = {p.getId(): p.getValue() for p in m.getListOfParameters()}
+        self.params = {p.getId(): p.getValue() if p.isSetValue() else float("nan") for p in m.getListOfParameters()}
         self.rules = {r.getVariable(): r.getMath() for r in m.getListOfRules() if r.isAssignment()}
         species = [s for s in m.getListOfSpecies()]
+        if not species:
+            raise ConfigError(f"{self.path}: the model has no species; there is nothing to count")
         self.state = [s for s in species if s.getId() not in self.rules]  # a species given by a rule is an output
         self.row = {s.getId(): i for i, s in enumerate(self.state)}
-        self.amount = {s.getId(): self._initial_amount(s) for s in self.state}
+        self.amount = {s.getId(): float(s.getInitialAmount()) if s.isSetInitialAmount() else float("nan")
+                       for s in self.state}
         self.substance = {s.getId(): s.getHasOnlySubstanceUnits() for s in species}
         self.compartment = {s.getId(): s.getCompartment() for s in species}
-        self._initial_assignments()
+        self._initial_values()
         symbols = self._symbols()
         R, S = m.getNumReactions(), len(self.state)
         reactants, change = np.zeros((R, S)), np.zeros((R, S))
@@ -77,7 +87,7 @@ class _Importer:
         for mu, r in enumerate(m.getListOfReactions()):
             where = f"{self.path}: the kinetic law of reaction {r.getId()!r}"
             if r.getReversible():
-                raise self.refuse(f"reaction {r.getId()!r} is reversible (its law is a net rate, not a propensity)",
+                raise self.refuse(f"the reversible reaction {r.getId()!r} (its law is a net rate, not a propensity)",
                                   "write it as two irreversible reactions, each with its own law")
             if r.isSetFast() and r.getFast():
                 raise self.refuse(f"the fast reaction {r.getId()!r}")
@@ -130,13 +140,6 @@ class _Importer:
             if e.isSetPriority():
                 raise self.refuse(f"the priority of event {e.getId()!r} (event priorities)")
 
-    def _initial_amount(self, s) -> float:
-        if s.isSetInitialAmount():
-            return float(s.getInitialAmount())
-        if s.isSetInitialConcentration():
-            return float(s.getInitialConcentration()) * self.size[s.getCompartment()]
-        return float("nan")  # must come from an initial assignment
-
     def _stoichiometry(self, r, ref) -> float:
         if ref.isSetStoichiometryMath() if hasattr(ref, "isSetStoichiometryMath") else False:
             raise self.refuse(f"the stoichiometryMath of {ref.getSpecies()!r} in reaction {r.getId()!r}")
@@ -161,11 +164,11 @@ class _Importer:
         symbols: dict = {c: repr(float(v)) for c, v in self.size.items()}
         symbols.update({p: repr(float(v)) for p, v in self.params.items()})
         symbols.update({s: self._species_source(s) for s in self.row})
-        for var, math in self.rules.items():  # inlined where used, written once (rules may use rules)
-            symbols[var] = self._rule(var, math, symbols)
+        for var, node in self.rules.items():  # inlined where used, written once (rules may use rules)
+            symbols[var] = self._rule(var, node, symbols)
         return symbols
 
-    def _rule(self, var: str, math, symbols: dict):
+    def _rule(self, var: str, node, symbols: dict):
         memo: dict = {}
 
         def source():
@@ -174,32 +177,56 @@ class _Importer:
                     raise ConfigError(f"{self.path}: the assignment rules for {var!r} depend on each other in a cycle")
                 memo["busy"] = True
                 writer = MathWriter(symbols, self.functions, f"{self.path}: the assignment rule for {var!r}")
-                memo["value"] = (f"({writer.write(math)})", writer.uses_time, writer.uses_state)
+                memo["value"] = (f"({writer.write(node)})", writer.uses_time, writer.uses_state)
             return memo["value"]
         return source
 
-    def _initial_assignments(self) -> None:
-        """Initial assignments, in document order, evaluated on the initial values."""
-        for ia in self.m.getListOfInitialAssignments():
-            var = ia.getSymbol()
+    def _initial_values(self) -> None:
+        """Initial values: the attributes, then the initial assignments (with assignment rules holding at
+        t = 0), solved by repeated passes because SBML's initial assignments may use one another in any
+        order; an initial concentration becomes an amount with its compartment's final size."""
+        conc = {s.getId(): s.getInitialConcentration() for s in self.state
+                if not s.isSetInitialAmount() and s.isSetInitialConcentration()}
+        ias = [(ia.getSymbol(), ia.getMath()) for ia in self.m.getListOfInitialAssignments()]
+        for var, _ in ias:
+            if var not in self.amount and var not in self.size and var not in self.params:
+                raise self.refuse(f"the initial assignment to {var!r}")
+            conc.pop(var, None)
+        for _ in range(len(ias) + 1):
             symbols = {c: repr(float(v)) for c, v in self.size.items()}
             symbols.update({p: repr(float(v)) for p, v in self.params.items()})
-            symbols.update({s: repr(a if self.substance[s] else a / self.size[self.compartment[s]])
-                            for s, a in self.amount.items()})
-            writer = MathWriter(symbols, self.functions, f"{self.path}: the initial assignment to {var!r}")
-            value = float(eval(writer.write(ia.getMath()), dict(NAMESPACE),  # noqa: S307 (source written here)
-                               {"x": torch.zeros(1, 1, dtype=torch.float64), "t": 0.0}))
-            if var in self.amount:
-                self.amount[var] = value if self.substance[var] else value * self.size[self.compartment[var]]
-            elif var in self.size:
-                self.size[var] = value
-            elif var in self.params:
-                self.params[var] = value
-            elif var not in self.rules:
-                raise self.refuse(f"the initial assignment to {var!r}")
+            for sid in self.amount:
+                amount = conc[sid] * self.size[self.compartment[sid]] if sid in conc else self.amount[sid]
+                symbols[sid] = repr(amount if self.substance[sid] else amount / self.size[self.compartment[sid]])
+            for var, node in self.rules.items():
+                symbols[var] = self._rule(var, node, symbols)
+            before = (dict(self.amount), dict(self.size), dict(self.params))
+            for var, node in ias:
+                writer = MathWriter(symbols, self.functions, f"{self.path}: the initial assignment to {var!r}")
+                value = float(eval(writer.write(node), dict(NAMESPACE),  # noqa: S307 (source written here)
+                                   {"x": torch.zeros(1, 1, dtype=torch.float64), "t": 0.0}))
+                if var in self.amount:
+                    self.amount[var] = value if self.substance[var] else value * self.size[self.compartment[var]]
+                elif var in self.size:
+                    self.size[var] = value
+                else:
+                    self.params[var] = value
+            if before == (self.amount, self.size, self.params) or not ias:
+                break
+        else:
+            raise ConfigError(f"{self.path}: the initial assignments depend on each other in a cycle; break it")
+        for sid, c in conc.items():
+            self.amount[sid] = c * self.size[self.compartment[sid]]
+        for sid, a in self.amount.items():  # 1.1 per litre in 100 litres is 110.00000000000001 molecules: 110
+            if a == a and abs(a - round(a)) <= 1e-9 * max(1.0, abs(a)):
+                self.amount[sid] = float(round(a))
         missing = [s for s, a in self.amount.items() if a != a]
         if missing:
             raise ConfigError(f"{self.path}: species {missing} have no initial amount or concentration; give one")
+        unset = [p for p, v in self.params.items() if v != v and p not in self.rules]
+        if unset:
+            raise ConfigError(f"{self.path}: parameters {unset} have no value; give each a value (or an initial "
+                              "assignment or an assignment rule)")
 
     def _event(self, e, symbols: dict) -> Event:
         name = e.getId() or "(unnamed)"
@@ -244,4 +271,6 @@ class _Importer:
         src = writer.write(other)
         if writer.uses_time or writer.uses_state:
             return None
-        return float(eval(src, dict(NAMESPACE), {"x": torch.zeros(1, 1, dtype=torch.float64), "t": 0.0}))  # noqa: S307
+        at = float(eval(src, dict(NAMESPACE), {"x": torch.zeros(1, 1, dtype=torch.float64), "t": 0.0}))  # noqa: S307
+        strict = kind in (libsbml.AST_RELATIONAL_GT, libsbml.AST_RELATIONAL_LT)
+        return math.nextafter(at, math.inf) if strict else at  # `time > T` turns true just after T

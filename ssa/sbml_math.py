@@ -29,7 +29,7 @@ _UNARY = {
     libsbml.AST_FUNCTION_ARCSINH: "torch.asinh({a})", libsbml.AST_FUNCTION_ARCCOSH: "torch.acosh({a})",
     libsbml.AST_FUNCTION_ARCTANH: "torch.atanh({a})", libsbml.AST_FUNCTION_SEC: "(1.0 / torch.cos({a}))",
     libsbml.AST_FUNCTION_CSC: "(1.0 / torch.sin({a}))", libsbml.AST_FUNCTION_COT: "(1.0 / torch.tan({a}))",
-    libsbml.AST_FUNCTION_FACTORIAL: "torch.exp(torch.lgamma({a} + 1.0))",
+    libsbml.AST_FUNCTION_FACTORIAL: "torch.round(torch.exp(torch.lgamma({a} + 1.0)))",  # n! of a whole n
     libsbml.AST_LOGICAL_NOT: "torch.logical_not({a})",
 }
 _RELATIONS = {libsbml.AST_RELATIONAL_EQ: "==", libsbml.AST_RELATIONAL_NEQ: "!=", libsbml.AST_RELATIONAL_GT: ">",

@@ -358,7 +358,7 @@ def _chunk(model: KineticModel, lp: _Leaper, grid: torch.Tensor, x: torch.Tensor
             u_block = _unit(_hash32(keys ^ table[:, :2, None]))  # (block, 2, B): slots 0 and 1
         v, u = table[j % block], u_block[j % block]
         a = model.propensities(x, t)
-        bad |= ~(a.amin(0) >= 0)
+        bad |= ~(a.amin(0) >= 0) | torch.isinf(a.amax(0))
         cs = a.cumsum(0)
         a0 = cs[-1]
         wait = -torch.log(u[0])  # Exp(1)

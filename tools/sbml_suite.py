@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from engine.cli import print_result, run_guarded
 from engine.errors import ConfigError, as_int
 from engine.files import write_atomic
+from ssa.sbml_import import read_sbml
 from ssa.sbml_suite import ALLOWED_OUTSIDE, P_OUTSIDE_Z, case_numbers, check_case, read_case
 
 COMMON_TAGS = {"Amount", "HasOnlySubstanceUnits"}  # (nearly) every case has them: left out of the table
@@ -62,12 +63,13 @@ def run(cfg: DictConfig, out) -> dict:
     for number in _cases(cfg.cases):
         case = read_case(number)
         try:
-            first, second = check_case(case, n, as_int("seed", cfg.seed), **kw)
+            read_sbml(case.sbml(cfg.level))
         except ConfigError as e:  # the importer refused the model: listed with the reason
             rows.append({"case": number, "synopsis": case.synopsis, "description": case.description, "tags": case.tags,
                          "verdict": f"refused: {e}"})
             print(f"{number}: refused: {e}", flush=True)
             continue
+        first, second = check_case(case, n, as_int("seed", cfg.seed), **kw)
         rows.append(_row(case, first, second))
         r = rows[-1]
         print(f"{number}: {r['verdict']:<17} outside Z {r['outside_z']}, Y {r['outside_y']} of {r['points']} points; "

@@ -73,3 +73,23 @@ def test_a_negative_propensity_and_a_fractional_event_value_are_one_line():
     half = Event("half", None, ((0, "x[0] / 2 + 0.5"),), at_time=1.0)
     with pytest.raises(ConfigError, match="event 'half' sets 'X' to .*whole number"):
         simulate_direct(decay_model(events=[half], x0=21.0), GRID, 10, seed=1)
+
+
+def test_state_events_cascade_at_one_instant_whatever_their_order():
+    """E1: when X < 5, set Y = 1 and X = 0; E2: when Y > 0.5, set X = 1000. E1's assignments turn E2's trigger
+    true at the same instant, so X jumps to 1000 the first time it falls below 5, in either document order (the
+    second time E2's trigger is already true: no rising edge, X stays at 0)."""
+    e1 = Event("E1", "x[0] < 5", ((1, "1.0"), (0, "0.0")))
+    e2 = Event("E2", "x[1] > 0.5", ((0, "1000.0"),))
+    runs = []
+    for events in ((e1, e2), (e2, e1)):
+        model = KineticModel("cascade", ("X", "Y"), (20.0, 0.0), ("death",), np.array([[1.0, 0.0]]),
+                             np.array([[-1.0, 0.0]]), ("2.0 * x[0]",), events=events)
+        runs.append(simulate_direct(model, GRID, 50, seed=5).counts)
+    assert torch.equal(runs[0], runs[1])
+    assert (runs[0][..., 0].amax(1) > 500).all() and (runs[0][:, -1, 1] == 1).all()  # sampled up to 0.1 after it
+
+
+def test_an_infinite_propensity_is_one_line():
+    with pytest.raises(SimulationError, match="reaction 'death' has propensity inf"):
+        simulate_direct(decay_model("1.0 / (x[0] - 20.0)"), GRID, 10, seed=0)

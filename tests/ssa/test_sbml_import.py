@@ -127,7 +127,7 @@ REFUSALS = [  # (case, old text, new text, words in the one line)
     ("00028", "<listOfEventAssignments>", f"<priority>{MATH}<cn> 1 </cn></math></priority><listOfEventAssignments>",
      "the priority of event 'reset'"),
     ("00028", 'eventAssignment variable="X"', 'eventAssignment variable="Lambda"', "event 'reset' assigning 'Lambda'"),
-    ("00001", 'reaction id="Birth" reversible="false"', 'reaction id="Birth" reversible="true"', "is reversible"),
+    ("00001", 'reaction id="Birth" reversible="false"', 'reaction id="Birth" reversible="true"', "the reversible reaction 'Birth'"),
     ("00001", 'species="X" stoichiometry="2"', 'species="X" stoichiometry="1.5"', "the stoichiometry 1.5"),
     ("00001", '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">',
      '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2" '
@@ -166,3 +166,58 @@ def test_a_model_pickles_as_data_and_compiles_again():
     before = m.propensities(x, torch.zeros(1))
     again = pickle.loads(pickle.dumps(m))
     assert again._compiled == {} and torch.equal(again.propensities(x, torch.zeros(1)), before)
+
+
+def _edits(tmp_path, case, *pairs):
+    text = (SUITE_DIR / case / f"{case}-sbml-l3v2.xml").read_text()
+    for old, new in pairs:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / f"{case}-edited.xml"
+    path.write_text(text)
+    return path
+
+
+SPECIES_X = 'initialAmount="100" hasOnlySubstanceUnits="true"'
+PARAMS_END = '<parameter id="Mu" value="0.11" constant="true"/>'
+
+
+def test_initial_values_from_concentrations_assignments_and_rules(tmp_path):
+    """1.1 per unit in a compartment of size 100 is 110 molecules (not 110.00000000000001, refused); initial
+    assignments are solved in any order; a rule's value holds at t = 0."""
+    conc = _edits(tmp_path, "00001", (SPECIES_X, 'initialConcentration="1.1" hasOnlySubstanceUnits="true"'),
+                  ('<compartment id="Cell" spatialDimensions="3"', '<compartment id="Cell" spatialDimensions="3" size="100"'))
+    assert read_sbml(conc).initial == (110.0,)
+    ia = (f"{MATH}<ci> n </ci></math></initialAssignment><initialAssignment symbol=\"n\">{MATH}<apply><times/>"
+          "<cn> 2 </cn><ci> y </ci></apply></math>")
+    ordered = _edits(tmp_path, "00001",
+                     (PARAMS_END, PARAMS_END + '<parameter id="n" value="1" constant="true"/>'
+                      '<parameter id="y" constant="false"/>'),
+                     ("<listOfReactions>", f'<listOfInitialAssignments><initialAssignment symbol="X">{ia}'
+                      f'</initialAssignment></listOfInitialAssignments><listOfRules><assignmentRule variable="y">{MATH}'
+                      "<cn> 7 </cn></math></assignmentRule></listOfRules><listOfReactions>"))
+    assert read_sbml(ordered).initial == (14.0,)  # X = n, listed first; n = 2 y; y = 7 by its rule
+
+
+def test_time_greater_than_zero_fires_just_after_the_start_even_when_true_before(tmp_path):
+    path = _edits(tmp_path, "00028", ('<trigger initialValue="false"', '<trigger initialValue="true"'),
+                  ("<geq/>", "<gt/>"), ("<cn type=\"integer\"> 25 </cn>", "<cn type=\"integer\"> 0 </cn>"))
+    from ssa.direct_method import simulate_direct
+    traj = simulate_direct(read_sbml(path), torch.tensor([0.0, 1e-9], dtype=torch.float64), 20, seed=0)
+    assert (traj.counts[:, 0, 0] == 0).all() and (traj.counts[:, 1, 0] == 50).all()
+
+
+def test_a_parameter_without_value_a_model_without_species_and_a_non_sbml_file_are_one_line(tmp_path):
+    unset = _edits(tmp_path, "00001", ('<parameter id="Lambda" value="0.1"', '<parameter id="Lambda"'))
+    with pytest.raises(ConfigError, match=r"parameters \['Lambda'\] have no value"):
+        read_sbml(unset)
+    text = CASE1.read_text()
+    empty = tmp_path / "empty_model.xml"
+    start, stop = text.index("<listOfSpecies>"), text.index("</listOfReactions>") + len("</listOfReactions>")
+    empty.write_text(text[:start] + text[stop:])
+    with pytest.raises(ConfigError, match="no species"):
+        read_sbml(empty)
+    other = tmp_path / "other.xml"
+    other.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<html><body/></html>\n')
+    with pytest.raises(ConfigError, match="not an SBML document"):
+        read_sbml(other)
