@@ -26,7 +26,7 @@ test: venv data
 test-all: venv data browser
 	$(PY) -m pytest -m "not sbml" --durations=15
 
-# the SBML Test Suite's 39 stochastic cases at its 10,000 trajectories (about 5 minutes on 2 cores)
+# the SBML Test Suite's 39 stochastic cases at its 10,000 trajectories (about 4 minutes on 2 cores)
 test-sbml: venv
 	$(PY) -m pytest -m sbml tests/ssa/test_sbml_suite.py
 
