@@ -140,10 +140,14 @@ class _EventState:
         self.next, self.last = self.next[rows], self.last[:, rows]
 
 
-def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
+def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events, trace=False):
+    """Simulate the columns of ``x``. A propensity that goes negative, NaN or infinite is flagged per row; at
+    the next check the first flagged trajectory is simulated again alone with ``trace`` on, which keeps the
+    state it went wrong in for the message (its stream makes it the same trajectory)."""
     dtype = torch.float64
     S, K, B = model.num_species, grid.numel(), x.shape[1]
     change = torch.as_tensor(model.change.T, dtype=dtype, device=device).contiguous()  # (S, R)
+    x_start = x
     x = x.to(device).clone()
     ids = torch.arange(B, device=device)
     streams = _Streams(seed, ids + first_id)
@@ -161,17 +165,19 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
     n_events = torch.zeros(B, dtype=torch.int64, device=device)
     events = torch.zeros(B, dtype=torch.int64, device=device)
     bad = torch.zeros(B, dtype=torch.bool, device=device)
-    bad_x, bad_t = x.clone(), t.clone()  # each row's state when its propensities first went wrong
+    bad_x, bad_t = x.clone(), t.clone()  # with trace: the state when the propensities first went wrong
     j, finished, block = 0, 0, _block(B)
     while True:
         if j % block == 0:
             u = streams.uniforms(keys, j, block, dtype)
         a = model.propensities(x, t)
-        wrong = (~(a.amin(0) >= 0) | torch.isinf(a.amax(0))) & ~bad  # negative, NaN or infinite, first time
-        bad_x, bad_t = torch.where(wrong, x, bad_x), torch.where(wrong, t, bad_t)
-        bad |= wrong  # reported at the next check, with the state it happened in
         cs = a.cumsum(0)
         a0 = cs[-1]
+        wrong = ~(a.amin(0) >= 0) | torch.isinf(a0)  # a negative, NaN or infinite propensity
+        if trace:
+            first = wrong & ~bad
+            bad_x, bad_t = torch.where(first, x, bad_x), torch.where(first, t, bad_t)
+        bad |= wrong
         t_new = t - torch.log(u[j % block, 0]) / a0
         timed = None
         if ev is not None and ev.timed_events:
@@ -195,7 +201,12 @@ def _chunk(model, grid, even_tol, x, seed, first_id, device, bar, max_events):
         if j % _CHECK_EVERY:
             continue
         if bool(bad.any()):
-            _report_bad_propensity(model, bad_x[:, bad][:, :1], bad_t[bad][:1])
+            if trace:
+                _report_bad_propensity(model, bad_x[:, bad][:, :1], bad_t[bad][:1])
+            b = int(ids[bad][0])
+            _chunk(model, grid, even_tol, x_start[:, b:b + 1], seed, first_id + b, device, tqdm(disable=True),
+                   max_events, trace=True)
+            _report_bad_propensity(model, x[:, bad][:, :1], t[bad][:1])  # (the trace always raises first)
         active, n_active = still_running(f"model {model.name!r}", k, K, t, t_end, j, max_events)
         bar.update(finished * K + int(k.sum()) - bar.n)
         if n_active == 0:
