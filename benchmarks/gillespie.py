@@ -42,8 +42,8 @@ and 20), so that a fast but wrong simulator would show.
 
 The headline is the ratio of events/s, ours exact / SSACSolver at 10,000, of each paired round: the
 rounds' ratios are printed with their median and spread (min-max), and the last line is their median
-(the exact method's ratio, which the tau-leaping ratio is printed above; a single best-of ratio swings with the
-load of the moment).
+(the exact method's; the tau-leaping ratio is printed above it). A single best-of ratio swings with the load
+of the moment; a median of paired rounds does much less.
 
     .venv/bin/python -m benchmarks.gillespie [--quick] [--short-repeats 3 --long-repeats 5] [--threads N]
 
