@@ -127,7 +127,8 @@ REFUSALS = [  # (case, old text, new text, words in the one line)
     ("00028", "<listOfEventAssignments>", f"<priority>{MATH}<cn> 1 </cn></math></priority><listOfEventAssignments>",
      "the priority of event 'reset'"),
     ("00028", 'eventAssignment variable="X"', 'eventAssignment variable="Lambda"', "event 'reset' assigning 'Lambda'"),
-    ("00001", 'reaction id="Birth" reversible="false"', 'reaction id="Birth" reversible="true"', "the reversible reaction 'Birth'"),
+    ("00001", 'reaction id="Birth" reversible="false"', 'reaction id="Birth" reversible="true"',
+     "the reversible reaction 'Birth'"),
     ("00001", 'species="X" stoichiometry="2"', 'species="X" stoichiometry="1.5"', "the stoichiometry 1.5"),
     ("00001", '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">',
      '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2" '
