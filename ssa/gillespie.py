@@ -206,10 +206,15 @@ def still_running(label: str, k: torch.Tensor, K: int, t: torch.Tensor, t_end: f
     active = k < K
     n_active = int(active.sum())
     if n_active and j >= budget:
-        raise SimulationError(f"{label}: {n_active} trajectories {did.format(j=j)} and are still before t = "
-                              f"{t_end:g} (one is at t = {t[active].min().item():.4g}); the {label.split()[0]} may "
-                              "explode in finite time: shorten the time grid or raise max_events")
+        raise explosion(label, n_active, did.format(j=j), t_end, t[active].min().item())
     return active, n_active
+
+
+def explosion(label: str, n: int, did: str, t_end: float, t_min: float) -> SimulationError:
+    """The one line for ``n`` trajectories that used up their event budget before ``t_end``."""
+    return SimulationError(f"{label}: {n} trajectories {did} and are still before t = {t_end:g} (one is at t = "
+                           f"{t_min:.4g}); the {label.split()[0]} may explode in finite time: shorten the time grid "
+                           "or raise max_events")
 
 
 def filled_samples(out: torch.Tensor, K: int) -> torch.Tensor:
@@ -270,11 +275,12 @@ def simulate(network: Network, times, num_trajectories: int = 1, seed: int = 0, 
     chunk_size = as_int("chunk_size", chunk_size, 1, hint="null: automatic")
     if compiled:
         times = _simulate_compiled(network, grid, even_tol, x0, seed, first_id, max_events, chunk_size, counts, events, bar)
-    for start in range(0, 0 if compiled else n, chunk_size):
-        stop = min(n, start + chunk_size)
-        with _threads_for(device, stop - start):
-            times, counts[start:stop], events[start:stop] = _simulate_chunk(
-                network, grid, even_tol, x0[:, start:stop], seed, first_id + start, device, bar, max_events)
+    else:
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            with _threads_for(device, stop - start):
+                times, counts[start:stop], events[start:stop] = _simulate_chunk(
+                    network, grid, even_tol, x0[:, start:stop], seed, first_id + start, device, bar, max_events)
     bar.close()
     return Trajectories(network, times, counts, events, int(seed), int(first_id))
 
@@ -357,9 +363,7 @@ def _simulate_compiled(network: Network, grid: torch.Tensor, even_tol: float, x0
                         max_events, out[start:stop], ev[start:stop], stopped, parts=parts)
         if failed:
             j = -(-max_events // _CHECK_EVERY) * _CHECK_EVERY
-            raise SimulationError(f"network {network.name!r}: {failed} trajectories fired {j:,} events and are still "
-                                  f"before t = {g[-1]:g} (one is at t = {np.nanmin(stopped):.4g}); the network may "
-                                  "explode in finite time: shorten the time grid or raise max_events")
+            raise explosion(f"network {network.name!r}", failed, f"fired {j:,} events", g[-1], np.nanmin(stopped))
         bar.update((stop - start) * len(g))
     return grid
 

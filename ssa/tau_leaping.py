@@ -96,6 +96,7 @@ from ssa.gillespie import (
 )
 from ssa.kinetic_model import KineticModel
 from ssa.poisson_sampler import sample_poisson
+from ssa.reaction_network import Network
 
 
 @dataclass
@@ -191,7 +192,7 @@ class _Leaper:
         return torch.minimum(bound / mu, bound * bound / sigma2).amin(0)
 
 
-def simulate_tau_leaping(model: KineticModel, times, num_trajectories: int = 1, seed: int = 0, initial=None,
+def simulate_tau_leaping(model: KineticModel | Network, times, num_trajectories: int = 1, seed: int = 0, initial=None,
                          device: str | torch.device = "cpu", first_id: int = 0, chunk_size: int | None = None,
                          max_events: int = 10**7, progress: bool = False, epsilon: float = 0.03,
                          n_critical: int = 10, ssa_factor: float = 10.0, ssa_steps: int = 100) -> LeapTrajectories:
@@ -205,7 +206,10 @@ def simulate_tau_leaping(model: KineticModel, times, num_trajectories: int = 1, 
     ``epsilon`` in (0, 1): the bound on the relative change of propensities over a leap;
     ``n_critical``: reactions within this many firings of exhausting a reactant are critical;
     ``ssa_factor`` / ``ssa_steps``: when ``tau' < ssa_factor / a_0``, take ``ssa_steps`` exact steps.
+    A mass-action :class:`~ssa.reaction_network.Network` is read as :meth:`KineticModel.from_network`.
     """
+    if isinstance(model, Network):
+        model = KineticModel.from_network(model)
     eps = as_number("epsilon", epsilon, hint="the tau-leaping error bound, e.g. 0.03")
     if not 0.0 < eps < 1.0:
         raise ConfigError(f"epsilon must be in (0, 1) (the bound on the relative change of a propensity over "

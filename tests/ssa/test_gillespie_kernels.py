@@ -141,6 +141,7 @@ def _simulate_in_child(conn) -> None:
     conn.send((traj.counts.sum().item(), traj.events.tolist()))
 
 
+@pytest.mark.slow  # starts a process
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_simulates():
     """numba's GNU OpenMP layer is not fork-safe (a forked child's parallel loop stops the process): a child
