@@ -27,6 +27,10 @@ class NonFiniteLossError(ProjectError):
     """A loss became NaN or infinite; training stopped before saving the bad state."""
 
 
+class DistributedError(ProjectError):
+    """Another process of a multi-process run stopped or stopped answering (a collective failed or timed out)."""
+
+
 class SolverError(ProjectError):
     """A numerical solve diverged or failed (an ODE step size beyond its stability limit, say)."""
 

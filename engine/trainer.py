@@ -1,8 +1,9 @@
 """The one training loop.
 
 Every experiment runs through ``Trainer.fit``. Each step, for each player of the loss in order
-(``repeat`` times each), it draws that player's batch, computes its loss, back-propagates, averages
-gradients over processes, clips, steps that player's optimiser and schedule, and updates the EMA
+(``repeat`` times each), it draws that player's batch, computes its loss, back-propagates (under
+several processes through that player's ``DistributedDataParallel``, which averages its gradients over
+ranks during the backward pass: ``engine.distributed``), clips, steps that player's optimiser and schedule, and updates the EMA
 copies of the parts it changed. A loss that updates in place (``Loss.updates_in_place``: word2vec's
 per-pair SGD) applies its update while computing its loss, at the schedule's learning rate.
 Validation picks ``best.pt``; the final evaluation restores
@@ -11,7 +12,7 @@ hparams and the evaluator's figures.
 
 The data position is the global step alone: step ``s`` draws batches ``k * D .. k * D + D - 1`` of
 epoch ``e`` (``e, k = divmod(s, steps_per_epoch)``, ``D`` = batches drawn per step, 1 unless a player
-takes fresh batches), and every random stream is in the checkpoint, so a resumed run is bit-exact.
+takes fresh batches), and every random stream (every rank's) is in the checkpoint, so a resumed run is bit-exact.
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ from engine import distributed as D
 from engine.checkpoint import code_version, config_changes, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from engine.contracts import Batch, DataModule, Evaluator, Loss
 from engine.devices import select_device
-from engine.errors import CheckpointError, ConfigError, NonFiniteLossError, as_bool, as_int, as_number, one_line
+from engine.errors import (
+    CheckpointError,
+    ConfigError,
+    NonFiniteLossError,
+    as_bool,
+    as_int,
+    as_number,
+    one_line,
+)
 from engine.evaluation import evaluate_to_file
 from engine.metrics import headline
 from engine.parts import map_parts
@@ -60,7 +69,8 @@ PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 # (and settings added later whose value then is the old behaviour: runs started before them resume)
 SETTING_DEFAULTS = {**{f"trainer.players.*.{k}": v for k, v in PLAYER_SETTINGS.items()},
                     **{f"trainer.parts.*.{k}": v for k, v in PART_SETTINGS.items()},
-                    "data.carry_state": False, "model.carry_state": False}
+                    "data.carry_state": False, "model.carry_state": False,
+                    "trainer.find_unused_parameters": False, "trainer.dist_timeout_s": 600}
 
 
 class Trainer:
@@ -99,6 +109,8 @@ class Trainer:
         hparams: dict[str, Any] | None = None,
         hparams_shown: dict[str, bool] | None = None,
         callbacks: list[Callable[[Trainer], None]] | None = None,
+        find_unused_parameters: bool = False,
+        dist_timeout_s: float = 600.0,
     ) -> None:
         precision = str(precision)
         if precision not in PRECISIONS:
@@ -110,11 +122,13 @@ class Trainer:
         checkpoint_every_steps = as_int("trainer.checkpoint_every_steps", checkpoint_every_steps, 1, optional=True)
         grad_clip = as_number("trainer.grad_clip", grad_clip, 0, strict=True, optional=True)
         compile, val_png = as_bool("trainer.compile", compile), as_bool("trainer.val_png", val_png)
+        find_unused = as_bool("trainer.find_unused_parameters", find_unused_parameters)
+        dist_timeout_s = as_number("trainer.dist_timeout_s", dist_timeout_s, 0, strict=True)
 
         self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        self.dist = D.init_distributed(self.device.type)
+        self.dist = D.init_distributed(self.device.type, dist_timeout_s)
         self.run_dir = Path(D.broadcast_object(str(run_dir), self.dist))  # rank 0's folder
         self.seed, self.grad_clip, self.progress, self.val_png = int(seed), grad_clip, progress, val_png
         self.val_every, self.log_every, self.ckpt_every = val_every_steps, log_every_steps, checkpoint_every_steps
@@ -148,6 +162,15 @@ class Trainer:
         self.in_place = loss.updates_in_place(model)
         if self.in_place:
             check_in_place(self.players, precision, compile, grad_clip, self.dist.world_size)
+        # several processes: each player's loss call through its own DDP, which syncs exactly that player's gradients
+        self.player_losses: dict[str, nn.Module] = {}
+        if self.dist.enabled:
+            for p in self.players.values():
+                parts = {name: self.weights.parts[name] for name in p.parts}
+                self.player_losses[p.name] = D.wrap_player(loss, self.train_model, p.name, parts, p.params,
+                                                           self.device, find_unused)
+        self.find_unused = find_unused
+        self.gradients_checked: set[str] = set()  # players whose first step gave every parameter a gradient
 
         self.step = 0
         self.train_seconds = 0.0  # wall time spent training (not validating), carried across resume
@@ -169,7 +192,9 @@ class Trainer:
             self.initialised = True
 
     # ---------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, rng_per_rank: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Everything a resumed run needs; ``rng_per_rank`` (from :meth:`rng_states`, a collective) adds the
+        random streams of every rank, so that each rank resumes exactly."""
         return {
             "step": self.step,
             **self.weights.state_dict(),
@@ -177,6 +202,7 @@ class Trainer:
             "schedulers": {p.name: p.scheduler.state_dict() for p in self.players.values() if p.scheduler is not None},
             "scalers": {p.name: p.scaler.state_dict() for p in self.players.values()},
             "rng": rng_state(),
+            **({"rng_per_rank": rng_per_rank} if rng_per_rank else {}),
             "best": dict(self.best),
             "train_seconds": self.train_seconds,
             "seed": self.seed,
@@ -197,10 +223,21 @@ class Trainer:
             raise CheckpointError(f"{source} does not match this optimiser config ({one_line(e)})") from None
         self.step, self.best = int(state["step"]), dict(state["best"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
-        if self.dist.is_main:
+        per_rank = state.get("rng_per_rank") or []
+        if len(per_rank) == self.dist.world_size:
+            set_rng_state(per_rank[self.dist.rank])
+        elif self.dist.is_main:
             set_rng_state(state["rng"])
-        else:
+        else:  # a checkpoint of another number of processes: rank 0's streams, fresh ones for the others
             seed_everything(stream_seed(self.seed, self.dist.rank, self.step))
+
+    def rng_states(self) -> list[dict[str, Any]] | None:
+        """Every rank's random streams, on rank 0 (``None`` elsewhere, and with one process); all ranks call it."""
+        if not self.dist.enabled:
+            return None
+        states: list[Any] = [None] * self.dist.world_size
+        torch.distributed.all_gather_object(states, rng_state())
+        return states if self.dist.is_main else None
 
     def resume(self, path: str | Path) -> None:
         """Continue from a checkpoint written by this trainer (``last.pt`` of a run).
@@ -222,8 +259,9 @@ class Trainer:
     def save(self, name: str) -> None:
         """Write a checkpoint (rank 0), unless a loss went NaN/inf since the last one (all ranks call this)."""
         self._check_finite()
+        per_rank = self.rng_states()
         if self.dist.is_main:
-            save_checkpoint(self.state_dict(), self.run_dir / name)
+            save_checkpoint(self.state_dict(per_rank), self.run_dir / name)
 
     def _check_finite(self) -> None:
         bad = self._nonfinite.clone()
@@ -258,12 +296,15 @@ class Trainer:
                 progress = self.progress_at(draw, player.name, r, player.repeat, opt.param_groups[0]["lr"])
                 opt.zero_grad(set_to_none=True)
                 with autocast:
-                    out = self.loss(self.train_model, batches[draw], player.name, progress)
+                    if self.dist.enabled:  # the same call, through DDP (gradients averaged during backward)
+                        out = self.player_losses[player.name](batches[draw], progress)
+                    else:
+                        out = self.loss(self.train_model, batches[draw], player.name, progress)
                 value = out["loss"]  # the scalar minimised (self.loss is the module)
                 if not self.in_place:  # else the loss has applied this step's update itself (a per-pair kernel)
                     scaler.scale(value).backward()
-                    if self.dist.enabled:
-                        D.average_gradients(player.params, self.dist.world_size)
+                    if self.dist.enabled and player.name not in self.gradients_checked:
+                        self._check_gradients(player)
                     if self.grad_clip is not None:
                         scaler.unscale_(opt)
                         torch.nn.utils.clip_grad_norm_(player.params, self.grad_clip)
@@ -276,6 +317,18 @@ class Trainer:
             prefix = "" if len(self.players) == 1 else f"{player.name}/"
             logs.update({prefix + k: v.detach().float() for k, v in out.items()})
         return logs
+
+    def _check_gradients(self, player: Any) -> None:
+        """Once per player: DDP without ``find_unused_parameters`` waits for a gradient of every parameter it
+        syncs; a step that leaves some without one would average only part of them, so stop with one line."""
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        names.update({id(p): f"loss.{n}" for n, p in self.loss.named_parameters()})
+        missing = D.without_gradient(player.params, names)
+        if missing and not self.find_unused:
+            raise ConfigError(f"player {player.name!r}'s step gave no gradient to {len(missing)} of its parameters "
+                              f"({', '.join(missing[:3])}), which DDP must know in advance: set "
+                              "trainer.find_unused_parameters=true (slower), or freeze them (trainer.parts.<part>.freeze)")
+        self.gradients_checked.add(player.name)
 
     # ---------------------------------------------------------------- the loop
     def fit(self) -> dict[str, Any]:
@@ -296,6 +349,11 @@ class Trainer:
                    dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=self.run_dir.name)
         try:
             return self._loop(logger, bar)
+        except RuntimeError as e:  # torch.distributed's errors are RuntimeErrors
+            failure = D.collective_failure(e, self.dist, self.step)
+            if failure is None:
+                raise
+            raise failure from None
         finally:
             bar.close()
             restore()
@@ -348,6 +406,7 @@ class Trainer:
 
     def _validate(self, logger: RunLogger) -> None:
         self._check_finite()  # on every rank, before rank 0 may write best.pt
+        per_rank = self.rng_states()  # a collective: every rank, before rank 0 alone validates
         if self.dist.is_main:
             model = self.weights.eval_model()
             metrics = self.evaluator.evaluate(model, self.data.eval_batches("val"), loss=self.loss)
@@ -363,7 +422,7 @@ class Trainer:
             sign = 1 if self.evaluator.mode == "max" else -1
             if best is None or self.evaluator.mode == "last" or sign * (value - best) > 0:
                 self.best = {"value": value, "step": self.step}
-                save_checkpoint(self.state_dict(), self.run_dir / "best.pt")
+                save_checkpoint(self.state_dict(per_rank), self.run_dir / "best.pt")
             log.info("step %d: val %s %.4f (best %.4f at step %d)", self.step, monitor,
                      value, self.best["value"], self.best["step"])
         self.best = D.broadcast_object(self.best, self.dist)
