@@ -93,22 +93,26 @@ def run_script(*args: str, timeout: int = 300, **kwargs) -> subprocess.Completed
                           timeout=timeout, env=env, **kwargs)
 
 
-def run_torchrun(overrides: list[str], runs_root: Path, timeout: int = 240) -> None:
-    """``torchrun --nproc_per_node=2 train.py overrides runs_root=...``; fails the test with its stderr's tail when it
-    fails or hangs (a collective that not every rank joined)."""
+def run_torchrun(overrides: list[str], runs_root: Path, timeout: int = 240, script: str = "train.py",
+                 check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node=2 <script> overrides runs_root=...``. ``check``: fail the test with its stderr's
+    tail when it fails; it always fails when it hangs (a collective that not every rank joined)."""
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun, "torchrun is installed with torch"
+    args = [torchrun, "--nproc_per_node=2", script, *overrides, f"runs_root={runs_root}"]
     # its own process group, so that a hang kills torchrun's workers too, not only torchrun
-    proc = subprocess.Popen([torchrun, "--nproc_per_node=2", "train.py", *overrides, f"runs_root={runs_root}"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     try:
-        _, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         _, err = proc.communicate()
         raise AssertionError(f"torchrun did not finish in {timeout} s (a collective that not every rank joined?): "
                              f"{err[-2000:]}") from None
-    assert proc.returncode == 0, err[-3000:]
+    if check:
+        assert proc.returncode == 0, err[-3000:]
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def read_metrics(run_dir: Path) -> dict:

@@ -153,6 +153,7 @@ def test_carried_state_resume_is_bit_exact(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.distributed
 def test_two_processes_carry_their_own_rows(tmp_path: Path):
     """Under torchrun each process carries the state of its half of the rows, and keeps the whole batch's, so rank
     0's checkpoint holds every row: two processes give one process's losses and state (the exact softmax: no
