@@ -5,7 +5,8 @@ batch norm or dropout the two-process loss trace and weights equal the one-proce
 rounding (the halves are summed in another order). Checked for a one-player classifier, the two-player
 GAN and a loss that owns parameters (AM-Softmax's class weights); then exact resume on every rank, a
 stop signal to one rank, a rank that dies, a rank that hangs, and a batch that does not split.
-Run them alone with ``pytest -m distributed``.
+Run them alone with ``pytest -m distributed``; the fast tests at the end check which parameters each player's
+DDP syncs, in this process (a process group of one).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.nn as nn
 from conftest import REPO, compose_cfg, losses, run_torchrun
 
+from engine import distributed as D
 from engine.checkpoint import load_checkpoint
+from engine.parts import ModelParts
 from engine.runs import make_trainer
 from engine.seeding import stream_seed
 from train import train
-
-pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 
 JOB = str(REPO / "tests" / "engine" / "torchrun_job.py")
 CLASSIFIER = ["experiment=fmnist_cnn", "data.train_subset=1024", "data.val_subset=256", "data.batch_size=64",
@@ -54,6 +57,8 @@ def only_run(root: Path) -> Path:
     return run
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_classifier_two_processes_match_one(tmp_path: Path):
     run_torchrun(CLASSIFIER, tmp_path / "ddp")
     ddp_dir = only_run(tmp_path / "ddp")
@@ -83,6 +88,8 @@ def two_rank_prior(loss, seed: int, global_batch: int):
     return prior
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_gan_two_players_two_processes_match_one(tmp_path: Path):
     """Each player has its own DDP over its own parts: the discriminator's step syncs only D's gradients, the
     generator's only G's (D's, computed on the way, stay local and are cleared before D's next step)."""
@@ -105,6 +112,8 @@ def test_gan_two_players_two_processes_match_one(tmp_path: Path):
     assert first is not None and int(first["step"]) in (3, 6)
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_loss_with_parameters_two_processes_match_one(tmp_path: Path):
     """AM-Softmax's class weights belong to the loss, not the model: DDP syncs them with the encoder's."""
     run_torchrun(AM_SOFTMAX, tmp_path / "ddp")
@@ -119,6 +128,8 @@ def test_loss_with_parameters_two_processes_match_one(tmp_path: Path):
     assert_same_weights(ddp["model"], one["model"])
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_stop_signal_to_one_rank_stops_all_then_resume_is_exact_on_every_rank(tmp_path: Path):
     """SIGTERM to rank 1 after step 2: both ranks stop after the same step, rank 0 writes last.pt once, holding
     every rank's random streams; resumed, the run ends with the weights of an uninterrupted one, bit for bit
@@ -146,6 +157,8 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_a_rank_that_dies_stops_the_other_with_one_line(tmp_path: Path):
     result = run_torchrun(CLASSIFIER, tmp_path, script=JOB, check=False, env={"FAULT": "1:2:KILL"}, timeout=120)
     assert result.returncode != 0
@@ -154,6 +167,8 @@ def test_a_rank_that_dies_stops_the_other_with_one_line(tmp_path: Path):
     assert "resume=auto" in lines[0]
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_a_rank_that_hangs_times_out_with_one_line(tmp_path: Path):
     """SIGSTOP: the rank is alive but silent, so only the process group's timeout can end the wait."""
     start = time.monotonic()
@@ -166,9 +181,70 @@ def test_a_rank_that_hangs_times_out_with_one_line(tmp_path: Path):
     assert time.monotonic() - start < 150
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_a_batch_that_does_not_split_is_one_line(tmp_path: Path):
     result = run_torchrun([*CLASSIFIER, "data.batch_size=63"], tmp_path, check=False, timeout=120)
     assert result.returncode != 0
     lines = error_lines(result.stderr)
     assert lines and all("data.batch_size=63" in line and "(2)" in line for line in lines), result.stderr[-2000:]
     assert not list(tmp_path.glob("*/*/last.pt"))
+
+
+class TwoPartLoss(nn.Module):
+    """A loss with two players and a parameter of its own for the second."""
+    players = ("first", "second")
+    updates = {"first": ("a",), "second": ("b",)}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.calls: list[str] = []
+
+    def forward(self, model, batch, player, progress):
+        self.calls.append(player)
+        y = model.b(model.a(batch["x"]))
+        return {"loss": (self.scale * y).square().mean() if player == "second" else y.mean()}
+
+
+@pytest.fixture
+def group_of_one():
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def test_each_players_ddp_syncs_exactly_its_parameters(group_of_one):
+    model = ModelParts({"a": nn.Linear(3, 4), "b": nn.Linear(4, 1)})
+    model.a.bias.requires_grad_(False)  # a frozen tensor: not the player's
+    loss = TwoPartLoss()
+    first = [model.a.weight]
+    second = [*model.b.parameters(), loss.scale]
+    ddp_first = D.wrap_player(loss, model, "first", {"a": model.a}, first, torch.device("cpu"))
+    ddp_second = D.wrap_player(loss, model, "second", {"b": model.b}, second, torch.device("cpu"))
+    synced = {id(p) for name, p in ddp_first.module.named_parameters() if name not in ddp_first.parameters_to_ignore}
+    assert synced == {id(model.a.weight)}  # not the frozen bias, not the loss's parameter of the other player
+    synced = {id(p) for name, p in ddp_second.module.named_parameters() if name not in ddp_second.parameters_to_ignore}
+    assert synced == {id(p) for p in second}
+
+    x = torch.randn(5, 3)
+    out = ddp_second({"x": x}, None)
+    out["loss"].backward()
+    expected = (model.b(model.a(x))).square().mean()  # the loss itself, called by name through the wrapper
+    assert out["loss"].item() == pytest.approx(expected.item())
+    assert loss.calls == ["second"]
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert D.without_gradient(second, names) == []
+    model.zero_grad(set_to_none=True)
+    loss.scale.grad = None
+    ddp_first({"x": x}, None)["loss"].backward()
+    assert D.without_gradient([*first, loss.scale], {**names, id(loss.scale): "loss.scale"}) == ["loss.scale"]
+
+
+def test_only_failures_of_collectives_become_one_line():
+    info = D.DistInfo(rank=1, world_size=2)
+    gone = RuntimeError("[../gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:20353: Connection reset by peer")
+    failure = D.collective_failure(gone, info, step=7)
+    assert failure is not None and "rank 1" in str(failure) and "step 7" in str(failure) and "resume=auto" in str(failure)
+    assert D.collective_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), info, 7) is None
+    assert D.collective_failure(gone, D.DistInfo(), 7) is None  # one process: nothing to blame on another rank
