@@ -33,20 +33,25 @@ init), each on its rank's shard of a global batch of N x ``--batch``, so that ev
 per-rank batch as the 1-process rows. The 1-process rows run in the parent process while the
 workers wait (blocked on a queue, not spinning).
 
-How: ``--rounds`` rounds (3 by default); in each round every contender runs ``--warmup`` untimed steps
-(5: DDP rebuilds its buckets after its first step) and then ``--steps`` timed steps (60), one contender
-after the other, the order reversed every other round, so that load changes on a shared machine hit
-all of them. Every contender keeps its model and optimiser from round to round and draws the batches
-of its own step counter, so the flat and the DDP contenders take the same steps on the same data. An
-N-process span starts after a barrier and ends when the slowest rank has finished its last step; on
-cuda the device is synchronised at each stamp. Printed: each round's steps/s and samples/s per
-contender with that round's ratios, then each contender's median, and the medians of the per-round
-(paired) ratios: N-process / 1-process (1 thread) samples/s, and DDP / flat steps/s. Correctness is
-checked at the end: after the same steps from the same init the DDP and flat contenders' weights, and
-every rank's, must agree within ``--tolerance`` (and the no-averaging ranks must have drifted apart,
-which shows that the ranks trained on different shards); else the script exits with status 1. The
-last line is the headline: N-process DDP / 1-process samples/s, the same for the flat all-reduce, and
-DDP / flat.
+How: ``--rounds`` rounds (3 by default). A round has two parts, the 1-process contenders (in the
+parent) and the N-process ones (in the workers), their order reversed every other round; within a
+part the contenders take turns step by step (who goes first rotates), so that load changes on a
+shared machine hit them alike: ``--warmup`` untimed steps each (5: DDP rebuilds its buckets after its
+first step), then ``--steps`` timed steps each (60). Each timed step is stamped with
+``time.perf_counter()`` around the step alone (the thread count is set before it, untimed); an
+N-process step starts after a barrier on every rank and lasts until the slowest rank has finished it
+(the max over ranks); on cuda the device is synchronised at each stamp. A contender's steps/s is its
+timed steps over the sum of their durations. Every contender keeps its model and optimiser from round
+to round and draws the batches of its own step counter, so the flat and the DDP contenders take the
+same steps on the same data. Printed: each round's steps/s and samples/s per contender with that
+round's ratios, then each contender's median, and the medians of the per-round (paired) ratios:
+N-process / 1-process (1 thread) samples/s, and DDP / flat steps/s (the pair that is interleaved step
+by step, so the most robust figure on a loaded machine; the N-process / 1-process ratios compare
+parts of a round run one after the other). Correctness is checked at the end: after the same steps
+from the same init the DDP and flat contenders' weights, and every rank's, must agree within
+``--tolerance`` (and the no-averaging ranks must have drifted apart, which shows that the ranks
+trained on different shards); else the script exits with status 1. The last line is the headline:
+N-process DDP / 1-process samples/s, the same for the flat all-reduce, and DDP / flat.
 
 On a machine with GPUs, ``auto`` runs each process on its own GPU (rank r on ``cuda:r``, nccl) and the
 1-process row on ``cuda:0``: this same command is what a user with GPUs runs (``--world-size`` up to
@@ -70,7 +75,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,23 +181,35 @@ class Runner:
         self.opt.step()
         self.step_index += 1
 
-    def timed(self, warmup: int, steps: int, barrier: bool = False) -> float:
-        """Seconds for ``steps`` steps after ``warmup`` untimed ones (from a barrier on, if ``barrier``)."""
-        for _ in range(warmup):
-            self.step()
-        sync_device(self.device)
-        if barrier:
-            dist.barrier()
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        sync_device(self.device)
-        return time.perf_counter() - start
-
     def weights(self) -> bytes:
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, buf)
         return buf.getvalue()
+
+
+def interleaved(runners: dict[str, Runner], warmup: int, steps: int, device: torch.device, barrier: bool = False,
+                before: Callable[[str], None] = lambda key: None) -> dict[str, list[float]]:
+    """``warmup`` untimed steps of every runner, then ``steps`` timed ones, the runners taking turns step by step
+    (who goes first rotates); each timed step from a barrier (if ``barrier``) to its end. ``before(key)``: set-up
+    before each of runner ``key``'s steps, untimed. Returns each runner's step durations in seconds."""
+    order = list(runners)
+    for _ in range(warmup):
+        for key in order:
+            before(key)
+            runners[key].step()
+    durations: dict[str, list[float]] = {key: [] for key in order}
+    for s in range(steps):
+        k = s % len(order)
+        for key in order[k:] + order[:k]:
+            before(key)
+            sync_device(device)
+            if barrier:
+                dist.barrier()
+            start = time.perf_counter()
+            runners[key].step()
+            sync_device(device)
+            durations[key].append(time.perf_counter() - start)
+    return durations
 
 
 # ---------------------------------------------------------------- the worker processes
@@ -221,8 +238,8 @@ def worker(rank: int, settings: Settings, commands: Any, results: Any) -> None:
         while True:
             cmd = commands.get()
             if cmd[0] == "run":
-                _, key, warmup, steps = cmd
-                results.put((rank, "time", runners[key].timed(warmup, steps, barrier=True)))
+                _, keys, warmup, steps = cmd
+                results.put((rank, "time", interleaved({k: runners[k] for k in keys}, warmup, steps, device, barrier=True)))
             elif cmd[0] == "weights":
                 results.put((rank, "weights", {key: r.weights() for key, r in runners.items()}))
             else:  # stop
@@ -270,10 +287,11 @@ class Workers:
         for q in self.commands:
             q.put(cmd)
 
-    def run(self, key: str, warmup: int, steps: int) -> float:
-        """Seconds of the slowest rank for ``steps`` steps of contender ``key``."""
-        self.send("run", key, warmup, steps)
-        return max(self.gather("time"))
+    def run(self, keys: list[str], warmup: int, steps: int) -> dict[str, list[float]]:
+        """Step durations of contenders ``keys`` taking turns (:func:`interleaved`): each step the slowest rank's."""
+        self.send("run", keys, warmup, steps)
+        answers = self.gather("time")
+        return {key: [max(per_rank) for per_rank in zip(*(a[key] for a in answers))] for key in keys}
 
     def weights(self) -> list[dict[str, bytes]]:
         self.send("weights")
@@ -309,14 +327,18 @@ class WeightCheck:
     between_ranks: float
     shards_apart: float
 
+    def agree(self, tolerance: float) -> bool:
+        return self.ddp_vs_flat <= tolerance and self.between_ranks <= tolerance
+
     def ok(self, tolerance: float) -> bool:
-        return self.ddp_vs_flat <= tolerance and self.between_ranks <= tolerance and self.shards_apart > tolerance
+        return self.agree(tolerance) and self.shards_apart > 0
 
     def line(self, steps: int, tolerance: float) -> str:
-        verdict = "agree" if self.ok(tolerance) else "DO NOT AGREE"
+        verdict = "agree" if self.agree(tolerance) else "DO NOT AGREE"
+        shards = "their shards differ" if self.shards_apart > 0 else "EVERY RANK TRAINED ON THE SAME DATA"
         return (f"weights after {steps} steps from the same init: DDP vs flat all-reduce max |diff| {self.ddp_vs_flat:.3g}, "
                 f"between ranks {self.between_ranks:.3g}: {verdict} (tolerance {tolerance:g}); without averaging the ranks "
-                f"end {self.shards_apart:.3g} apart (their shards differ)")
+                f"end {self.shards_apart:.3g} apart ({shards})")
 
 
 def check_weights(answers: list[dict[str, bytes]]) -> WeightCheck:
@@ -341,8 +363,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tolerance", type=float, default=1e-5,
                    help="max |weight difference| allowed between DDP and the flat all-reduce (and between ranks)")
     args = p.parse_args(argv)
-    if min(args.batch, args.rounds, args.steps) < 1 or args.warmup < 0 or args.world_size < 2:
-        p.error("--batch, --rounds and --steps must be >= 1, --warmup >= 0, --world-size >= 2")
+    if min(args.batch, args.rounds, args.steps) < 1 or min(args.warmup, args.tolerance) < 0 or args.world_size < 2:
+        p.error("--batch, --rounds and --steps must be >= 1, --warmup and --tolerance >= 0, --world-size >= 2")
     try:
         device = select_device(args.device, key="--device")
     except ConfigError as e:
@@ -376,16 +398,20 @@ def main(argv: list[str] | None = None) -> None:
             workers.gather("ready")
         steps_per_s: dict[str, list[float]] = {key: [] for key in keys}
         width = max(len(names[k]) for k in keys)
+        groups = [[k for k in keys if k in local], [k for k in keys if k in RANKS]]
         for r in range(args.rounds):
             print(f"round {r + 1}:")
-            for key in keys if r % 2 == 0 else keys[::-1]:
-                if key in local:
-                    torch.set_num_threads(threads[key])
-                    seconds = local[key].timed(args.warmup, args.steps)
+            for group in groups if r % 2 == 0 else groups[::-1]:
+                if not group:
+                    continue
+                if group[0] in local:
+                    durations = interleaved({k: local[k] for k in group}, args.warmup, args.steps, device,
+                                            before=lambda k: torch.set_num_threads(threads[k]))
                 else:
                     assert workers is not None
-                    seconds = workers.run(key, args.warmup, args.steps)
-                steps_per_s[key].append(args.steps / seconds)
+                    durations = workers.run(group, args.warmup, args.steps)
+                for key in group:
+                    steps_per_s[key].append(args.steps / sum(durations[key]))
             for key in keys:
                 sps = steps_per_s[key][-1]
                 print(row(names[key], sps, sps * world[key] * batch, width))
