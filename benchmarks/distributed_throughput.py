@@ -222,7 +222,7 @@ class Settings:
 
 
 def worker(rank: int, settings: Settings, commands: Any, results: Any) -> None:
-    """One rank: join the group, build both multi-process contenders, then run what the parent asks."""
+    """One rank: join the group, build the N-process contenders, then run what the parent asks."""
     try:
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(settings.port))
         torch.set_num_threads(1)
