@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from engine.run_logger import flat_hparams
-from results.sweeps import Job
+from results.sweeps import Job, Search, best_line
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:75em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}
@@ -49,10 +49,26 @@ def embedded_png(path: Path, alt: str) -> str:
     return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
 
 
+def search_section(search: Search) -> str:
+    """A searched sweep's trials as an HTML table, the best trial's row in bold, and the best-trial line."""
+    keys = list(dict.fromkeys(k for t in search.trials for k in t.params))
+    rows = []
+    for t in search.trials:
+        cells = ["–" if t.number is None else str(t.number), t.state, "–" if t.value is None else f"{t.value:.4f}",
+                 *(f"{v:.4g}" if isinstance(v, float) else str(v) for v in (t.params.get(k, "") for k in keys)),
+                 t.job.folder.name if t.job else "–"]
+        row = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        rows.append(f"<tr style='font-weight:bold'>{row}</tr>" if t is search.best else f"<tr>{row}</tr>")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["trial", "state", search.objective, *keys, "job folder"])
+    study = f"study {search.study_name}" if search.study_name else "no study file"
+    return (f"<h2>Search: {html.escape(search.direction)} {html.escape(search.objective)} ({html.escape(study)})</h2>"
+            f"<table><tr>{head}</tr>{''.join(rows)}</table><p>{html.escape(best_line(search))}</p>")
+
+
 def results_page(title: str, metrics: list[str], rows: list[dict[str, Any]], jobs: list[Job],
-                 curves: list[tuple[str, Path]], command: str = "") -> str:
-    """The page: ``rows`` as made by :func:`results.sweeps.summarize` (mean ± std over seeds), the ``curves``
-    (``(key, png)``), and the config keys that differ between jobs, job by job."""
+                 curves: list[tuple[str, Path]], command: str = "", search: Search | None = None) -> str:
+    """The page: ``rows`` as made by :func:`results.sweeps.summarize` (mean ± std over seeds), a searched sweep's
+    trials (``search``), the ``curves`` (``(key, png)``), and the config keys that differ between jobs, job by job."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     if command:
@@ -68,6 +84,8 @@ def results_page(title: str, metrics: list[str], rows: list[dict[str, Any]], job
     unfinished = [j.folder.name for j in jobs if j.metrics is None]
     if unfinished:
         parts.append("<p>Unfinished jobs (no metrics.json): " + ", ".join(html.escape(u) for u in unfinished) + "</p>")
+    if search is not None:
+        parts.append(search_section(search))
     for key, png in curves:
         if png.is_file():
             parts.append(f"<h2>{html.escape(key)} over training</h2>" + embedded_png(png, key))

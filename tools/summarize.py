@@ -25,6 +25,11 @@ Writes into ``--out`` (default: the sweep folder): ``summary.md``, ``summary.csv
 ``<key>.png`` more per further ``--curve``) and ``index.html``: one self-contained page with the table,
 the curves and the config keys that differ between jobs, for sharing a result without TensorBoard.
 The markdown table is also printed. A folder without job folders: one ``error: ...`` line, exit 2.
+
+A searched sweep (Optuna, ``train.py -m hparams_search=<name>``; docs/sweeps.md) also gets its trials: number,
+state, the objective (``val/best_<monitor>``, read from each job folder's ``metrics.json``), the searched values
+and the job folder, the best marked, and the line ``best trial: <job folder> <objective>=<value> (trial <n>; ...)``:
+the best by the study's direction, and whether the study in ``optuna.db`` names the same trial.
 """
 
 from __future__ import annotations
@@ -35,7 +40,19 @@ from pathlib import Path
 
 from engine.files import write_atomic
 from results.page import results_page
-from results.sweeps import SummaryError, add_reach, default_metrics, group_jobs, load_jobs, markdown, plot, summarize, write_csv
+from results.sweeps import (
+    SummaryError,
+    add_reach,
+    default_metrics,
+    group_jobs,
+    load_jobs,
+    load_search,
+    markdown,
+    plot,
+    search_markdown,
+    summarize,
+    write_csv,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.sweep
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows, metrics, [j for j in jobs if j.metrics is None])
+    search = load_search(args.sweep, jobs)
+    if search is not None:
+        table += search_markdown(search)
     write_atomic(out / "summary.md", table)
     write_csv(out / "summary.csv", rows, metrics)
     curves = []
@@ -67,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         plot(png, groups, key)
         curves.append((key, png))
     command = "python tools/summarize.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_atomic(out / "index.html", results_page(f"Sweep {args.sweep}", metrics, rows, jobs, curves, command))
+    write_atomic(out / "index.html", results_page(f"Sweep {args.sweep}", metrics, rows, jobs, curves, command, search))
     print(table, end="")
     return 0
 
