@@ -83,11 +83,15 @@ class Loss(nn.Module, ABC):
     embeddings); :meth:`own_parameters` says which player updates them. Each step, for each player in
     order, the trainer back-propagates the ``"loss"`` entry of ``forward`` and logs every entry as
     ``train/<name>`` (``train/<player>/<name>`` with several players). Losses never touch
-    optimisers, devices, files or loggers.
+    optimisers, devices, files or loggers. ``leaves_parameters_unused``: a step may leave some of a
+    player's parameters without a gradient (adaptive softmax's tail clusters that no target of the
+    batch falls in); with several processes DDP then looks for them after each forward
+    (``find_unused_parameters``), which it otherwise skips.
     """
 
     players: tuple[str, ...] = ("main",)
     updates: Mapping[str, Sequence[str]] | None = None
+    leaves_parameters_unused: bool = False
 
     def setup(self, data: DataModule) -> None:
         """Read what the loss needs from the data once it is set up (an output head's noise

@@ -163,13 +163,13 @@ class Trainer:
         if self.in_place:
             check_in_place(self.players, precision, compile, grad_clip, self.dist.world_size)
         # several processes: each player's loss call through its own DDP, which syncs exactly that player's gradients
+        self.find_unused = find_unused or getattr(loss, "leaves_parameters_unused", False)
         self.player_losses: dict[str, nn.Module] = {}
         if self.dist.enabled:
             for p in self.players.values():
                 parts = {name: self.weights.parts[name] for name in p.parts}
                 self.player_losses[p.name] = D.wrap_player(loss, self.train_model, p.name, parts, p.params,
-                                                           self.device, find_unused)
-        self.find_unused = find_unused
+                                                           self.device, self.find_unused)
         self.gradients_checked: set[str] = set()  # players whose first step gave every parameter a gradient
 
         self.step = 0

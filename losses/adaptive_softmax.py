@@ -57,8 +57,11 @@ class AdaptiveSoftmaxLoss(OutputHeadLoss):
     words' total frequency, read from the data in :meth:`setup`, so that the head starts as the unigram model (the
     words of a cluster equally likely within it), as the other heads' ``bias_init=log_unigram``. ``reduction``: the
     mean or the sum over target words. A row of several targets (a word's window, padded with -1) repeats its
-    features once per target.
+    features once per target. A tail cluster that no target of a batch falls in gets no gradient in that step
+    (``leaves_parameters_unused``: DDP looks for such parameters).
     """
+
+    leaves_parameters_unused = True
 
     def __init__(self, vocab_size: int, dim: int, cutoffs: Sequence[int] | None = None, div_value: float = 4.0,
                  head_bias: bool = False, bias_init: str = "zeros", reduction: str = "mean") -> None:

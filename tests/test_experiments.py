@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TINY, compose_cfg, losses, read_metrics, run_script, smoke_cfg, with_stand_in
 
+from engine import distributed as D
 from engine.instantiate import build
 from engine.run_logger import read_jsonl
-from train import train
+from engine.runs import make_trainer
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml"))
 # the fast tier smoke-runs one experiment of each kind of loop (one player, two players, an ODE fit, word vectors);
@@ -29,8 +30,13 @@ def test_experiment_smoke(experiment: str, tmp_path: Path):
     steps = cfg.trainer.max_steps
     assert steps is not None and steps <= 20, "a smoke run takes seconds"
     monitor = build("evaluator", cfg.evaluator).monitor  # the evaluator's own headline metric
-    metrics = train(cfg, tmp_path / "run")
+    without_gradient: dict[str, list[str]] = {}
+    trainer = make_trainer(cfg, tmp_path / "run", callbacks=[lambda t: without_gradient.update(
+        gradients_missing(t) if t.step == 1 else {})])
+    metrics = trainer.fit()
     tmp_path = tmp_path / "run"
+    # DDP (several processes) syncs a player's parameters without find_unused_parameters: each must get a gradient
+    assert not any(without_gradient.values()), f"parameters left without a gradient: {without_gradient}"
     assert metrics["checkpoint"] == "best.pt" and metrics["steps"] == steps
     assert math.isfinite(metrics[f"test/{monitor}"]) and math.isfinite(metrics[f"val/best_{monitor}"])
     players = list(dict.fromkeys(k for r in read_jsonl(tmp_path / "log.jsonl") for k in r
@@ -43,6 +49,16 @@ def test_experiment_smoke(experiment: str, tmp_path: Path):
     assert list((tmp_path / "figures").glob("test_*.png")), "the evaluator's figures of the final evaluation"
     if cfg.trainer.val_png:  # and those of every validation (a generator's samples over training)
         assert (tmp_path / "figures" / f"step{steps:07d}" / "val_samples.png").is_file()
+
+
+def gradients_missing(trainer) -> dict[str, list[str]]:
+    """Per player, its parameters without a gradient after the first step (a later player's backward may fill one,
+    never empty one: no false alarms). A loss that updates in place has no gradients at all; one that declares
+    ``leaves_parameters_unused`` has DDP look for them."""
+    if trainer.in_place or trainer.loss.leaves_parameters_unused:
+        return {}
+    names = {id(p): n for n, p in [*trainer.model.named_parameters(), *trainer.loss.named_parameters()]}
+    return {p.name: D.without_gradient(p.params, names) for p in trainer.players.values()}
 
 
 def test_default_config_is_the_quick_experiment():
