@@ -130,6 +130,19 @@ def test_loss_with_parameters_two_processes_match_one(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.distributed
+def test_a_loss_that_leaves_parameters_unused_matches_one_process(tmp_path: Path):
+    """Adaptive softmax's tail clusters get no gradient in a step where no target falls in them: the loss says so
+    (leaves_parameters_unused) and its DDP looks for them, instead of waiting for gradients that never come."""
+    overrides = smoke("lm_adaptive_softmax", "trainer.max_steps=6", "trainer.val_every_steps=3")
+    run_torchrun(overrides, tmp_path / "ddp")
+    train(compose_cfg(*overrides), tmp_path / "single")
+    ddp, one = load_checkpoint(only_run(tmp_path / "ddp") / "last.pt"), load_checkpoint(tmp_path / "single" / "last.pt")
+    assert_same_weights(ddp["loss"], one["loss"])
+    assert_same_weights(ddp["model"], one["model"])
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_stop_signal_to_one_rank_stops_all_then_resume_is_exact_on_every_rank(tmp_path: Path):
     """SIGTERM to rank 1 after step 2: both ranks stop after the same step, rank 0 writes last.pt once, holding
     every rank's random streams; resumed, the run ends with the weights of an uninterrupted one, bit for bit
