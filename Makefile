@@ -2,7 +2,7 @@
 # (every test not marked slow, minutes); `make test-all`: everything (subprocesses, servers, clusters, the browser).
 PY := .venv/bin/python
 
-.PHONY: run test test-all test-sbml data venv browser reproduce lint bench bench-gillespie bench-gillespie-dask bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
+.PHONY: run test test-all test-sbml test-distributed bench-distributed data venv browser reproduce lint bench bench-gillespie bench-gillespie-dask bench-lexicon bench-ode bench-mixup bench-margin bench-heads bench-word2vec clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt pyproject.toml
@@ -25,6 +25,10 @@ test: venv data
 
 test-all: venv data browser
 	$(PY) -m pytest -m "not sbml" --durations=15
+
+# torchrun / DDP, submitit jobs and process groups of 2 CPU processes only (also part of test-all)
+test-distributed: venv data
+	$(PY) -m pytest -m distributed --durations=15
 
 # the SBML Test Suite's 39 stochastic cases at its 10,000 trajectories (about 4 minutes on 2 cores)
 test-sbml: venv
@@ -49,6 +53,10 @@ reproduce: venv data
 
 bench: venv data
 	$(PY) -m benchmarks.trainer_overhead
+
+# data-parallel samples/s: 2 processes against 1, DDP against the former flat all-reduce (no peer to install)
+bench-distributed: venv data
+	$(PY) -m benchmarks.distributed_throughput
 
 # our Runge-Kutta cells against torchdiffeq (a runtime dependency: nothing to install)
 bench-ode: venv
