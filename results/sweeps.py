@@ -301,12 +301,18 @@ def missing_key(cfg: DictConfig, key: str) -> str | None:
     return None
 
 
-def evaluator_mode(node: DictConfig) -> tuple[str, str, str]:
-    """``(monitor, mode, class path)`` of an evaluator config: its own value, else its class's default."""
+def evaluator_mode(node: Any) -> tuple[str, str, str] | None:
+    """``(monitor, mode, class path)`` of an evaluator config: its own value, else its class's default; ``None`` for
+    a config without an importable ``_target_`` (the trial itself then says what is wrong)."""
     from hydra._internal.utils import _locate
 
+    if not isinstance(node, DictConfig) or "_target_" not in node:
+        return None
     target = str(node._target_)
-    cls = _locate(target)
+    try:
+        cls = _locate(target)
+    except Exception:
+        return None
     try:
         signature = inspect.signature(cls).parameters
     except (TypeError, ValueError):
@@ -380,8 +386,11 @@ def check_search_space(config: DictConfig, space: dict[str, Any], fixed: dict[st
 
 
 def quoted(value: str) -> str:
-    """``value`` as a quoted Hydra override value (``hydra.sweep.dir='runs/x,y'``)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
+    """``value`` as a quoted Hydra override value (``hydra.sweep.dir='runs/x,y'``): a quote escaped, backslashes
+    doubled where they precede a quote (Hydra's rule), ``${`` escaped so that OmegaConf keeps it as text."""
+    text = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
+    return "'" + text.replace("${", "\\${") + "'"
 
 
 def resume_study(storage: str, study_name: str, direction: str, n_trials: int, objective: str) -> tuple[int, int]:
@@ -395,7 +404,10 @@ def resume_study(storage: str, study_name: str, direction: str, n_trials: int, o
     from optuna.trial import Trial, TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction=direction, load_if_exists=True)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:  # no such study yet
+        study = optuna.create_study(storage=storage, study_name=study_name, direction=direction)
     if study.direction.name.lower() != direction:
         raise ConfigError(f"the study {study_name!r} in {storage} is to {study.direction.name.lower()}, this command "
                           f"says {direction}: keep the study's direction, or start a new search (no resume=)")
@@ -447,7 +459,7 @@ def prepare_search(config: DictConfig) -> str:
         raise ConfigError(f"the search space is empty: give hydra.sweeper.params in {where}, or a range on the command "
                           "line ('optim.lr=tag(log, interval(0.001, 0.1))')")
     job = check_search_space(config, space, fixed, given, where)
-    monitor, mode, evaluator = evaluator_mode(job.evaluator)
+    monitor, mode, evaluator = evaluator_mode(job.get("evaluator")) or ("<monitor>", "unknown", "the evaluator")
     direction = check_direction(sweeper.direction, monitor, mode, evaluator)
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
     with read_write(config), open_dict(config):
@@ -497,7 +509,8 @@ class OptunaSearch(Callback):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             worst = -math.inf if self.direction == "maximize" else math.inf
             job_return.return_value = worst
-            log.warning("the trial in %s failed (its error.txt says why): Optuna is told %s", job_return.working_dir, worst)
+            folder = OmegaConf.select(config, "hydra.runtime.output_dir", default=job_return.working_dir)
+            log.warning("the trial in %s failed (its error.txt says why): Optuna is told %s", folder, worst)
 
 
 # ---------------------------------------------------------------- a search folder as data (tools/summarize.py)
