@@ -2,13 +2,13 @@
 
 Composes the config, instantiates data, model (one module or named parts), loss, evaluator,
 optimiser and schedule from their config groups, and hands them to the one ``engine.Trainer``.
-Sweeps: ``python train.py -m ...``; several processes: ``torchrun --nproc_per_node=2 train.py ...``.
+Sweeps: ``python train.py -m ...``; several processes: ``torchrun --nproc_per_node=2 train.py ...``; jobs through
+submitit (Slurm, or its local twin): ``python train.py -m hydra/launcher=slurm|local ...`` (docs/cluster.md).
 """
 
 from __future__ import annotations
 
 import math
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from engine import distributed as D
-from engine.cli import in_sweep, run_guarded
+from engine.cli import check_submitit_launcher, in_sweep, run_guarded
+from engine.cluster_env import export_submitit_env
 from engine.run_folders import Resume, register_resolvers
 from engine.runs import make_trainer
+from engine.signals import hand_over_preemption
 
 register_resolvers()
 
@@ -29,8 +31,10 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train (or continue, per ``cfg.resume``) the run in ``run_dir``; returns the final metrics."""
     if cfg.get("smoke_run"):
         cfg.merge_with_dotlist([str(o) for o in cfg.smoke])  # the experiment's own shrinking overrides
+    export_submitit_env()  # a multi-task submitit job's ranks, before the trainer picks cuda:<LOCAL_RANK>
     trainer = make_trainer(cfg, run_dir)
-    ckpt = Resume.parse(cfg.resume).checkpoint(trainer.run_dir)  # the same parse that chose the folder
+    # the same parse that chose the folder; a requeued submitit job continues from its own folder's last.pt
+    ckpt = Resume.parse(cfg.resume, run_dir=trainer.run_dir).checkpoint(trainer.run_dir)
     if ckpt is not None:
         trainer.resume(ckpt)
     metrics = trainer.fit()
@@ -47,8 +51,7 @@ def main(cfg: DictConfig) -> float | None:
         return math.nan
     if metrics.get("status") == "interrupted":
         signum = metrics["signal"]
-        if signum == getattr(signal, "SIGUSR2", None) and callable(signal.getsignal(signum)):
-            signal.raise_signal(signum)  # hand over to submitit's handler, which requeues the job
+        hand_over_preemption(signum)  # submitit's pre-emption signal: its handler requeues the job (no return)
         sys.exit(128 + signum)
     if metrics:
         print(f"metrics: {Path(HydraConfig.get().runtime.output_dir) / 'metrics.json'}")
@@ -60,4 +63,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    check_submitit_launcher(sys.argv[1:])
     main()

@@ -3,7 +3,9 @@
 Registered as OmegaConf resolvers so that Hydra itself creates the right folder: with
 ``resume=auto`` the run continues in the latest folder of the same experiment that holds a
 ``last.pt`` (and a sweep in the latest sweep folder), with ``resume=<folder or .pt file>`` in that
-folder, otherwise in a new time-stamped one.
+folder, otherwise in a new time-stamped one. A submitit job that is requeued (pre-empted, or at its time limit)
+starts again in the folder its first start made (Hydra's launcher pickles the sweep's config, resolved folder
+included) and continues from that folder's ``last.pt`` (:meth:`Resume.parse` with ``run_dir``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from engine.cluster_env import process_rank, submitit_task
 from engine.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -64,19 +67,21 @@ class Resume:
     """What ``resume=`` says, parsed in this one place: start anew (``kind="new"``), continue the latest run
     (``"auto"``), a checkpoint file (``"file"``) or a run folder (``"folder"``). Both the folder a run writes in
     (:meth:`folder`, read by Hydra through the resolvers below) and the checkpoint it loads (:meth:`checkpoint`,
-    read by ``train.py``) come from it. A job that Slurm requeued (``SLURM_RESTART_COUNT`` > 0) with no
-    ``resume=`` continues as with ``resume=auto``."""
+    read by ``train.py``) come from it. A job that was requeued with no ``resume=`` continues as with
+    ``resume=auto``: one that Slurm restarted (``SLURM_RESTART_COUNT`` > 0), or a submitit job started again in
+    its own folder (:func:`requeued_in`)."""
 
     kind: str
     path: Path | None = None
 
     @classmethod
-    def parse(cls, value: str | None, requeue: bool = True) -> Resume:
-        """``requeue=False``: a Slurm restart count does not turn an empty ``resume=`` into ``auto`` (a sweep's own
-        folder: only its jobs are requeued)."""
+    def parse(cls, value: str | None, requeue: bool = True, run_dir: str | Path | None = None) -> Resume:
+        """``requeue=False``: a restart does not turn an empty ``resume=`` into ``auto`` (a sweep's own folder: only
+        its jobs are requeued). ``run_dir``: the job's folder, for :func:`requeued_in`."""
         value = None if value in (None, "", "null") else str(value)
         if value is None:
-            requeued = requeue and os.environ.get("SLURM_RESTART_COUNT", "0") != "0"
+            restarted = os.environ.get("SLURM_RESTART_COUNT", "0") != "0"
+            requeued = requeue and (restarted or (run_dir is not None and requeued_in(run_dir)))
             return cls("auto") if requeued else cls("new")
         if value == "auto":
             return cls("auto")
@@ -109,13 +114,36 @@ class Resume:
         raise ConfigError(f"resume={self.path}: {self.path / 'last.pt'} does not exist")
 
 
+def requeued_in(run_dir: str | Path) -> bool:
+    """Whether this process is a submitit job started again in the folder it made before: requeued after
+    pre-emption or at its time limit (on Slurm, or by the local executor, which restarts the job under the same
+    id). ``run_dir`` then holds a ``last.pt`` and Hydra's record of the run's first start (``.hydra/hydra.yaml``)
+    names this job's id; a folder of another job (``hydra.sweep.dir`` pointed at an old sweep) does not."""
+    task = submitit_task()
+    record = Path(run_dir) / ".hydra" / "hydra.yaml"
+    if task is None or not (Path(run_dir) / "last.pt").is_file() or not record.is_file():
+        return False
+    recorded = OmegaConf.select(OmegaConf.load(record), "hydra.job.id", default=None)
+    return recorded is not None and str(recorded) == task.job_id
+
+
+def scratch_folder() -> str:
+    """A folder of this process's own, removed at exit: where Hydra puts the config record and log of a rank
+    above 0 (only rank 0 writes in the run's folder; the others get rank 0's folder from the trainer)."""
+    global _scratch
+    if _scratch is None:
+        _scratch = tempfile.mkdtemp(prefix=f"hydra-rank{process_rank()}-")
+        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+    return _scratch
+
+
+_scratch: str | None = None
+
+
 def run_folder(base: str, resume: str | None) -> str:
     """The folder of a single run under ``base`` (see module docstring)."""
-    if os.environ.get("RANK", "0") != "0":
-        # under torchrun only rank 0 writes; the others get rank 0's folder from the trainer
-        scratch = tempfile.mkdtemp(prefix=f"hydra-rank{os.environ['RANK']}-")
-        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-        return scratch
+    if process_rank() != 0:  # torchrun's ranks above 0
+        return scratch_folder()
     found = Resume.parse(resume).folder(base)
     return fresh_folder(base) if found is None else existing_folder(str(found))
 
@@ -157,7 +185,10 @@ def job_folder(overrides: list[str], sweep_dir: str | None = None) -> str:
     """A sweep job's folder name: its overrides (less the result-neutral ones and ``name``), the keys the sweep
     varies first, so that a name cut short in TensorBoard still shows what differs
     (``optim.lr=0.05,seed=1,experiment=fmnist_cnn``); ``/`` in a value (``init_from=runs/x``) written ``_``,
-    so that every job is one folder directly under the sweep's."""
+    so that every job is one folder directly under the sweep's. The tasks above 0 of a multi-task submitit job
+    (``hydra.launcher.tasks_per_node=2``) get a scratch folder instead (an absolute path: Hydra joins it as is)."""
+    if process_rank() != 0:
+        return scratch_folder()
     excluded = set(folder_name_excludes())
     items = [str(o) for o in overrides if override_key(str(o)) not in excluded]
     swept = sorted(swept_keys(sweep_dir) if sweep_dir else [], key=lambda k: k == "seed")  # the replicate last
