@@ -453,6 +453,9 @@ def prepare_search(config: DictConfig) -> str:
         raise ConfigError(f"resume={resume.path}: no {STUDY_FILE} there, so not a search folder (a search continues "
                           "with resume=auto or resume=runs/multirun/<name>/<date_time>)")
     sweep_dir = str(resume.path) if resume.kind == "folder" else str(config.hydra.sweep.dir)
+    if resume.kind == "auto" and Path(sweep_dir).is_dir() and not (Path(sweep_dir) / STUDY_FILE).is_file():
+        raise ConfigError(f"resume=auto found {sweep_dir}, a sweep without {STUDY_FILE} (a grid sweep of the same name?): "
+                          "continue a search with resume=<its sweep folder>")
     task = [str(t) for t in config.hydra.overrides.task]
     space, fixed, given = search_space(sweeper.params, task)
     if not space:

@@ -255,8 +255,10 @@ def master_config(*overrides: str) -> Iterator[DictConfig]:
 
 @pytest.mark.parametrize("search", SEARCHES)
 def test_every_search_config_passes_its_checks(search: str, tmp_path: Path) -> None:
-    with master_config(f"hparams_search={search}", f"runs_root={tmp_path}", "hydra.sweeper.n_trials=7") as cfg:
-        assert cfg.hydra.sweeper.params and cfg.hydra.callbacks.optuna_search._target_ == "results.sweeps.OptunaSearch"
+    space = ["optim.lr=interval(0.01, 0.1)"] if search == "custom" else []  # custom: the space on the command line
+    with master_config(f"hparams_search={search}", f"runs_root={tmp_path}", "hydra.sweeper.n_trials=7", *space) as cfg:
+        assert cfg.hydra.sweeper.params or space
+        assert cfg.hydra.callbacks.optuna_search._target_ == "results.sweeps.OptunaSearch"
         direction = sweeps.prepare_search(cfg)
         sweep = Path(cfg.hydra.sweep.dir)
         assert sweep.parent == tmp_path / "multirun" / f"search_{search}"
@@ -302,7 +304,15 @@ def test_bad_searches_are_refused_before_a_study_exists(tmp_path: Path) -> None:
                                                "hydra.sweeper.direction=maximize")
     assert "names one run's checkpoint" in one_line_error(*base, f"resume={tmp_path}/last.pt")
     assert "not a search folder" in one_line_error(*base, f"resume={tmp_path}")
+    assert one_line_error("hparams_search=custom", f"runs_root={tmp_path}").startswith("the search space is empty")
     assert not (tmp_path / "multirun").exists()  # no folder, no study
+    grid = tmp_path / "multirun" / "search_fmnist_mixup" / "2026-01-01_00-00-00"  # a grid sweep under the search's name
+    (grid / "seed=0").mkdir(parents=True)
+    (grid / "seed=0" / "last.pt").write_bytes(b"")
+    assert one_line_error(*base, "resume=auto") == (f"resume=auto found {grid}, a sweep without optuna.db (a grid "
+                                                    "sweep of the same name?): continue a search with resume=<its "
+                                                    "sweep folder>")
+    assert not (grid / "optuna.db").exists()
 
 
 # ---------------------------------------------------------------- real searches (processes)
