@@ -9,8 +9,10 @@ its resume, and bad searches as one line.
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ from optuna.trial import TrialState
 
 from engine.errors import ConfigError
 from results import sweeps
+from results.page import results_page
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 SEARCHES = sorted(p.stem for p in (REPO / "configs" / "hparams_search").glob("*.yaml"))
@@ -212,6 +215,9 @@ def test_the_best_trial_of_a_search_folder(tmp_path: Path) -> None:
     md = sweeps.search_markdown(search)
     assert "| 1 | COMPLETE | 0.8500 (best) | 0.052 |" in md and "| 2 | failed | – | 0.093 |" in md
     assert "3 of 4 trials finished" in md
+    page = results_page("search", [], [], sweeps.load_jobs(sweep), [], "", search)
+    assert f"<tr style='font-weight:bold'><td>1</td><td>COMPLETE</td><td>0.8500</td><td>0.052</td><td>{jobs[1].name}" in page
+    assert page.count("font-weight:bold") == 1 and "<h2>Search: maximize val/best_acc (study fmnist_mixup)</h2>" in page
 
 
 def test_a_study_that_disagrees_with_the_job_folders_is_said(tmp_path: Path) -> None:
@@ -361,7 +367,8 @@ def test_a_search_makes_a_job_folder_per_trial_and_summarize_finds_its_best(thre
     line = f"best trial: {best.name} val/best_acc={best_acc(best):.4f} (trial {study.best_trial.number}; the study's "
     assert line + "best trial agrees)" in stdout
     assert stdout.count("| COMPLETE |") == 3 and "3 of 3 trials finished" in stdout
-    assert best.name in (three_trials / "index.html").read_text()
+    (bold,) = re.findall(r"<tr style='font-weight:bold'>(.*?)</tr>", (three_trials / "index.html").read_text())
+    assert f"<td>{best_acc(best):.4f}</td>" in bold and f"<td>{html.escape(best.name)}</td>" in bold  # the best row
 
 
 @pytest.mark.slow
