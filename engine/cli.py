@@ -83,7 +83,7 @@ def check_submitit_launcher(argv: list[str]) -> None:
     from hydra.errors import HydraException
 
     try:
-        overrides = OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")])
+        overrides = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
     except HydraException:
         return  # Hydra reports a malformed override itself
     values = {o.key_or_group: o.value() for o in overrides if not o.is_sweep_override()}

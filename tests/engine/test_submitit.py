@@ -152,6 +152,8 @@ def assert_preempted_and_continued(sweep: Sweep) -> int:
     resumed = [line for line in log.splitlines() if "resumed from" in line]
     assert len(resumed) == 1 and f"{job / 'last.pt'} at step {step} / {STEPS}" in resumed[0], log[-2000:]
     submitit_log = task_log(sweep, PREEMPTED_SEED, 0)
+    # submitit's handler ran once: the launcher's checkpoint() (the same job, as a DelayedSubmission) and the requeue
+    assert count(submitit_log, "Calling checkpoint method.") == 1, submitit_log
     assert count(submitit_log, f"Requeued job {jid} ") == 1, submitit_log
     assert count(submitit_log, f"Starting with JobEnvironment(job_id={jid},") == 2  # the same job, started twice
     # the requeued start kept its job id and recorded its config beside the first start's
