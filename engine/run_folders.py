@@ -32,7 +32,8 @@ TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 # (engine.checkpoint.config_changes), sweep job folders leave them out of their names (the Hydra configs
 # read this list through ${result_neutral:}) and tools/summarize.py does not group runs by them.
 RESULT_NEUTRAL = ("resume", "runs_root", "progress", "device", "trainer.progress", "trainer.device",
-                  "trainer.log_every_steps", "trainer.val_png", "board_hparams")
+                  "trainer.log_every_steps", "trainer.val_png", "board_hparams", "trainer.find_unused_parameters",
+                  "trainer.dist_timeout_s")
 
 
 def folder_name_excludes() -> list[str]:

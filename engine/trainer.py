@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from engine import distributed as D
 from engine.checkpoint import code_version, config_changes, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from engine.cluster_env import export_submitit_env
 from engine.contracts import Batch, DataModule, Evaluator, Loss
 from engine.devices import select_device
 from engine.errors import (
@@ -125,6 +126,7 @@ class Trainer:
         find_unused = as_bool("trainer.find_unused_parameters", find_unused_parameters)
         dist_timeout_s = as_number("trainer.dist_timeout_s", dist_timeout_s, 0, strict=True)
 
+        export_submitit_env()  # a multi-task submitit job's ranks, before LOCAL_RANK picks this rank's GPU
         self.device = select_device(device, int(os.environ.get("LOCAL_RANK", "0")))
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
