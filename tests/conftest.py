@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -31,6 +32,19 @@ TINY = [
     "data.train_subset=512", "data.val_subset=256", "data.test_subset=256", "data.batch_size=32", "data.eval_batch_size=128",
     "trainer.max_steps=6", "trainer.log_every_steps=1", "trainer.val_every_steps=3", "trainer.progress=false",
 ]
+
+
+RENDEZVOUS = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture(autouse=True)
+def no_rendezvous_leaks():
+    """A test must leave torch.distributed's variables as it found them: a leaked WORLD_SIZE=2 makes every later
+    training in this process (and every subprocess it starts) wait for a second rank."""
+    before = {k: os.environ.get(k) for k in RENDEZVOUS}
+    yield
+    after = {k: os.environ.get(k) for k in RENDEZVOUS}
+    assert after == before, f"the test changed {sorted(k for k in before if before[k] != after[k])} in os.environ"
 
 
 def compose_cfg(*overrides: str) -> DictConfig:

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,10 +237,16 @@ TORCH_KEYS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK", 
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """No job or torch variables; afterwards the environment exactly as before, including the variables that
+    export_submitit_env sets itself (monkeypatch undoes only its own changes, and a leaked WORLD_SIZE=2 would make
+    every later training in this process wait for a second rank)."""
+    saved = dict(os.environ)
     for key in (*TORCH_KEYS, "SUBMITIT_EXECUTOR", "SLURM_RESTART_COUNT"):
         monkeypatch.delenv(key, raising=False)
-    return monkeypatch
+    yield monkeypatch
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.mark.parametrize("rank", [0, 1])
