@@ -1,4 +1,4 @@
-"""Searched sweeps (Optuna through Hydra's sweeper): configs/hparams_search/, results/sweeps.py's OptunaSearch
+"""Searched sweeps (Optuna through Hydra's sweeper): configs/hparams_search/, results/optuna_search.py's OptunaSearch
 callback and study reader, tools/summarize.py's trials and best trial (docs/sweeps.md).
 
 Fast: the pure parts (direction, search space, folder quoting, the study's resume bookkeeping, the best trial of a
@@ -38,7 +38,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from engine.errors import ConfigError
-from results import sweeps
+from results import optuna_search, sweeps
 from results.page import results_page
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -49,41 +49,41 @@ SEARCHES = sorted(p.stem for p in (REPO / "configs" / "hparams_search").glob("*.
 
 
 def test_direction_follows_the_evaluators_mode() -> None:
-    assert sweeps.check_direction("maximize", "acc", "max", "E") == "maximize"
-    assert sweeps.check_direction(None, "ppl", "min", "E") == "minimize"  # taken from the mode when not given
-    assert sweeps.check_direction("maximize", "modes", "last", "E") == "maximize"  # `last`: the user's choice
+    assert optuna_search.check_direction("maximize", "acc", "max", "E") == "maximize"
+    assert optuna_search.check_direction(None, "ppl", "min", "E") == "minimize"  # taken from the mode when not given
+    assert optuna_search.check_direction("maximize", "modes", "last", "E") == "maximize"  # `last`: the user's choice
     with pytest.raises(ConfigError, match=r"val/best_ppl is better lower .*set hydra.sweeper.direction=minimize"):
-        sweeps.check_direction("maximize", "ppl", "min", "evaluators.perplexity.PerplexityEvaluator")
+        optuna_search.check_direction("maximize", "ppl", "min", "evaluators.perplexity.PerplexityEvaluator")
     with pytest.raises(ConfigError, match="set hydra.sweeper.direction=maximize"):
-        sweeps.check_direction("minimize", "acc", "max", "E")
+        optuna_search.check_direction("minimize", "acc", "max", "E")
     with pytest.raises(ConfigError, match="has no better side"):
-        sweeps.check_direction(None, "fd", "last", "E")
+        optuna_search.check_direction(None, "fd", "last", "E")
     with pytest.raises(ConfigError, match="write maximize or minimize"):
-        sweeps.check_direction("max", "acc", "max", "E")
+        optuna_search.check_direction("max", "acc", "max", "E")
 
 
 def test_the_evaluators_monitor_and_mode_from_its_config_or_class() -> None:
     def node(target: str, **settings: Any) -> DictConfig:
         return OmegaConf.create({"_target_": target, **settings})
 
-    assert sweeps.evaluator_mode(node("evaluators.perplexity.PerplexityEvaluator")) == (
+    assert optuna_search.evaluator_mode(node("evaluators.perplexity.PerplexityEvaluator")) == (
         "ppl", "min", "evaluators.perplexity.PerplexityEvaluator")  # class attributes
-    assert sweeps.evaluator_mode(node("evaluators.frechet_distance.FrechetDistanceEvaluator"))[:2] == ("fd", "last")
-    assert sweeps.evaluator_mode(node("evaluators.mode_coverage.ModeCoverageEvaluator", mode="max"))[:2] == (
+    assert optuna_search.evaluator_mode(node("evaluators.frechet_distance.FrechetDistanceEvaluator"))[:2] == ("fd", "last")
+    assert optuna_search.evaluator_mode(node("evaluators.mode_coverage.ModeCoverageEvaluator", mode="max"))[:2] == (
         "modes", "max")  # the config's own value first
-    assert sweeps.evaluator_mode(node("evaluators.no_such.Evaluator")) is None
-    assert sweeps.evaluator_mode(None) is None
+    assert optuna_search.evaluator_mode(node("evaluators.no_such.Evaluator")) is None
+    assert optuna_search.evaluator_mode(None) is None
 
 
 def test_objective_is_the_first_best_validation_value() -> None:
-    assert sweeps.objective_key({"test/acc": 0.9, "val/best_acc": 0.8, "val/best_x": 1.0}) == "val/best_acc"
-    assert sweeps.objective_key({"test/acc": 0.9}) is None
+    assert optuna_search.objective_key({"test/acc": 0.9, "val/best_acc": 0.8, "val/best_x": 1.0}) == "val/best_acc"
+    assert optuna_search.objective_key({"test/acc": 0.9}) is None
 
 
 def test_search_space_parsed_as_the_sweeper_parses_it() -> None:
     params = {"loss.alpha": "tag(log, interval(0.05, 2.0))", "optim": {"lr": "interval(0.01, 0.1)"}}
-    assert sweeps.flat_params(params) == {"loss.alpha": "tag(log, interval(0.05, 2.0))", "optim.lr": "interval(0.01, 0.1)"}
-    space, fixed, given = sweeps.search_space(params, ["hparams_search=x", "optim.lr=choice(0.1,0.2)", "seed=3",
+    assert optuna_search.flat_params(params) == {"loss.alpha": "tag(log, interval(0.05, 2.0))", "optim.lr": "interval(0.01, 0.1)"}
+    space, fixed, given = optuna_search.search_space(params, ["hparams_search=x", "optim.lr=choice(0.1,0.2)", "seed=3",
                                                       "+trainer.grad_clip=int(interval(1, 5))"])
     assert isinstance(space["loss.alpha"], LogUniformDistribution) and space["loss.alpha"].low == 0.05
     assert space["optim.lr"] == CategoricalDistribution([0.1, 0.2])  # the command line replaces the config's range
@@ -96,7 +96,7 @@ def test_search_space_parsed_as_the_sweeper_parses_it() -> None:
 def test_representative_values_lie_in_their_distribution() -> None:
     cases = [UniformDistribution(0.2, 0.5), LogUniformDistribution(1e-3, 1e-1), IntUniformDistribution(3, 9),
              IntLogUniformDistribution(8, 256), CategoricalDistribution(["a", "b"])]
-    values = [sweeps.representative(d) for d in cases]
+    values = [optuna_search.representative(d) for d in cases]
     assert values == [0.2, 1e-3, 3, 8, "a"]
     assert all(d._contains(d.to_internal_repr(v)) for d, v in zip(cases, values))
     assert isinstance(values[2], int) and isinstance(values[3], int)
@@ -104,27 +104,27 @@ def test_representative_values_lie_in_their_distribution() -> None:
 
 def test_missing_key_names_the_part_and_what_is_there() -> None:
     cfg = OmegaConf.create({"optim": {"_target_": "x", "lr": 0.1, "betas": [0.9, 0.99]}, "seed": 0})
-    assert sweeps.missing_key(cfg, "optim.lr") is None and sweeps.missing_key(cfg, "optim.betas.1") is None
-    assert sweeps.missing_key(cfg, "optim.lrr") == "optim.lrr is not a config key (optim has: betas, lr)"
-    assert sweeps.missing_key(cfg, "optimm.lr") == "optimm is not a config key (the top level has: optim, seed)"
-    assert "not a mapping" in sweeps.missing_key(cfg, "seed.x")
+    assert optuna_search.missing_key(cfg, "optim.lr") is None and optuna_search.missing_key(cfg, "optim.betas.1") is None
+    assert optuna_search.missing_key(cfg, "optim.lrr") == "optim.lrr is not a config key (optim has: betas, lr)"
+    assert optuna_search.missing_key(cfg, "optimm.lr") == "optimm is not a config key (the top level has: optim, seed)"
+    assert "not a mapping" in optuna_search.missing_key(cfg, "seed.x")
 
 
 @pytest.mark.parametrize("path", ["runs/multirun/a/2026-01-01_00-00-00", "/tmp/a b,c=d/x'y", "r\\s/${x}/e", "a\\'b\\"])
 def test_a_quoted_folder_comes_back_from_hydras_override_parser(path: str) -> None:
-    (override,) = OverridesParser.create().parse_overrides([f"hydra.sweep.dir={sweeps.quoted(path)}"])
+    (override,) = OverridesParser.create().parse_overrides([f"hydra.sweep.dir={optuna_search.quoted(path)}"])
     assert not override.is_sweep_override()
     assert OmegaConf.create({"dir": override.value()}).dir == path  # as the job's config reads it
 
 
 def test_a_resumed_sampler_gets_a_new_stream() -> None:
-    assert sweeps.resumed_seed(0, 3) == sweeps.resumed_seed(0, 3)
-    assert len({sweeps.resumed_seed(0, 3), sweeps.resumed_seed(0, 4), sweeps.resumed_seed(1, 3), 0, 3}) == 5
+    assert optuna_search.resumed_seed(0, 3) == optuna_search.resumed_seed(0, 3)
+    assert len({optuna_search.resumed_seed(0, 3), optuna_search.resumed_seed(0, 4), optuna_search.resumed_seed(1, 3), 0, 3}) == 5
 
 
 def test_resume_counts_trials_and_queues_an_interrupted_one_again(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    assert sweeps.resume_study(storage, "s", "maximize", 5, "val/best_acc") == (0, 0)  # a new study
+    assert optuna_search.resume_study(storage, "s", "maximize", 5, "val/best_acc") == (0, 0)  # a new study
     study = optuna.load_study(study_name="s", storage=storage)
     space = {"x": UniformDistribution(0.0, 1.0)}
     for value in (0.5, 0.7, None, "running"):
@@ -137,7 +137,7 @@ def test_resume_counts_trials_and_queues_an_interrupted_one_again(tmp_path: Path
             study.tell(trial, value)
     interrupted = trial.params["x"]
 
-    assert sweeps.resume_study(storage, "s", "maximize", 5, "val/best_acc") == (3, 4)  # a failed trial counts
+    assert optuna_search.resume_study(storage, "s", "maximize", 5, "val/best_acc") == (3, 4)  # a failed trial counts
     study = optuna.load_study(study_name="s", storage=storage)  # a fresh view: the old one caches the running trial
     trials = study.get_trials()
     assert trials[3].state == TrialState.FAIL and trials[3].user_attrs == {"interrupted": True}
@@ -145,13 +145,13 @@ def test_resume_counts_trials_and_queues_an_interrupted_one_again(tmp_path: Path
     again = study.ask(space)  # the next trial the sweeper asks for runs the interrupted values again
     assert again.number == 4 and again.params["x"] == interrupted
     study.tell(again, 0.6)
-    assert sweeps.resume_study(storage, "s", "maximize", 5, "val/best_acc") == (4, 5)  # the interrupted one: not
+    assert optuna_search.resume_study(storage, "s", "maximize", 5, "val/best_acc") == (4, 5)  # the interrupted one: not
     with pytest.raises(ConfigError, match="is to maximize, this command says minimize"):
-        sweeps.resume_study(storage, "s", "minimize", 5, "val/best_acc")
+        optuna_search.resume_study(storage, "s", "minimize", 5, "val/best_acc")
 
 
 def test_a_failed_trial_is_told_the_worst_value() -> None:
-    callback = sweeps.OptunaSearch()
+    callback = optuna_search.OptunaSearch()
     job = OmegaConf.create({"hydra": {"runtime": {"output_dir": "/x"}}})
     for direction, returned, told in [("maximize", math.nan, -math.inf), ("minimize", math.nan, math.inf),
                                       ("maximize", None, -math.inf), ("minimize", 0.25, 0.25)]:
@@ -189,7 +189,7 @@ def make_search(tmp_path: Path, study_values: list[float] | None = None) -> tupl
     accs = [0.80, 0.85, None, 0.83]
     lrs = [0.011, 0.052, 0.093, 0.034]
     jobs = [write_trial_job(sweep, {"optim.lr": lr}, acc, failed=acc is None) for lr, acc in zip(lrs, accs)]
-    storage = f"sqlite:///{sweep / sweeps.STUDY_FILE}"
+    storage = f"sqlite:///{sweep / optuna_search.STUDY_FILE}"
     study = optuna.create_study(storage=storage, study_name="fmnist_mixup", direction="maximize")
     told = study_values or [a if a is not None else -math.inf for a in accs]
     for lr, value in zip(lrs, told):
@@ -229,7 +229,7 @@ def test_a_study_that_disagrees_with_the_job_folders_is_said(tmp_path: Path) -> 
 
 def test_without_a_study_file_the_job_folders_alone(tmp_path: Path) -> None:
     sweep, jobs = make_search(tmp_path)
-    (sweep / sweeps.STUDY_FILE).unlink()
+    (sweep / optuna_search.STUDY_FILE).unlink()
     search = sweeps.load_search(sweep, sweeps.load_jobs(sweep))
     assert search is not None and search.study_name is None
     assert [(t.number, t.state, t.value, t.params) for t in search.trials] == [  # the job folders, by name
@@ -264,34 +264,34 @@ def test_every_search_config_passes_its_checks(search: str, tmp_path: Path) -> N
     space = ["optim.lr=interval(0.01, 0.1)"] if search == "custom" else []  # custom: the space on the command line
     with master_config(f"hparams_search={search}", f"runs_root={tmp_path}", "hydra.sweeper.n_trials=7", *space) as cfg:
         assert cfg.hydra.sweeper.params or space
-        assert cfg.hydra.callbacks.optuna_search._target_ == "results.sweeps.OptunaSearch"
-        direction = sweeps.prepare_search(cfg)
+        assert cfg.hydra.callbacks.optuna_search._target_ == "results.optuna_search.OptunaSearch"
+        direction = optuna_search.prepare_search(cfg)
         sweep = Path(cfg.hydra.sweep.dir)
         assert sweep.parent == tmp_path / "multirun" / f"search_{search}"
         assert cfg.hydra.sweeper.storage == f"sqlite:///{sweep}/optuna.db" and (sweep / "optuna.db").is_file()
         assert direction == cfg.hydra.sweeper.direction and cfg.hydra.sweeper.n_trials == 7
         assert list(cfg.hydra.overrides.task)[-1] == "resume=auto"
-        assert f"hydra.sweep.dir={sweeps.quoted(str(sweep))}" in cfg.hydra.overrides.hydra
+        assert f"hydra.sweep.dir={optuna_search.quoted(str(sweep))}" in cfg.hydra.overrides.hydra
 
 
 def test_a_resumed_search_counts_its_trials_and_reseeds(tmp_path: Path) -> None:
     with master_config("hparams_search=fmnist_mixup", f"runs_root={tmp_path}", "hydra.sweeper.n_trials=3") as cfg:
-        sweeps.prepare_search(cfg)
+        optuna_search.prepare_search(cfg)
         sweep = Path(cfg.hydra.sweep.dir)
     study = optuna.load_study(study_name="fmnist_mixup", storage=f"sqlite:///{sweep}/optuna.db")
     for value in (0.5, 0.6):
         study.tell(study.ask({"optim.lr": UniformDistribution(0.01, 0.1)}), value)
     with master_config("hparams_search=fmnist_mixup", f"runs_root={tmp_path}", f"resume={sweep}",
                        "hydra.sweeper.n_trials=5") as cfg:
-        sweeps.prepare_search(cfg)
+        optuna_search.prepare_search(cfg)
         assert cfg.hydra.sweep.dir == str(sweep) and cfg.hydra.sweeper.n_trials == 3  # 5 in all, 2 done
-        assert cfg.hydra.sweeper.sampler.seed == sweeps.resumed_seed(0, 2)
+        assert cfg.hydra.sweeper.sampler.seed == optuna_search.resumed_seed(0, 2)
         assert [t for t in cfg.hydra.overrides.task if t.startswith("resume=")] == ["resume=auto"]
 
 
 def one_line_error(*overrides: str) -> str:
     with master_config(*overrides) as cfg, pytest.raises(ConfigError) as e:
-        sweeps.prepare_search(cfg)
+        optuna_search.prepare_search(cfg)
     return str(e.value)
 
 
