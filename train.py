@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 
 from engine import distributed as D
 from engine.cli import check_submitit_launcher, in_sweep, run_guarded
-from engine.cluster_env import export_submitit_env
 from engine.run_folders import Resume, register_resolvers
 from engine.runs import make_trainer
 from engine.signals import hand_over_preemption
@@ -31,7 +30,6 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train (or continue, per ``cfg.resume``) the run in ``run_dir``; returns the final metrics."""
     if cfg.get("smoke_run"):
         cfg.merge_with_dotlist([str(o) for o in cfg.smoke])  # the experiment's own shrinking overrides
-    export_submitit_env()  # a multi-task submitit job's ranks, before the trainer picks cuda:<LOCAL_RANK>
     trainer = make_trainer(cfg, run_dir)
     # the same parse that chose the folder; a requeued submitit job continues from its own folder's last.pt
     ckpt = Resume.parse(cfg.resume, run_dir=trainer.run_dir).checkpoint(trainer.run_dir)
