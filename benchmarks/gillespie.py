@@ -245,6 +245,16 @@ def fmt_n(n: int) -> str:
     return f"{n:,}"
 
 
+def alternating_ratio(ours: Callable[[], float], theirs: Callable[[], float], rep: int) -> float:
+    """``ours() / theirs()`` (rates), the peer first in even rounds and ours first in odd ones, so that a load
+    that drifts over a round hits both alike."""
+    if rep % 2 == 0:
+        peer = theirs()
+        return ours() / peer
+    mine = ours()
+    return mine / theirs()
+
+
 def paired_summary(ratios: list[float]) -> str:
     """``median m (min-max a-b) of n paired rounds``."""
     return (f"median {statistics.median(ratios):.2f} (min-max {min(ratios):.2f}-{max(ratios):.2f}) of {rounds(len(ratios))}")
@@ -362,12 +372,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if ssa_solver is None:
             run_big()
-        elif rep % 2 == 0:
-            theirs = run_ssac()
-            paired.append(run_big() / theirs)
         else:
-            ours = run_big()
-            paired.append(ours / run_ssac())
+            paired.append(alternating_ratio(run_big, run_ssac, rep))
         if paired:
             print(f"      round {rep + 1}: ours / SSACSolver = {paired[-1]:.2f}", flush=True)
     mean_events = rows["ours_big"].runs[-1][1] / big
@@ -499,12 +505,8 @@ def run_tau_leaping(gillespy2: Any, n: int, repeats: int, report: Callable[[Row,
 
         if solver is None:
             ours()
-        elif rep % 2 == 0:
-            g2 = theirs()
-            paired.append(ours() / g2)
         else:
-            o = ours()
-            paired.append(o / theirs())
+            paired.append(alternating_ratio(ours, theirs, rep))
         start = time.perf_counter()
         traj = simulate(network, grid_t, n, seed=seed)
         record("tau_exact", "ours simulate, exact (cpu)", time.perf_counter() - start, int(traj.events.sum()),
